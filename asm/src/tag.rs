@@ -1,0 +1,1 @@
+//! The kernel program tag (to be completed).
