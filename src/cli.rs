@@ -1,0 +1,228 @@
+//! Command-line syntax: every subcommand, option and help text. Parsing only; the commands
+//! themselves live in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Default pin directory on bpffs.
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/tcpbypass";
+
+const AFTER_HELP: &str = "\
+Examples:
+  tcpbypass probe                      can the bypass work on this host?
+  tcpbypass load                       bypass every same-host connection on this host
+  tcpbypass load --cgroup /sys/fs/cgroup/kubepods.slice --local-prefix 10.244.0.0/16
+  tcpbypass status --json              what is loaded, counters, socket count
+  tcpbypass unload                     back to plain TCP, nothing left behind
+  tcpbypass dump sk_msg                the program this binary builds, disassembled
+
+Exit codes:
+  0  success (also: load when already loaded, unload when nothing is loaded)
+  1  runtime failure (a syscall failed; the message names it)
+  2  usage error (bad option or value)
+  3  permission: not root, or a capability is missing
+  4  this kernel lacks something the bypass needs (see `tcpbypass probe`)
+  5  the kernel verifier rejected a program
+  6  environment: no cgroup v2, a cgroup v1 path, bpffs missing, a foreign pin directory
+  7  `probe`/`load --strict`: the kernel works but has a quirk the bypass would expose";
+
+/// Same-host TCP acceleration with eBPF sockmap: no LLVM, no clang, no libbpf.
+#[derive(Debug, Parser)]
+#[command(name = "tcpbypass", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// More detail on stderr (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load the bypass: create maps, load and attach both programs, pin everything.
+    ///
+    /// Safe to run twice: when the bypass is already loaded it says so and changes nothing,
+    /// unless --replace swaps in this binary's programs without detaching first.
+    Load(LoadArgs),
+    /// Unload: detach exactly our programs, return sockets to plain TCP, remove the pins.
+    Unload(PinArgs),
+    /// Show whether the bypass is loaded, its programs, sockets and counters.
+    Status(StatusArgs),
+    /// Disassemble the programs this binary builds (no kernel needed).
+    Dump(DumpArgs),
+    /// Run both programs through the kernel verifier without attaching anything.
+    Verify(VerifyArgs),
+    /// Report what this kernel offers the bypass; non-zero exit when it cannot work here.
+    Probe(ProbeArgs),
+    /// Load, stay in the foreground until SIGTERM/SIGINT, then unload (for DaemonSets/systemd).
+    Run(RunArgs),
+}
+
+/// Where the pins live.
+#[derive(Debug, Args, Clone)]
+pub struct PinArgs {
+    /// Pin directory on bpffs.
+    #[arg(long, default_value = DEFAULT_PIN_DIR, value_name = "DIR")]
+    pub pin_dir: PathBuf,
+    /// Mount bpffs at /sys/fs/bpf when it is not mounted (default when running as root).
+    #[arg(long)]
+    pub mount_bpffs: bool,
+    /// Never mount bpffs; fail instead when it is missing.
+    #[arg(long, conflicts_with = "mount_bpffs")]
+    pub no_mount_bpffs: bool,
+}
+
+/// Options of `load` (and `run`).
+#[derive(Debug, Args, Clone)]
+pub struct LoadArgs {
+    /// The cgroup v2 directory whose sockets are bypassed (default: the cgroup v2 root).
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<PathBuf>,
+    #[command(flatten)]
+    pub pins: PinArgs,
+    /// An address range whose connections may be bypassed (repeatable). The host's own
+    /// addresses and loopback are always included unless --no-local-addresses.
+    #[arg(long = "local-prefix", value_name = "CIDR")]
+    pub local_prefixes: Vec<String>,
+    /// Do not add this host's interface addresses and loopback to the prefix set.
+    #[arg(long)]
+    pub no_local_addresses: bool,
+    /// A TCP port never bypassed, on either end of a connection (repeatable).
+    #[arg(long = "exclude-port", value_name = "PORT")]
+    pub exclude_ports: Vec<u16>,
+    /// When already loaded, swap in this binary's programs without detaching first.
+    #[arg(long)]
+    pub replace: bool,
+    /// Refuse to load on a kernel with a known sockmap quirk that applications can feel.
+    #[arg(long)]
+    pub strict: bool,
+    /// Attach through PROG_ATTACH even when the kernel has bpf_link for cgroups.
+    #[arg(long, hide = true)]
+    pub legacy_attach: bool,
+}
+
+/// Options of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub pins: PinArgs,
+    /// Machine-readable output (schema in docs/operations.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Which {
+    /// The sock_ops program (inserts and pairs sockets).
+    #[value(name = "sock_ops")]
+    SockOps,
+    /// The sk_msg program (redirects messages).
+    #[value(name = "sk_msg")]
+    SkMsg,
+}
+
+/// Options of `dump`.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// Only this program (default: both).
+    pub program: Option<Which>,
+    /// Build the variant for a kernel without bpf_get_netns_cookie (loopback not bypassed).
+    #[arg(long)]
+    pub no_netns_cookie: bool,
+    /// Raw slots only: no labels or comments.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// Options of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only this program (default: both).
+    pub program: Option<Which>,
+    /// Print the verifier's full log.
+    #[arg(long)]
+    pub log: bool,
+}
+
+/// Options of `probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Leave the bypass in place on exit.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn load_options_parse() {
+        let cli = Cli::try_parse_from([
+            "tcpbypass",
+            "load",
+            "--cgroup",
+            "/sys/fs/cgroup/x",
+            "--local-prefix",
+            "10.0.0.0/8",
+            "--local-prefix",
+            "fd00::/8",
+            "--exclude-port",
+            "22",
+            "--replace",
+        ])
+        .unwrap();
+        let Command::Load(a) = cli.command else {
+            panic!("not load")
+        };
+        assert_eq!(a.cgroup.as_deref(), Some(std::path::Path::new("/sys/fs/cgroup/x")));
+        assert_eq!(a.local_prefixes, ["10.0.0.0/8", "fd00::/8"]);
+        assert_eq!(a.exclude_ports, [22]);
+        assert!(a.replace);
+        assert_eq!(a.pins.pin_dir, std::path::Path::new(DEFAULT_PIN_DIR));
+    }
+
+    #[test]
+    fn bad_port_is_a_usage_error() {
+        let e = Cli::try_parse_from(["tcpbypass", "load", "--exclude-port", "70000"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn dump_takes_a_program_name() {
+        let cli = Cli::try_parse_from(["tcpbypass", "dump", "sk_msg"]).unwrap();
+        let Command::Dump(d) = cli.command else {
+            panic!("not dump")
+        };
+        assert_eq!(d.program, Some(Which::SkMsg));
+        assert!(Cli::try_parse_from(["tcpbypass", "dump", "xdp"]).is_err());
+    }
+
+    #[test]
+    fn verbose_and_quiet_conflict() {
+        assert!(Cli::try_parse_from(["tcpbypass", "-v", "-q", "status"]).is_err());
+    }
+}
