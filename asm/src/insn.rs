@@ -837,7 +837,9 @@ impl Insn {
                             return Err(InsnError::UnknownOpcode(code));
                         }
                         reserved(self.dst != 0, "dst")?;
-                        reserved(self.off != 0, "off")?;
+                        // A kfunc call's `off` selects the module BTF (an index into
+                        // `fd_array`); every other call has `off == 0`.
+                        reserved(self.off != 0 && self.src != op::PSEUDO_KFUNC_CALL, "off")?;
                         if self.src > op::PSEUDO_KFUNC_CALL {
                             return Err(InsnError::InvalidOperand("call source must be 0, 1 or 2"));
                         }
@@ -868,6 +870,11 @@ impl Insn {
                 match mode {
                     op::MEM => {}
                     op::MEMSX if size != Size::DW => {}
+                    op::MEMSX => {
+                        return Err(InsnError::InvalidOperand(
+                            "sign-extending loads are 8, 16 or 32 bits (B, H or W)",
+                        ))
+                    }
                     _ => return Err(InsnError::UnknownOpcode(code)),
                 }
                 reserved(self.imm != 0, "imm")?;
@@ -888,8 +895,15 @@ impl Insn {
                                 "atomic operations are 32 or 64 bits",
                             ));
                         }
-                        if AtomicOp::from_imm(self.imm).is_none() {
-                            return Err(InsnError::InvalidOperand("unknown atomic operation"));
+                        match AtomicOp::from_imm(self.imm) {
+                            None => {
+                                return Err(InsnError::InvalidOperand("unknown atomic operation"))
+                            }
+                            // Fetching operations write the old value into `src`.
+                            Some(a) if a != AtomicOp::Cmpxchg && self.imm & op::FETCH != 0 => {
+                                no_r10_dst(self.src)?
+                            }
+                            Some(_) => {}
                         }
                     }
                     _ => return Err(InsnError::UnknownOpcode(code)),
@@ -907,7 +921,15 @@ impl Insn {
                             return Err(InsnError::InvalidOperand("lddw source must be 0 to 6"));
                         }
                         match next {
-                            Some(n) if n.code == 0 && n.dst == 0 && n.src == 0 && n.off == 0 => {}
+                            Some(n) if n.code == 0 && n.dst == 0 && n.src == 0 && n.off == 0 => {
+                                // The kernel rejects a map-fd or map-index load whose second
+                                // half carries a value ("unrecognized bpf_ld_imm64 insn").
+                                if matches!(self.src, op::PSEUDO_MAP_FD | op::PSEUDO_MAP_IDX)
+                                    && n.imm != 0
+                                {
+                                    return Err(InsnError::ReservedField("imm of the second slot"));
+                                }
+                            }
                             _ => return Err(InsnError::BrokenLddw),
                         }
                     }

@@ -206,7 +206,13 @@ impl Builder {
                 }
                 None => item.comment = Some(text.to_string()),
             },
-            _ => f.pending_comment = Some(text.to_string()),
+            _ => match &mut f.pending_comment {
+                Some(c) => {
+                    c.push_str("; ");
+                    c.push_str(text);
+                }
+                None => f.pending_comment = Some(text.to_string()),
+            },
         }
         self
     }
