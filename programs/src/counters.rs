@@ -1,0 +1,99 @@
+//! The statistics the programs keep: one u64 per CPU for each [`Counter`], in the
+//! `tb_counters` PERCPU_ARRAY at index `counter as u32`. User space sums the CPUs.
+
+/// A statistic counted by the programs. The discriminant is the index in the counters map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum Counter {
+    /// `sock_ops`: a socket was put in the sockhash (clients and paired servers).
+    Inserted = 0,
+    /// `sk_msg`: a message was redirected into the peer socket.
+    Redirected = 1,
+    /// `sk_msg`: bytes of the redirected messages.
+    RedirectedBytes = 2,
+    /// `sk_msg`: a message went through TCP because the socket has no peer (yet), or the
+    /// peer socket is gone from the sockhash.
+    NoPeer = 3,
+    /// `sock_ops`: an insert failed because a map was full (`-E2BIG`); the connection stays
+    /// on plain TCP.
+    MapFull = 4,
+    /// `sock_ops`: a server socket was paired with its client.
+    Paired = 5,
+    /// `sock_ops`: an insert failed for another reason (for example the key already existed).
+    Errors = 6,
+}
+
+impl Counter {
+    /// Every counter, in index order.
+    pub const ALL: [Counter; 7] = [
+        Counter::Inserted,
+        Counter::Redirected,
+        Counter::RedirectedBytes,
+        Counter::NoPeer,
+        Counter::MapFull,
+        Counter::Paired,
+        Counter::Errors,
+    ];
+
+    /// The index in the counters map.
+    pub const fn index(self) -> u32 {
+        self as u32
+    }
+
+    /// The counter at an index, if any.
+    pub fn from_index(index: u32) -> Option<Counter> {
+        Counter::ALL.get(index as usize).copied()
+    }
+
+    /// A snake_case name for listings and metrics (`"redirected_bytes"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Counter::Inserted => "inserted",
+            Counter::Redirected => "redirected",
+            Counter::RedirectedBytes => "redirected_bytes",
+            Counter::NoPeer => "no_peer",
+            Counter::MapFull => "map_full",
+            Counter::Paired => "paired",
+            Counter::Errors => "errors",
+        }
+    }
+
+    /// The counters map key for this counter (a u32 index in host byte order).
+    pub const fn key(self) -> [u8; 4] {
+        self.index().to_ne_bytes()
+    }
+}
+
+impl std::fmt::Display for Counter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_in_index_order() {
+        for (i, c) in Counter::ALL.iter().enumerate() {
+            assert_eq!(c.index() as usize, i);
+            assert_eq!(Counter::from_index(i as u32), Some(*c));
+        }
+        assert_eq!(Counter::from_index(Counter::ALL.len() as u32), None);
+    }
+
+    #[test]
+    fn names_are_distinct() {
+        let mut names: Vec<_> = Counter::ALL.iter().map(|c| c.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Counter::ALL.len());
+        assert_eq!(Counter::RedirectedBytes.to_string(), "redirected_bytes");
+    }
+
+    #[test]
+    fn key_is_the_index() {
+        assert_eq!(Counter::Paired.key(), 5u32.to_ne_bytes());
+    }
+}
