@@ -1,1 +1,103 @@
-//! placeholder
+//! Our own `bpf()` layer: maps, programs, the verifier log, pins, cgroup and sockmap
+//! attachments, feature probes, written by hand on `libc::syscall(SYS_bpf, …)`.
+//!
+//! Nothing here knows about any particular program: callers bring [`asm::Program`]s and
+//! [`MapSpec`]s.
+//!
+//! - [`sys`] (private) owns `bpf()` and the only `unsafe`: `#[repr(C)]` attributes, fds.
+//! - [`map`], [`program`], [`link`], [`cgroup`], [`sk_msg`]: typed objects, one file per kind.
+//! - [`verifier`]: [`VerifierError`] (reason + instruction first, whole log with `{:#}`) and
+//!   [`LoadStats`].
+//! - [`features`]: cached probes by trying; [`FeatureError::Missing`] names what is missing.
+//! - [`env`]: cgroup v2 mount discovery, cgroup path checks, bpffs, pin dirs, memlock.
+//! - [`testing`]: helpers for this workspace's kernel tests.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use asm::{Builder, Reg::*};
+//! use loader::{cgroup, AttachMode, AttachType, Map, MapSpec, MapType, Program, ProgramSpec,
+//!     ProgramType};
+//!
+//! let map = Map::create(&MapSpec::new("sock_map", MapType::SockHash, 8, 8, 1024))?;
+//! let mut b = Builder::new();
+//! b.ld_map(R2, "sock_map").mov64(R0, 1).exit();
+//! let prog = Program::load(
+//!     &ProgramSpec::new("sockops", ProgramType::SockOps),
+//!     &b.build()?,
+//!     &[&map],
+//! )?;
+//! let cg = loader::env::cgroup2_mount()?.join("my-service");
+//! let att = cgroup::attach(&prog, &cg, AttachType::CgroupSockOps, AttachMode::Auto)?;
+//! att.pin("/sys/fs/bpf/my-service/sockops_link")?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod cgroup;
+pub mod env;
+mod error;
+pub mod features;
+mod legacy;
+pub mod link;
+pub mod map;
+pub mod pin;
+pub mod program;
+pub mod sk_msg;
+mod sys;
+pub mod testing;
+pub mod verifier;
+
+pub use cgroup::{AttachMode, CgroupAttachment, QueryResult};
+pub use error::{Error, Result, SyscallError};
+pub use features::{Feature, FeatureError};
+pub use legacy::ProgAttachment;
+pub use link::{Link, LinkInfo, LinkType};
+pub use map::{Map, MapInfo, MapSpec, MapType, UpdateFlags};
+pub use program::{AttachType, ProgInfo, Program, ProgramSpec, ProgramType};
+pub use verifier::{LoadStats, VerifierError};
+
+/// Map creation flags (`BPF_F_*`) a [`MapSpec`] may carry.
+pub mod map_flags {
+    /// `BPF_F_NO_PREALLOC` (required for LPM tries, added automatically for them).
+    pub const NO_PREALLOC: u32 = crate::sys::consts::BPF_F_NO_PREALLOC;
+    /// `BPF_F_RDONLY`: read-only for user space.
+    pub const RDONLY: u32 = crate::sys::consts::BPF_F_RDONLY;
+    /// `BPF_F_WRONLY`: write-only for user space.
+    pub const WRONLY: u32 = crate::sys::consts::BPF_F_WRONLY;
+}
+
+/// The ids of every program, map or link loaded in the kernel, in id order.
+pub mod ids {
+    use crate::error::Result;
+    use crate::sys::{self, IdKind};
+
+    fn all(kind: IdKind) -> Result<Vec<u32>> {
+        let mut out = Vec::new();
+        let mut id = 0;
+        while let Some(next) = sys::get_next_id(kind, id)? {
+            if next <= id {
+                break;
+            }
+            out.push(next);
+            id = next;
+        }
+        Ok(out)
+    }
+
+    /// All program ids.
+    pub fn programs() -> Result<Vec<u32>> {
+        all(IdKind::Prog)
+    }
+
+    /// All map ids.
+    pub fn maps() -> Result<Vec<u32>> {
+        all(IdKind::Map)
+    }
+
+    /// All link ids.
+    pub fn links() -> Result<Vec<u32>> {
+        all(IdKind::Link)
+    }
+}

@@ -1,0 +1,126 @@
+//! The crate's errors: [`SyscallError`] for a failed `bpf()` (or other) call, and [`Error`],
+//! which every public operation returns.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::features::FeatureError;
+use crate::verifier::VerifierError;
+
+/// A system call failed: which one, and the kernel's errno.
+///
+/// For EPERM the message says which capabilities the process lacks.
+#[derive(Debug)]
+pub struct SyscallError {
+    /// The call, e.g. `"BPF_MAP_CREATE"`.
+    pub call: &'static str,
+    /// The error the kernel returned.
+    pub io_error: io::Error,
+}
+
+impl SyscallError {
+    /// The errno, when the error came from the kernel.
+    pub fn errno(&self) -> Option<i32> {
+        self.io_error.raw_os_error()
+    }
+}
+
+impl fmt::Display for SyscallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {}", self.call, self.io_error)?;
+        if self.errno() == Some(libc::EPERM) && self.call.starts_with("BPF_") {
+            write!(f, " ({})", crate::env::permission_hint())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SyscallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.io_error)
+    }
+}
+
+/// Why a loader operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A `bpf()` or other system call failed.
+    #[error(transparent)]
+    Syscall(#[from] SyscallError),
+    /// The verifier rejected a program.
+    #[error(transparent)]
+    Verifier(#[from] Box<VerifierError>),
+    /// The kernel lacks a feature this operation needs.
+    #[error(transparent)]
+    Feature(#[from] FeatureError),
+    /// A program's map references could not be bound.
+    #[error("binding maps: {0}")]
+    Asm(#[from] asm::AsmError),
+    /// An argument is not acceptable (wrong key size, bad name, …).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A file operation failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "reading".
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A path is not a cgroup v2 directory.
+    #[error("{}: {reason}", path.display())]
+    NotCgroup2 {
+        /// The path.
+        path: PathBuf,
+        /// Why it is not acceptable.
+        reason: String,
+    },
+    /// No cgroup v2 hierarchy is mounted.
+    #[error("no cgroup v2 (cgroup2) file system is mounted (see /proc/self/mountinfo); mount one, e.g. `mount -t cgroup2 none /sys/fs/cgroup/unified`")]
+    NoCgroup2Mount,
+    /// A path that must be on a bpffs is not.
+    #[error("{} is not on a BPF file system (statfs type {fs_type:#x}); mount one with `mount -t bpf bpf {}`", path.display(), path.display())]
+    NotBpffs {
+        /// The path.
+        path: PathBuf,
+        /// The file system magic found.
+        fs_type: i64,
+    },
+    /// An object opened from a pin or an id is not of the expected kind.
+    #[error("{what} is a {found}, not a {expected}")]
+    WrongObject {
+        /// The pin path or id.
+        what: String,
+        /// What was expected ("map", "program", "link").
+        expected: &'static str,
+        /// What was found.
+        found: String,
+    },
+}
+
+impl Error {
+    /// The errno behind the error, when there is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Syscall(e) => e.errno(),
+            Error::Verifier(v) => Some(v.errno()),
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

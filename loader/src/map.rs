@@ -1,0 +1,539 @@
+//! Maps: create from a [`MapSpec`], open from a pin or an id, read and write elements, iterate
+//! keys, pin, and read the kernel's [`MapInfo`].
+//!
+//! Keys and values are byte slices of exactly the map's key and value size; anything else is
+//! an [`Error::InvalidArgument`] before the kernel is asked. Per-CPU maps hold one value per
+//! possible CPU, each padded to 8 bytes in the kernel's buffer; [`Map::get_per_cpu`] and
+//! [`Map::put_per_cpu`] take care of that.
+
+use std::fmt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::sys::{self, attr, consts};
+use crate::{env, pin};
+
+/// The kind of a map (`enum bpf_map_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MapType {
+    /// `BPF_MAP_TYPE_HASH`.
+    Hash,
+    /// `BPF_MAP_TYPE_ARRAY`.
+    Array,
+    /// `BPF_MAP_TYPE_PERCPU_HASH`.
+    PerCpuHash,
+    /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
+    PerCpuArray,
+    /// `BPF_MAP_TYPE_LRU_HASH`.
+    LruHash,
+    /// `BPF_MAP_TYPE_LPM_TRIE` (created with `BPF_F_NO_PREALLOC`, which the kernel requires).
+    LpmTrie,
+    /// `BPF_MAP_TYPE_SOCKMAP`: sockets by array index.
+    SockMap,
+    /// `BPF_MAP_TYPE_SOCKHASH`: sockets by arbitrary key.
+    SockHash,
+    /// Any other type, by number.
+    Other(u32),
+}
+
+impl MapType {
+    /// The UAPI number.
+    pub fn raw(self) -> u32 {
+        use consts::*;
+        match self {
+            MapType::Hash => BPF_MAP_TYPE_HASH,
+            MapType::Array => BPF_MAP_TYPE_ARRAY,
+            MapType::PerCpuHash => BPF_MAP_TYPE_PERCPU_HASH,
+            MapType::PerCpuArray => BPF_MAP_TYPE_PERCPU_ARRAY,
+            MapType::LruHash => BPF_MAP_TYPE_LRU_HASH,
+            MapType::LpmTrie => BPF_MAP_TYPE_LPM_TRIE,
+            MapType::SockMap => BPF_MAP_TYPE_SOCKMAP,
+            MapType::SockHash => BPF_MAP_TYPE_SOCKHASH,
+            MapType::Other(n) => n,
+        }
+    }
+
+    /// The type of a UAPI number.
+    pub fn from_raw(n: u32) -> MapType {
+        use consts::*;
+        match n {
+            BPF_MAP_TYPE_HASH => MapType::Hash,
+            BPF_MAP_TYPE_ARRAY => MapType::Array,
+            BPF_MAP_TYPE_PERCPU_HASH => MapType::PerCpuHash,
+            BPF_MAP_TYPE_PERCPU_ARRAY => MapType::PerCpuArray,
+            BPF_MAP_TYPE_LRU_HASH => MapType::LruHash,
+            BPF_MAP_TYPE_LPM_TRIE => MapType::LpmTrie,
+            BPF_MAP_TYPE_SOCKMAP => MapType::SockMap,
+            BPF_MAP_TYPE_SOCKHASH => MapType::SockHash,
+            n => MapType::Other(n),
+        }
+    }
+
+    /// Whether values are per CPU.
+    pub fn is_per_cpu(self) -> bool {
+        matches!(
+            self,
+            MapType::PerCpuArray
+                | MapType::PerCpuHash
+                | MapType::Other(consts::BPF_MAP_TYPE_LRU_PERCPU_HASH)
+        )
+    }
+
+    /// A short lowercase name, as bpftool prints it.
+    pub fn name(self) -> String {
+        match self {
+            MapType::Hash => "hash".into(),
+            MapType::Array => "array".into(),
+            MapType::PerCpuHash => "percpu_hash".into(),
+            MapType::PerCpuArray => "percpu_array".into(),
+            MapType::LruHash => "lru_hash".into(),
+            MapType::LpmTrie => "lpm_trie".into(),
+            MapType::SockMap => "sockmap".into(),
+            MapType::SockHash => "sockhash".into(),
+            MapType::Other(n) => format!("type {n}"),
+        }
+    }
+}
+
+impl fmt::Display for MapType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// What a map to create looks like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapSpec {
+    /// The map's name: letters, digits, `_` and `.`. The kernel keeps the first 15 bytes;
+    /// programs bind maps by the full name.
+    pub name: String,
+    /// The kind.
+    pub map_type: MapType,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes (per CPU for per-CPU maps).
+    pub value_size: u32,
+    /// Capacity.
+    pub max_entries: u32,
+    /// `BPF_F_*` map flags.
+    pub flags: u32,
+}
+
+impl MapSpec {
+    /// A spec with no flags.
+    pub fn new(
+        name: &str,
+        map_type: MapType,
+        key_size: u32,
+        value_size: u32,
+        max_entries: u32,
+    ) -> MapSpec {
+        MapSpec {
+            name: name.to_string(),
+            map_type,
+            key_size,
+            value_size,
+            max_entries,
+            flags: 0,
+        }
+    }
+
+    /// The same spec with `flags`.
+    pub fn with_flags(mut self, flags: u32) -> MapSpec {
+        self.flags = flags;
+        self
+    }
+
+    /// The attribute `BPF_MAP_CREATE` gets for this spec.
+    pub(crate) fn to_attr(&self) -> Result<attr::MapCreateAttr> {
+        check_name(&self.name)?;
+        let mut flags = self.flags;
+        if self.map_type == MapType::LpmTrie {
+            flags |= consts::BPF_F_NO_PREALLOC;
+        }
+        Ok(attr::MapCreateAttr {
+            map_type: self.map_type.raw(),
+            key_size: self.key_size,
+            value_size: self.value_size,
+            max_entries: self.max_entries,
+            map_flags: flags,
+            map_name: attr::obj_name(&self.name),
+            ..Default::default()
+        })
+    }
+}
+
+/// Checks an object name: non-empty, only letters, digits, `_` and `.` (what the kernel
+/// accepts).
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    {
+        return Err(Error::InvalidArgument(format!(
+            "object name {name:?}: must be non-empty and use only letters, digits, '_' and '.'"
+        )));
+    }
+    Ok(())
+}
+
+/// How [`Map::put`] treats an existing or missing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpdateFlags {
+    /// Create or replace (`BPF_ANY`).
+    #[default]
+    Any,
+    /// Only create (`BPF_NOEXIST`).
+    NoExist,
+    /// Only replace (`BPF_EXIST`).
+    Exist,
+}
+
+impl UpdateFlags {
+    fn raw(self) -> u64 {
+        match self {
+            UpdateFlags::Any => consts::BPF_ANY,
+            UpdateFlags::NoExist => consts::BPF_NOEXIST,
+            UpdateFlags::Exist => consts::BPF_EXIST,
+        }
+    }
+}
+
+/// What the kernel says about a map (`struct bpf_map_info`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapInfo {
+    /// Kernel-wide id.
+    pub id: u32,
+    /// The name as the kernel keeps it (at most 15 bytes).
+    pub name: String,
+    /// The kind.
+    pub map_type: MapType,
+    /// Key size.
+    pub key_size: u32,
+    /// Value size.
+    pub value_size: u32,
+    /// Capacity.
+    pub max_entries: u32,
+    /// `BPF_F_*` flags.
+    pub flags: u32,
+}
+
+impl MapInfo {
+    pub(crate) fn from_raw(r: &attr::MapInfoRaw) -> MapInfo {
+        MapInfo {
+            id: r.id,
+            name: attr::name_str(&r.name),
+            map_type: MapType::from_raw(r.map_type),
+            key_size: r.key_size,
+            value_size: r.value_size,
+            max_entries: r.max_entries,
+            flags: r.map_flags,
+        }
+    }
+
+    /// Reads the info of a map fd.
+    pub fn of(fd: BorrowedFd<'_>) -> Result<MapInfo> {
+        Ok(MapInfo::from_raw(&sys::obj_info::<attr::MapInfoRaw>(fd)?))
+    }
+}
+
+/// A map the process holds a file descriptor of. Dropping it closes the fd; the kernel frees
+/// the map when nothing else (a pin, a program) holds it.
+#[derive(Debug)]
+pub struct Map {
+    fd: OwnedFd,
+    name: String,
+    info: MapInfo,
+}
+
+impl Map {
+    /// Creates a map.
+    pub fn create(spec: &MapSpec) -> Result<Map> {
+        let a = spec.to_attr()?;
+        let fd = sys::map_create(&a)?;
+        let info = MapInfo::of(fd.as_fd())?;
+        Ok(Map {
+            fd,
+            name: spec.name.clone(),
+            info,
+        })
+    }
+
+    /// Wraps a map fd (from wherever it came), reading its info.
+    pub fn from_fd(fd: OwnedFd) -> Result<Map> {
+        pin::expect_kind(fd.as_fd(), pin::Kind::Map, "file descriptor")?;
+        let info = MapInfo::of(fd.as_fd())?;
+        Ok(Map {
+            fd,
+            name: info.name.clone(),
+            info,
+        })
+    }
+
+    /// Opens the map pinned at `path`. Its name is the kernel's (at most 15 bytes); rename it
+    /// with [`Map::with_name`] to bind it under another.
+    pub fn open_pinned(path: impl AsRef<Path>) -> Result<Map> {
+        let path = path.as_ref();
+        let fd = pin::open(path)?;
+        pin::expect_kind(fd.as_fd(), pin::Kind::Map, &path.display().to_string())?;
+        Map::from_fd(fd)
+    }
+
+    /// Opens the map with kernel id `id`.
+    pub fn from_id(id: u32) -> Result<Map> {
+        Map::from_fd(sys::get_fd_by_id(sys::IdKind::Map, id)?)
+    }
+
+    /// The same map, known under `name` (for binding into programs).
+    pub fn with_name(mut self, name: &str) -> Map {
+        self.name = name.to_string();
+        self
+    }
+
+    /// The name programs bind this map by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The kernel-wide id.
+    pub fn id(&self) -> u32 {
+        self.info.id
+    }
+
+    /// The kind.
+    pub fn map_type(&self) -> MapType {
+        self.info.map_type
+    }
+
+    /// Key size.
+    pub fn key_size(&self) -> u32 {
+        self.info.key_size
+    }
+
+    /// Value size (per CPU for per-CPU maps).
+    pub fn value_size(&self) -> u32 {
+        self.info.value_size
+    }
+
+    /// Capacity.
+    pub fn max_entries(&self) -> u32 {
+        self.info.max_entries
+    }
+
+    /// The info read when the map was created or opened.
+    pub fn cached_info(&self) -> &MapInfo {
+        &self.info
+    }
+
+    /// The kernel's info, read now.
+    pub fn info(&self) -> Result<MapInfo> {
+        MapInfo::of(self.fd.as_fd())
+    }
+
+    /// Another fd of the same map.
+    pub fn try_clone(&self) -> Result<Map> {
+        let fd = self
+            .fd
+            .try_clone()
+            .map_err(|e| Error::io("duplicating fd of map", &self.name, e))?;
+        Ok(Map {
+            fd,
+            name: self.name.clone(),
+            info: self.info.clone(),
+        })
+    }
+
+    fn check_key(&self, key: &[u8]) -> Result<()> {
+        if key.len() != self.info.key_size as usize {
+            return Err(Error::InvalidArgument(format!(
+                "map {}: key is {} bytes, the map's keys are {}",
+                self.name,
+                key.len(),
+                self.info.key_size
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_not_per_cpu(&self) -> Result<()> {
+        if self.info.map_type.is_per_cpu() {
+            return Err(Error::InvalidArgument(format!(
+                "map {} is per-CPU: use get_per_cpu/put_per_cpu",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// The value at `key`, `None` when absent.
+    ///
+    /// For a sockhash or sockmap with 8-byte values the kernel returns the socket's cookie.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.check_key(key)?;
+        self.check_not_per_cpu()?;
+        let mut value = vec![0u8; self.info.value_size as usize];
+        Ok(sys::map_lookup_elem(self.fd.as_fd(), key, &mut value, 0)?.then_some(value))
+    }
+
+    /// Stores `value` at `key`. For a sockhash or sockmap the value is a socket fd (4 or 8
+    /// bytes, as the map's value size).
+    pub fn put(&self, key: &[u8], value: &[u8], flags: UpdateFlags) -> Result<()> {
+        self.check_key(key)?;
+        self.check_not_per_cpu()?;
+        if value.len() != self.info.value_size as usize {
+            return Err(Error::InvalidArgument(format!(
+                "map {}: value is {} bytes, the map's values are {}",
+                self.name,
+                value.len(),
+                self.info.value_size
+            )));
+        }
+        Ok(sys::map_update_elem(
+            self.fd.as_fd(),
+            key,
+            value,
+            flags.raw(),
+        )?)
+    }
+
+    /// Deletes `key`; `false` when it was absent.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        self.check_key(key)?;
+        Ok(sys::map_delete_elem(self.fd.as_fd(), key)?)
+    }
+
+    /// The first key, or the key after `key`; `None` at the end.
+    pub fn next_key(&self, key: Option<&[u8]>) -> Result<Option<Vec<u8>>> {
+        if let Some(k) = key {
+            self.check_key(k)?;
+        }
+        let mut next = vec![0u8; self.info.key_size as usize];
+        Ok(sys::map_get_next_key(self.fd.as_fd(), key, &mut next)?.then_some(next))
+    }
+
+    /// Iterates over the keys. Keys deleted or added while iterating may be skipped or seen
+    /// twice, as with every `BPF_MAP_GET_NEXT_KEY` walk; the walk stops after `max_entries`
+    /// + 1 keys at most, so it always ends.
+    pub fn keys(&self) -> Keys<'_> {
+        Keys {
+            map: self,
+            last: None,
+            done: false,
+            count: 0,
+        }
+    }
+
+    /// Stride of one CPU's value in the kernel's per-CPU buffer.
+    fn per_cpu_stride(&self) -> usize {
+        (self.info.value_size as usize).div_ceil(8) * 8
+    }
+
+    /// The values of every possible CPU at `key` of a per-CPU map, `None` when absent.
+    pub fn get_per_cpu(&self, key: &[u8]) -> Result<Option<Vec<Vec<u8>>>> {
+        self.check_key(key)?;
+        self.check_per_cpu()?;
+        let cpus = env::possible_cpus()?;
+        let stride = self.per_cpu_stride();
+        let mut buf = vec![0u8; stride * cpus];
+        if !sys::map_lookup_elem(self.fd.as_fd(), key, &mut buf, 0)? {
+            return Ok(None);
+        }
+        Ok(Some(
+            buf.chunks_exact(stride)
+                .map(|c| c[..self.info.value_size as usize].to_vec())
+                .collect(),
+        ))
+    }
+
+    /// Stores one value per possible CPU at `key` of a per-CPU map (`values.len()` must be the
+    /// number of possible CPUs).
+    pub fn put_per_cpu(&self, key: &[u8], values: &[Vec<u8>], flags: UpdateFlags) -> Result<()> {
+        self.check_key(key)?;
+        self.check_per_cpu()?;
+        let cpus = env::possible_cpus()?;
+        if values.len() != cpus {
+            return Err(Error::InvalidArgument(format!(
+                "map {}: {} per-CPU values given, the machine has {cpus} possible CPUs",
+                self.name,
+                values.len()
+            )));
+        }
+        let stride = self.per_cpu_stride();
+        let mut buf = vec![0u8; stride * cpus];
+        for (i, v) in values.iter().enumerate() {
+            if v.len() != self.info.value_size as usize {
+                return Err(Error::InvalidArgument(format!(
+                    "map {}: value for CPU {i} is {} bytes, the map's values are {}",
+                    self.name,
+                    v.len(),
+                    self.info.value_size
+                )));
+            }
+            buf[i * stride..i * stride + v.len()].copy_from_slice(v);
+        }
+        Ok(sys::map_update_elem(
+            self.fd.as_fd(),
+            key,
+            &buf,
+            flags.raw(),
+        )?)
+    }
+
+    fn check_per_cpu(&self) -> Result<()> {
+        if !self.info.map_type.is_per_cpu() {
+            return Err(Error::InvalidArgument(format!(
+                "map {} is not per-CPU: use get/put",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Pins the map at `path` (on a bpffs; the parent directory must exist).
+    pub fn pin(&self, path: impl AsRef<Path>) -> Result<()> {
+        pin::pin(self.fd.as_fd(), path.as_ref())
+    }
+}
+
+impl AsFd for Map {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// Iterator over a map's keys; see [`Map::keys`].
+#[derive(Debug)]
+pub struct Keys<'a> {
+    map: &'a Map,
+    last: Option<Vec<u8>>,
+    done: bool,
+    count: u64,
+}
+
+impl Iterator for Keys<'_> {
+    type Item = Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.count > u64::from(self.map.info.max_entries) {
+            return None;
+        }
+        match self.map.next_key(self.last.as_deref()) {
+            Ok(Some(k)) => {
+                self.count += 1;
+                self.last = Some(k.clone());
+                Some(Ok(k))
+            }
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

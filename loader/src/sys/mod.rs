@@ -1,0 +1,525 @@
+//! The syscall layer: the only place that calls `bpf(2)` and the only `unsafe` in the crate.
+//!
+//! Each command has one function taking typed arguments, filling a zeroed `#[repr(C)]`
+//! attribute struct ([`attr`]) and handing its bytes to [`bpf`]. File descriptors come back as
+//! close-on-exec [`OwnedFd`]s that are never 0 (see [`own_fd`]). Failures are
+//! [`SyscallError`]s naming the command.
+//!
+//! [`bpf`] dispatches to the real syscall, or, while a test has installed one with
+//! [`with_fake`], to a fake that sees the command and the attribute bytes and returns a canned
+//! result. Attribute encoding is asserted offline that way (see this module's tests).
+
+pub mod attr;
+pub mod consts;
+#[cfg(test)]
+mod tests;
+
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+pub use attr::Pod;
+use attr::*;
+pub use consts::Cmd;
+
+use crate::error::SyscallError;
+
+/// A replacement for the real syscall: gets the command and the attribute bytes (which it may
+/// change, as the kernel does), returns what `bpf()` would.
+pub type FakeSyscall = Box<dyn FnMut(Cmd, &mut [u8]) -> io::Result<i64>>;
+
+thread_local! {
+    static FAKE: RefCell<Option<FakeSyscall>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with every `bpf()` call of this thread going to `fake` instead of the kernel.
+///
+/// For tests of this crate. A fake that returns a file descriptor must return one it owns and
+/// gives away (for example `File::open("/dev/null")?.into_raw_fd()`), since the caller closes it.
+#[cfg(test)]
+pub fn with_fake<R>(
+    fake: impl FnMut(Cmd, &mut [u8]) -> io::Result<i64> + 'static,
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            FAKE.with(|c| *c.borrow_mut() = None);
+        }
+    }
+    FAKE.with(|c| *c.borrow_mut() = Some(Box::new(fake)));
+    let _reset = Reset;
+    f()
+}
+
+/// Copies `len` bytes at user address `ptr` (for fakes in tests: the pointers in an attribute
+/// are valid while the call runs).
+#[cfg(test)]
+pub fn peek(ptr: u64, len: usize) -> Vec<u8> {
+    if ptr == 0 || len == 0 {
+        return Vec::new();
+    }
+    // SAFETY: tests call this only from inside a fake, with a pointer and length taken from an
+    // attribute built by this module, whose buffers are alive for the duration of the call.
+    unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len).to_vec() }
+}
+
+/// Writes `bytes` at user address `ptr` (for fakes in tests, like the kernel's copy_to_user).
+#[cfg(test)]
+pub fn poke(ptr: u64, bytes: &[u8]) {
+    if ptr == 0 {
+        return;
+    }
+    // SAFETY: as for `peek`; the fake writes at most the buffer length the attribute names.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr as usize as *mut u8, bytes.len()) }
+}
+
+/// Calls `bpf(cmd, attr, sizeof attr)` (or the installed fake) and returns its result.
+pub fn bpf<T: Pod>(cmd: Cmd, attr: &mut T) -> Result<i64, SyscallError> {
+    let bytes = bytes_of_mut(attr);
+    let faked = FAKE.with(|c| c.borrow_mut().as_mut().map(|fake| fake(cmd, bytes)));
+    let res = match faked {
+        Some(r) => r,
+        None => {
+            // SAFETY: `bytes` is a live, fully initialised attribute of the size passed; every
+            // pointer inside it was set by this module from a live buffer whose length the
+            // kernel is told in the same attribute (or implied by the map's key/value size,
+            // checked by the callers of the element functions).
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_bpf,
+                    cmd as u32 as libc::c_int,
+                    bytes.as_mut_ptr(),
+                    bytes.len() as libc::c_uint,
+                )
+            };
+            if r < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(r as i64)
+            }
+        }
+    };
+    res.map_err(|io_error| SyscallError {
+        call: cmd.name(),
+        io_error,
+    })
+}
+
+/// Takes ownership of a file descriptor the kernel just returned. An fd of 0 (possible when a
+/// process closed stdin) is moved above 2 with `F_DUPFD_CLOEXEC`, so that no bpf object ever
+/// sits on a standard stream.
+pub fn own_fd(raw: i64, call: &'static str) -> Result<OwnedFd, SyscallError> {
+    let raw = RawFd::try_from(raw).map_err(|_| SyscallError {
+        call,
+        io_error: io::Error::new(io::ErrorKind::InvalidData, "fd out of range"),
+    })?;
+    // SAFETY: the kernel (or a test fake, by contract) just created this fd for us; nobody
+    // else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    if raw > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: fcntl on an fd we own, creating a new fd that we then own.
+    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(SyscallError {
+            call: "fcntl(F_DUPFD_CLOEXEC)",
+            io_error: io::Error::last_os_error(),
+        });
+    }
+    drop(fd);
+    // SAFETY: fcntl just returned this new fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
+fn raw(fd: BorrowedFd<'_>) -> u32 {
+    fd.as_raw_fd() as u32
+}
+
+fn ptr<T>(p: *const T) -> u64 {
+    p as usize as u64
+}
+
+fn is_errno(e: &SyscallError, errno: i32) -> bool {
+    e.io_error.raw_os_error() == Some(errno)
+}
+
+/// `BPF_MAP_CREATE`.
+pub fn map_create(attr: &MapCreateAttr) -> Result<OwnedFd, SyscallError> {
+    let mut a = *attr;
+    let fd = bpf(Cmd::MapCreate, &mut a)?;
+    own_fd(fd, Cmd::MapCreate.name())
+}
+
+/// `BPF_MAP_LOOKUP_ELEM`: `Ok(false)` when the key is absent (ENOENT).
+///
+/// The caller guarantees `key` and `value` have the map's key size and (per-CPU) value size.
+pub(crate) fn map_lookup_elem(
+    fd: BorrowedFd<'_>,
+    key: &[u8],
+    value: &mut [u8],
+    flags: u64,
+) -> Result<bool, SyscallError> {
+    let mut a = MapElemAttr {
+        map_fd: raw(fd),
+        key: ptr(key.as_ptr()),
+        value: ptr(value.as_mut_ptr()),
+        flags,
+        ..Default::default()
+    };
+    match bpf(Cmd::MapLookupElem, &mut a) {
+        Ok(_) => Ok(true),
+        Err(e) if is_errno(&e, libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `BPF_MAP_UPDATE_ELEM`. The caller guarantees the slice sizes as for lookup.
+pub(crate) fn map_update_elem(
+    fd: BorrowedFd<'_>,
+    key: &[u8],
+    value: &[u8],
+    flags: u64,
+) -> Result<(), SyscallError> {
+    let mut a = MapElemAttr {
+        map_fd: raw(fd),
+        key: ptr(key.as_ptr()),
+        value: ptr(value.as_ptr()),
+        flags,
+        ..Default::default()
+    };
+    bpf(Cmd::MapUpdateElem, &mut a).map(|_| ())
+}
+
+/// `BPF_MAP_DELETE_ELEM`: `Ok(false)` when the key was absent. The caller guarantees the key
+/// size.
+pub(crate) fn map_delete_elem(fd: BorrowedFd<'_>, key: &[u8]) -> Result<bool, SyscallError> {
+    let mut a = MapElemAttr {
+        map_fd: raw(fd),
+        key: ptr(key.as_ptr()),
+        ..Default::default()
+    };
+    match bpf(Cmd::MapDeleteElem, &mut a) {
+        Ok(_) => Ok(true),
+        Err(e) if is_errno(&e, libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (the first key for `None`) into `next`;
+/// `Ok(false)` at the end (ENOENT). The caller guarantees both key sizes.
+pub(crate) fn map_get_next_key(
+    fd: BorrowedFd<'_>,
+    key: Option<&[u8]>,
+    next: &mut [u8],
+) -> Result<bool, SyscallError> {
+    let mut a = MapElemAttr {
+        map_fd: raw(fd),
+        key: key.map_or(0, |k| ptr(k.as_ptr())),
+        value: ptr(next.as_mut_ptr()),
+        ..Default::default()
+    };
+    match bpf(Cmd::MapGetNextKey, &mut a) {
+        Ok(_) => Ok(true),
+        Err(e) if is_errno(&e, libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// What `BPF_PROG_LOAD` needs.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgLoad<'a> {
+    /// `enum bpf_prog_type`.
+    pub prog_type: u32,
+    /// `enum bpf_attach_type` (0 when the type does not need one).
+    pub expected_attach_type: u32,
+    /// Up to 15 bytes are passed.
+    pub name: &'a str,
+    /// The license, e.g. `c"GPL"`.
+    pub license: &'a CStr,
+    /// Instruction bytes, 8 per slot.
+    pub insns: &'a [u8],
+    /// `BPF_F_*` program flags.
+    pub prog_flags: u32,
+}
+
+/// How many times `BPF_PROG_LOAD` is retried when the kernel says EAGAIN.
+pub const PROG_LOAD_EAGAIN_RETRIES: usize = 5;
+
+/// `BPF_PROG_LOAD`, with an optional verifier log buffer at `log_level`. Returns the program
+/// fd, or the error and the log size the kernel says it needed (`log_true_size`, 6.4+; 0 when
+/// unknown). EAGAIN is retried up to [`PROG_LOAD_EAGAIN_RETRIES`] times.
+pub fn prog_load(
+    req: &ProgLoad<'_>,
+    log: Option<(&mut [u8], u32)>,
+) -> Result<OwnedFd, (SyscallError, u32)> {
+    let mut a = ProgLoadAttr {
+        prog_type: req.prog_type,
+        insn_cnt: (req.insns.len() / 8) as u32,
+        insns: ptr(req.insns.as_ptr()),
+        license: ptr(req.license.as_ptr()),
+        prog_flags: req.prog_flags,
+        prog_name: obj_name(req.name),
+        expected_attach_type: req.expected_attach_type,
+        ..Default::default()
+    };
+    if let Some((buf, level)) = log {
+        if let Some(first) = buf.first_mut() {
+            *first = 0;
+        }
+        a.log_level = level;
+        a.log_size = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        a.log_buf = ptr(buf.as_mut_ptr());
+    }
+    let mut tries = 0;
+    loop {
+        let mut attempt = a;
+        match bpf(Cmd::ProgLoad, &mut attempt) {
+            Ok(fd) => return own_fd(fd, Cmd::ProgLoad.name()).map_err(|e| (e, 0)),
+            Err(e) if is_errno(&e, libc::EAGAIN) && tries < PROG_LOAD_EAGAIN_RETRIES => {
+                tries += 1;
+            }
+            Err(e) => return Err((e, attempt.log_true_size)),
+        }
+    }
+}
+
+/// `BPF_OBJ_PIN`: pins `fd` at `path` on a bpffs.
+pub fn obj_pin(fd: BorrowedFd<'_>, path: &CStr) -> Result<(), SyscallError> {
+    let mut a = ObjAttr {
+        pathname: ptr(path.as_ptr()),
+        bpf_fd: raw(fd),
+        file_flags: 0,
+    };
+    bpf(Cmd::ObjPin, &mut a).map(|_| ())
+}
+
+/// `BPF_OBJ_GET`: opens the object pinned at `path`.
+pub fn obj_get(path: &CStr, file_flags: u32) -> Result<OwnedFd, SyscallError> {
+    let mut a = ObjAttr {
+        pathname: ptr(path.as_ptr()),
+        bpf_fd: 0,
+        file_flags,
+    };
+    let fd = bpf(Cmd::ObjGet, &mut a)?;
+    own_fd(fd, Cmd::ObjGet.name())
+}
+
+/// `BPF_PROG_ATTACH` of `prog` to `target` (a cgroup or a map). With `replace`, the kernel
+/// swaps that program for `prog` atomically (`BPF_F_REPLACE` is added to `flags`).
+pub fn prog_attach(
+    target: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    attach_type: u32,
+    flags: u32,
+    replace: Option<BorrowedFd<'_>>,
+) -> Result<(), SyscallError> {
+    let mut a = ProgAttachAttr {
+        target_fd: raw(target),
+        attach_bpf_fd: raw(prog),
+        attach_type,
+        attach_flags: flags | replace.map_or(0, |_| consts::BPF_F_REPLACE),
+        replace_bpf_fd: replace.map_or(0, raw),
+    };
+    bpf(Cmd::ProgAttach, &mut a).map(|_| ())
+}
+
+/// `BPF_PROG_DETACH` of exactly `prog` (when given) from `target`.
+pub fn prog_detach(
+    target: BorrowedFd<'_>,
+    prog: Option<BorrowedFd<'_>>,
+    attach_type: u32,
+) -> Result<(), SyscallError> {
+    let mut a = ProgAttachAttr {
+        target_fd: raw(target),
+        attach_bpf_fd: prog.map_or(0, raw),
+        attach_type,
+        ..Default::default()
+    };
+    bpf(Cmd::ProgDetach, &mut a).map(|_| ())
+}
+
+/// The answer of `BPF_PROG_QUERY`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryResult {
+    /// The attach flags of the attachment point (`BPF_F_ALLOW_MULTI`, …).
+    pub attach_flags: u32,
+    /// The ids of the attached programs, in run order.
+    pub prog_ids: Vec<u32>,
+}
+
+/// `BPF_PROG_QUERY`: the programs attached to `target` for `attach_type`.
+pub fn prog_query(
+    target: BorrowedFd<'_>,
+    attach_type: u32,
+    query_flags: u32,
+) -> Result<QueryResult, SyscallError> {
+    let mut ids: Vec<u32> = Vec::new();
+    for _ in 0..4 {
+        let mut a = QueryAttr {
+            target_fd: raw(target),
+            attach_type,
+            query_flags,
+            prog_cnt: ids.len() as u32,
+            prog_ids: if ids.is_empty() {
+                0
+            } else {
+                ptr(ids.as_mut_ptr())
+            },
+            ..Default::default()
+        };
+        match bpf(Cmd::ProgQuery, &mut a) {
+            Ok(_) if ids.is_empty() && a.prog_cnt > 0 => {
+                ids = vec![0; a.prog_cnt as usize];
+            }
+            Ok(_) => {
+                ids.truncate(a.prog_cnt as usize);
+                return Ok(QueryResult {
+                    attach_flags: a.attach_flags,
+                    prog_ids: ids,
+                });
+            }
+            // More programs appeared between the two calls.
+            Err(e) if is_errno(&e, libc::ENOSPC) => {
+                ids = vec![0; (a.prog_cnt as usize).max(ids.len() * 2)];
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(SyscallError {
+        call: Cmd::ProgQuery.name(),
+        io_error: io::Error::new(io::ErrorKind::Other, "program list kept changing"),
+    })
+}
+
+/// `BPF_LINK_CREATE`.
+pub fn link_create(
+    prog: BorrowedFd<'_>,
+    target: BorrowedFd<'_>,
+    attach_type: u32,
+    flags: u32,
+) -> Result<OwnedFd, SyscallError> {
+    link_create_raw(raw(prog), raw(target), attach_type, flags)
+}
+
+/// `BPF_LINK_CREATE` with raw fd numbers (feature probes pass an invalid target on purpose).
+pub fn link_create_raw(
+    prog: u32,
+    target: u32,
+    attach_type: u32,
+    flags: u32,
+) -> Result<OwnedFd, SyscallError> {
+    let mut a = LinkCreateAttr {
+        prog_fd: prog,
+        target_fd: target,
+        attach_type,
+        flags,
+        ..Default::default()
+    };
+    let fd = bpf(Cmd::LinkCreate, &mut a)?;
+    own_fd(fd, Cmd::LinkCreate.name())
+}
+
+/// `BPF_LINK_UPDATE`: replaces the link's program by `new_prog`; with `old_prog`, only if
+/// that is still the link's program (`BPF_F_REPLACE`).
+pub fn link_update(
+    link: BorrowedFd<'_>,
+    new_prog: BorrowedFd<'_>,
+    old_prog: Option<BorrowedFd<'_>>,
+) -> Result<(), SyscallError> {
+    let mut a = LinkUpdateAttr {
+        link_fd: raw(link),
+        new_prog_fd: raw(new_prog),
+        flags: old_prog.map_or(0, |_| consts::BPF_F_REPLACE),
+        old_prog_fd: old_prog.map_or(0, raw),
+    };
+    bpf(Cmd::LinkUpdate, &mut a).map(|_| ())
+}
+
+/// `BPF_LINK_DETACH`: detaches the link's program now, even if the link is pinned.
+pub fn link_detach(link: BorrowedFd<'_>) -> Result<(), SyscallError> {
+    let mut a = LinkDetachAttr { link_fd: raw(link) };
+    bpf(Cmd::LinkDetach, &mut a).map(|_| ())
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` into a zeroed `T`.
+pub fn obj_info<T: Pod>(fd: BorrowedFd<'_>) -> Result<T, SyscallError> {
+    let mut info = T::default();
+    let mut a = InfoAttr {
+        bpf_fd: raw(fd),
+        info_len: std::mem::size_of::<T>() as u32,
+        info: ptr(bytes_of_mut(&mut info).as_mut_ptr()),
+    };
+    bpf(Cmd::ObjGetInfoByFd, &mut a)?;
+    Ok(info)
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` for a program, with the ids of the maps it uses.
+pub fn prog_info(fd: BorrowedFd<'_>) -> Result<(ProgInfoRaw, Vec<u32>), SyscallError> {
+    let first: ProgInfoRaw = obj_info(fd)?;
+    if first.nr_map_ids == 0 {
+        return Ok((first, Vec::new()));
+    }
+    let mut ids = vec![0u32; first.nr_map_ids as usize];
+    let mut info = ProgInfoRaw {
+        nr_map_ids: ids.len() as u32,
+        map_ids: ptr(ids.as_mut_ptr()),
+        ..Default::default()
+    };
+    let mut a = InfoAttr {
+        bpf_fd: raw(fd),
+        info_len: std::mem::size_of::<ProgInfoRaw>() as u32,
+        info: ptr(bytes_of_mut(&mut info).as_mut_ptr()),
+    };
+    bpf(Cmd::ObjGetInfoByFd, &mut a)?;
+    ids.truncate((info.nr_map_ids as usize).min(ids.len()));
+    info.map_ids = 0;
+    Ok((info, ids))
+}
+
+/// Which kind of object an id names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdKind {
+    /// A program.
+    Prog,
+    /// A map.
+    Map,
+    /// A link.
+    Link,
+}
+
+/// `BPF_{PROG,MAP,LINK}_GET_FD_BY_ID`.
+pub fn get_fd_by_id(kind: IdKind, id: u32) -> Result<OwnedFd, SyscallError> {
+    let cmd = match kind {
+        IdKind::Prog => Cmd::ProgGetFdById,
+        IdKind::Map => Cmd::MapGetFdById,
+        IdKind::Link => Cmd::LinkGetFdById,
+    };
+    let mut a = GetIdAttr {
+        start_id: id,
+        ..Default::default()
+    };
+    let fd = bpf(cmd, &mut a)?;
+    own_fd(fd, cmd.name())
+}
+
+/// `BPF_{PROG,MAP,LINK}_GET_NEXT_ID`: the next id after `start` (0 for the first), `None` at
+/// the end.
+pub fn get_next_id(kind: IdKind, start: u32) -> Result<Option<u32>, SyscallError> {
+    let cmd = match kind {
+        IdKind::Prog => Cmd::ProgGetNextId,
+        IdKind::Map => Cmd::MapGetNextId,
+        IdKind::Link => Cmd::LinkGetNextId,
+    };
+    let mut a = GetIdAttr {
+        start_id: start,
+        ..Default::default()
+    };
+    match bpf(cmd, &mut a) {
+        Ok(_) => Ok(Some(a.next_id)),
+        Err(e) if is_errno(&e, libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

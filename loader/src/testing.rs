@@ -1,0 +1,187 @@
+//! Test support for this workspace's kernel tests (loader, programs, CLI, end-to-end): not for
+//! production use.
+//!
+//! - [`kernel_or_skip`]: whether `bpf()` is usable; prints `SKIP <test>: <reason>` when not,
+//!   and panics instead when `TCPBYPASS_REQUIRE_KERNEL=1`.
+//! - [`TempCgroup`]: a unique child cgroup under the cgroup v2 mount, removed on drop.
+//! - [`TempPinDir`]: a unique directory on the bpffs at `/sys/fs/bpf`, removed with every pin
+//!   in it on drop.
+//!
+//! ```no_run
+//! use loader::testing::{kernel_or_skip, TempCgroup, TempPinDir};
+//!
+//! if !kernel_or_skip("my_test") {
+//!     return;
+//! }
+//! let cg = TempCgroup::new().unwrap();
+//! let pins = TempPinDir::new().unwrap();
+//! // … attach to cg.path(), pin under pins.path() …
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::env;
+use crate::error::{Error, Result};
+
+/// The environment variable that turns skips into failures.
+pub const REQUIRE_KERNEL_ENV: &str = "TCPBYPASS_REQUIRE_KERNEL";
+
+/// `true` when `bpf()` is usable here. Otherwise prints `SKIP <test_name>: <reason>` to
+/// stderr and returns `false`, or panics when `TCPBYPASS_REQUIRE_KERNEL=1`.
+pub fn kernel_or_skip(test_name: &str) -> bool {
+    static STATE: OnceLock<Result<(), String>> = OnceLock::new();
+    let state = STATE.get_or_init(|| {
+        crate::features::bpf_usable().map_err(|e| format!("bpf() is not usable here: {e}"))
+    });
+    match state {
+        Ok(()) => true,
+        Err(reason) => {
+            if std::env::var(REQUIRE_KERNEL_ENV).as_deref() == Ok("1") {
+                panic!("{test_name}: {reason} (and {REQUIRE_KERNEL_ENV}=1 forbids skipping)");
+            }
+            eprintln!("SKIP {test_name}: {reason}");
+            false
+        }
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique_name() -> String {
+    format!(
+        "tcpbypass-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A child cgroup with a unique name (`tcpbypass-test-<pid>-<n>`) directly under the cgroup
+/// v2 mount. On drop, its member processes (and those of any sub-cgroup) are moved back to
+/// the mount's root cgroup and the directories are removed.
+#[derive(Debug)]
+pub struct TempCgroup {
+    path: PathBuf,
+    root: PathBuf,
+}
+
+impl TempCgroup {
+    /// Creates the cgroup.
+    pub fn new() -> Result<TempCgroup> {
+        let root = env::cgroup2_mount()?;
+        let path = root.join(unique_name());
+        fs::create_dir(&path).map_err(|e| Error::io("creating cgroup", &path, e))?;
+        let cg = TempCgroup { path, root };
+        env::check_cgroup2(&cg.path)?;
+        Ok(cg)
+    }
+
+    /// The cgroup's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Moves process `pid` (all its threads) into the cgroup.
+    pub fn add_pid(&self, pid: u32) -> Result<()> {
+        write_pid(&self.path, pid)
+    }
+
+    /// The processes in the cgroup.
+    pub fn pids(&self) -> Result<Vec<u32>> {
+        read_pids(&self.path)
+    }
+}
+
+fn write_pid(cgroup: &Path, pid: u32) -> Result<()> {
+    let procs = cgroup.join("cgroup.procs");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(&procs)
+        .map_err(|e| Error::io("opening", &procs, e))?;
+    f.write_all(format!("{pid}\n").as_bytes())
+        .map_err(|e| Error::io("writing", &procs, e))
+}
+
+fn read_pids(cgroup: &Path) -> Result<Vec<u32>> {
+    let procs = cgroup.join("cgroup.procs");
+    let text = fs::read_to_string(&procs).map_err(|e| Error::io("reading", &procs, e))?;
+    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
+/// Empties and removes `dir` and its sub-cgroups, moving processes to `root`.
+fn remove_cgroup_tree(dir: &Path, root: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_cgroup_tree(&e.path(), root);
+            }
+        }
+    }
+    // Processes may be exiting (zombies still count until reaped): retry for a while.
+    for attempt in 0..50 {
+        for pid in read_pids(dir).unwrap_or_default() {
+            let _ = write_pid(root, pid);
+        }
+        match fs::remove_dir(dir) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) if attempt < 49 => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => eprintln!("warning: could not remove test cgroup {}: {e}", dir.display()),
+        }
+    }
+}
+
+impl Drop for TempCgroup {
+    fn drop(&mut self) {
+        remove_cgroup_tree(&self.path, &self.root);
+    }
+}
+
+/// Where [`TempPinDir`] mounts or finds the bpffs.
+pub const BPFFS_PATH: &str = "/sys/fs/bpf";
+
+/// A unique directory (`tcpbypass-test-<pid>-<n>`, mode 0700) on the bpffs at `/sys/fs/bpf`,
+/// which is mounted first if needed (and left mounted). Drop removes every pin below it and
+/// the directory.
+#[derive(Debug)]
+pub struct TempPinDir {
+    path: PathBuf,
+}
+
+impl TempPinDir {
+    /// Creates the directory.
+    pub fn new() -> Result<TempPinDir> {
+        static MOUNT: Mutex<()> = Mutex::new(());
+        {
+            let _guard = MOUNT.lock().unwrap_or_else(|p| p.into_inner());
+            env::ensure_bpffs(Path::new(BPFFS_PATH))?;
+        }
+        let path = Path::new(BPFFS_PATH).join(unique_name());
+        env::create_pin_dir(&path)?;
+        Ok(TempPinDir { path })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for TempPinDir {
+    fn drop(&mut self) {
+        if let Err(e) = fs::remove_dir_all(&self.path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                eprintln!("warning: could not remove pin dir {}: {e}", self.path.display());
+            }
+        }
+    }
+}
