@@ -386,7 +386,8 @@ impl Checker<'_> {
             match class {
                 op::ALU64 | op::ALU => {
                     let opn = insn.code & 0xf0;
-                    let is_x = insn.code & op::X != 0;
+                    // For byte swaps the X bit selects the direction, not a source register.
+                    let is_x = insn.code & op::X != 0 && opn != op::END && opn != op::NEG;
                     let s = if is_x {
                         st.regs[src]
                     } else {

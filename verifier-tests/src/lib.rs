@@ -16,5 +16,6 @@ pub mod check;
 pub mod ctx;
 pub mod kernel;
 pub mod maps;
+pub mod sim;
 pub mod uapi;
 pub mod vm;

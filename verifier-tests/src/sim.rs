@@ -1,0 +1,407 @@
+//! The connection simulator: sockets in network namespaces, driven through the callbacks in
+//! the order the kernel runs them, with the bypass programs loaded in the harness.
+//!
+//! - `connect`: the client's `ACTIVE_ESTABLISHED` (the client handles the SYN-ACK first);
+//! - `accept`: the server's `PASSIVE_ESTABLISHED` (its ACK creates the server socket);
+//! - `send`: if the sending socket is in the sockhash, the `sk_msg` program runs (it is
+//!   attached to the sockhash, so other sockets never see it) and the simulator records where
+//!   the message went; otherwise plain TCP;
+//! - `close`: the kernel unlinks the socket from every sockhash, then, if the program asked
+//!   for it with `BPF_SOCK_OPS_STATE_CB_FLAG`, runs `STATE_CB` for each state change to
+//!   `TCP_CLOSE`; the other end sees `ESTABLISHED → CLOSE_WAIT` (a `STATE_CB` that is not a
+//!   close).
+
+use std::net::SocketAddr;
+
+use asm::Program;
+
+use crate::ctx::{self, SockAddrs};
+use crate::kernel::{self, Kernel, ProgKind, SockState};
+use crate::maps::{MapSpec, SockId};
+use crate::uapi;
+use crate::vm::{self, HarnessError, Loaded};
+
+/// The programs under test and their maps (the real ones, or mutants).
+#[derive(Debug, Clone)]
+pub struct Programs {
+    /// The sock_ops program.
+    pub sock_ops: Program,
+    /// The sk_msg program.
+    pub sk_msg: Program,
+    /// The maps both use.
+    pub maps: Vec<MapSpec>,
+}
+
+/// The maps of `programs::maps()` as harness specs.
+pub fn real_maps() -> Vec<MapSpec> {
+    programs::maps()
+        .iter()
+        .map(|m| MapSpec {
+            name: m.name.to_string(),
+            map_type: m.kind.uapi_type(),
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            flags: m.flags,
+        })
+        .collect()
+}
+
+impl Programs {
+    /// The real programs built for `cfg`.
+    pub fn real(cfg: &programs::Config) -> Result<Programs, asm::AsmError> {
+        Ok(Programs {
+            sock_ops: programs::sock_ops(cfg)?,
+            sk_msg: programs::sk_msg(cfg)?,
+            maps: real_maps(),
+        })
+    }
+}
+
+/// The host configuration a world starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setup {
+    /// PREFIXES entries: address and prefix length (IPv4 lengths are 0–32; stored mapped).
+    pub prefixes: Vec<(std::net::IpAddr, u8)>,
+    /// EXCLUDED_PORTS entries.
+    pub excluded_ports: Vec<u16>,
+    /// Number of CPUs for the per-CPU counters.
+    pub ncpus: usize,
+    /// Seed of the per-run CPU choice.
+    pub seed: u64,
+    /// If set, the capacity of SOCK_HASH, PEERS and ACTIVE (to exercise full maps).
+    pub conn_capacity: Option<u32>,
+}
+
+/// One side of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The socket that called `connect()`.
+    Client,
+    /// The socket `accept()` returned.
+    Server,
+}
+
+/// What a connection looks like from both ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnSpec {
+    /// Client's namespace cookie.
+    pub client_ns: u64,
+    /// Server's namespace cookie.
+    pub server_ns: u64,
+    /// The client socket's family.
+    pub client_family: u32,
+    /// The server socket's family (AF_INET6 for a dual-stack server of an IPv4 client).
+    pub server_family: u32,
+    /// The client's local address and port.
+    pub client: SocketAddr,
+    /// What the client connected to (a virtual address under DNAT, the original
+    /// destination under REDIRECT).
+    pub dst: SocketAddr,
+    /// The server socket's local address and port (where the packets really arrive).
+    pub server: SocketAddr,
+}
+
+/// Where one message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Through the TCP stack.
+    Tcp,
+    /// Into a socket's queue: the target and whether `BPF_F_INGRESS` was set.
+    Redirected {
+        /// Target socket.
+        to: SockId,
+        /// `BPF_F_INGRESS`.
+        ingress: bool,
+    },
+    /// The verdict was `SK_DROP`.
+    Dropped,
+}
+
+#[derive(Debug, Clone)]
+struct Socket {
+    addrs: SockAddrs,
+    open: bool,
+}
+
+/// A simulated host. Installs the emulated kernel on this thread; dropping it removes it.
+#[derive(Debug)]
+pub struct World {
+    sock_ops: Loaded,
+    sk_msg: Loaded,
+    sockets: Vec<Socket>,
+    conns: Vec<(ConnSpec, SockId, Option<SockId>)>,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        kernel::uninstall();
+    }
+}
+
+fn sim_err(msg: String) -> HarnessError {
+    HarnessError::Violation(vec![msg])
+}
+
+impl World {
+    /// Loads `progs`, creates their maps and fills PREFIXES and EXCLUDED_PORTS.
+    pub fn new(progs: &Programs, setup: &Setup) -> Result<World, HarnessError> {
+        let mut maps = progs.maps.clone();
+        if let Some(cap) = setup.conn_capacity {
+            for m in &mut maps {
+                if [
+                    programs::names::SOCK_HASH,
+                    programs::names::PEERS,
+                    programs::names::ACTIVE,
+                ]
+                .contains(&m.name.as_str())
+                {
+                    m.max_entries = cap;
+                }
+            }
+        }
+        let sock_ops = vm::load(&progs.sock_ops, ProgKind::SockOps, &maps)?;
+        let sk_msg = vm::load(&progs.sk_msg, ProgKind::SkMsg, &maps)?;
+        kernel::install(Kernel::new(&maps, setup.ncpus, setup.seed));
+        let w = World {
+            sock_ops,
+            sk_msg,
+            sockets: Vec::new(),
+            conns: Vec::new(),
+        };
+        kernel::with_kernel(|k| -> Result<(), HarnessError> {
+            for (ip, len) in &setup.prefixes {
+                let plen = match ip {
+                    std::net::IpAddr::V4(_) => 96 + u32::from((*len).min(32)),
+                    std::net::IpAddr::V6(_) => u32::from((*len).min(128)),
+                };
+                let mut key = plen.to_le_bytes().to_vec();
+                key.extend_from_slice(&ctx::addr16(*ip));
+                let m = k
+                    .map_mut(programs::names::PREFIXES)
+                    .ok_or_else(|| sim_err("no PREFIXES map".into()))?;
+                let r = m.update(&key, &1u32.to_le_bytes(), uapi::BPF_ANY, 0);
+                if r != 0 {
+                    return Err(sim_err(format!("PREFIXES update: {r}")));
+                }
+            }
+            for p in &setup.excluded_ports {
+                let m = k
+                    .map_mut(programs::names::EXCLUDED_PORTS)
+                    .ok_or_else(|| sim_err("no EXCLUDED_PORTS map".into()))?;
+                let r = m.update(
+                    &u32::from(*p).to_le_bytes(),
+                    &1u32.to_le_bytes(),
+                    uapi::BPF_ANY,
+                    0,
+                );
+                if r != 0 {
+                    return Err(sim_err(format!("EXCLUDED_PORTS update: {r}")));
+                }
+            }
+            Ok(())
+        })?;
+        Ok(w)
+    }
+
+    fn new_socket(&mut self, ns: u64, addrs: SockAddrs) -> SockId {
+        let id = self.sockets.len() as SockId + 1;
+        self.sockets.push(Socket { addrs, open: true });
+        kernel::with_kernel(|k| {
+            k.sockets.insert(
+                id,
+                SockState {
+                    netns_cookie: ns,
+                    cb_flags: 0,
+                },
+            )
+        });
+        id
+    }
+
+    fn sock(&self, id: SockId) -> &Socket {
+        &self.sockets[(id - 1) as usize]
+    }
+
+    fn run_sock_ops(
+        &self,
+        id: SockId,
+        op: u32,
+        args: [u32; 4],
+        state: u32,
+    ) -> Result<(), HarnessError> {
+        let flags = kernel::with_kernel(|k| k.sockets.get(&id).map(|s| s.cb_flags).unwrap_or(0));
+        let mut img = ctx::sock_ops_image(op, args, &self.sock(id).addrs, flags, state);
+        let r = self.sock_ops.run(id, op, &mut img, &[])?;
+        if r.ret != 1 {
+            return Err(sim_err(format!("sock_ops returned {} for op {op}", r.ret)));
+        }
+        Ok(())
+    }
+
+    /// The client connects: creates its socket and runs `ACTIVE_ESTABLISHED`. Returns the
+    /// connection's index.
+    pub fn connect(&mut self, spec: &ConnSpec) -> Result<usize, HarnessError> {
+        let addrs = SockAddrs {
+            family: spec.client_family,
+            local: spec.client.ip(),
+            local_port: spec.client.port(),
+            remote: spec.dst.ip(),
+            remote_port: spec.dst.port(),
+        };
+        let id = self.new_socket(spec.client_ns, addrs);
+        self.conns.push((*spec, id, None));
+        self.run_sock_ops(
+            id,
+            uapi::ACTIVE_ESTABLISHED_CB,
+            [0; 4],
+            uapi::TCP_ESTABLISHED,
+        )?;
+        Ok(self.conns.len() - 1)
+    }
+
+    /// The server side of connection `conn` is established: `PASSIVE_ESTABLISHED`.
+    pub fn accept(&mut self, conn: usize) -> Result<(), HarnessError> {
+        let spec = self.conns[conn].0;
+        let addrs = SockAddrs {
+            family: spec.server_family,
+            local: spec.server.ip(),
+            local_port: spec.server.port(),
+            remote: spec.client.ip(),
+            remote_port: spec.client.port(),
+        };
+        let id = self.new_socket(spec.server_ns, addrs);
+        self.conns[conn].2 = Some(id);
+        self.run_sock_ops(
+            id,
+            uapi::PASSIVE_ESTABLISHED_CB,
+            [0; 4],
+            uapi::TCP_ESTABLISHED,
+        )
+    }
+
+    /// The socket of one side (`None` for a server not accepted yet).
+    pub fn socket(&self, conn: usize, side: Side) -> Option<SockId> {
+        match side {
+            Side::Client => Some(self.conns[conn].1),
+            Side::Server => self.conns[conn].2,
+        }
+    }
+
+    /// Whether a socket is in the sockhash.
+    pub fn in_sockhash(&self, id: SockId) -> bool {
+        kernel::with_kernel(|k| {
+            k.map(programs::names::SOCK_HASH)
+                .map(|m| m.sockets().iter().any(|(_, s)| *s == id))
+                .unwrap_or(false)
+        })
+    }
+
+    /// One `sendmsg` of `size` bytes from `side` of `conn`.
+    pub fn send(&mut self, conn: usize, side: Side, size: u32) -> Result<Delivery, HarnessError> {
+        let id = self
+            .socket(conn, side)
+            .ok_or_else(|| sim_err(format!("send on conn {conn} before accept")))?;
+        if !self.sock(id).open {
+            return Err(sim_err(format!("send on closed socket {id}")));
+        }
+        if !self.in_sockhash(id) {
+            return Ok(Delivery::Tcp);
+        }
+        let payload = vec![0x5au8; size.min(64) as usize];
+        let start = payload.as_ptr() as u64;
+        let mut img = ctx::sk_msg_image(
+            &self.sock(id).addrs,
+            size,
+            start,
+            start + payload.len() as u64,
+        );
+        let r = self.sk_msg.run(id, 0, &mut img, &payload)?;
+        Ok(match (r.ret, r.redirect) {
+            (uapi::SK_PASS, Some((to, ingress))) => Delivery::Redirected { to, ingress },
+            (uapi::SK_PASS, None) => Delivery::Tcp,
+            _ => Delivery::Dropped,
+        })
+    }
+
+    /// Closes one side of `conn`.
+    pub fn close(&mut self, conn: usize, side: Side) -> Result<(), HarnessError> {
+        let id = self
+            .socket(conn, side)
+            .ok_or_else(|| sim_err(format!("close on conn {conn} before accept")))?;
+        if !self.sock(id).open {
+            return Err(sim_err(format!("socket {id} closed twice")));
+        }
+        self.sockets[(id - 1) as usize].open = false;
+        let other = self.socket(
+            conn,
+            if side == Side::Client {
+                Side::Server
+            } else {
+                Side::Client
+            },
+        );
+        let peer_open = other.map(|o| self.sock(o).open).unwrap_or(false);
+        kernel::with_kernel(|k| {
+            for m in &mut k.maps {
+                m.unlink_socket(id);
+            }
+        });
+        let wants = |id: SockId| {
+            kernel::with_kernel(|k| {
+                k.sockets
+                    .get(&id)
+                    .map(|s| s.cb_flags & uapi::STATE_CB_FLAG != 0)
+                    .unwrap_or(false)
+            })
+        };
+        // The closing side: to FIN_WAIT1 (active close) or LAST_ACK (peer closed first), then
+        // to CLOSE.
+        let mid = if peer_open {
+            uapi::TCP_FIN_WAIT1
+        } else {
+            uapi::TCP_LAST_ACK
+        };
+        let old = if peer_open {
+            uapi::TCP_ESTABLISHED
+        } else {
+            uapi::TCP_CLOSE_WAIT
+        };
+        if wants(id) {
+            self.run_sock_ops(id, uapi::STATE_CB, [old, mid, 0, 0], mid)?;
+        }
+        if wants(id) {
+            self.run_sock_ops(
+                id,
+                uapi::STATE_CB,
+                [mid, uapi::TCP_CLOSE, 0, 0],
+                uapi::TCP_CLOSE,
+            )?;
+        }
+        if let Some(o) = other.filter(|_| peer_open) {
+            if wants(o) {
+                self.run_sock_ops(
+                    o,
+                    uapi::STATE_CB,
+                    [uapi::TCP_ESTABLISHED, uapi::TCP_CLOSE_WAIT, 0, 0],
+                    uapi::TCP_CLOSE_WAIT,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A counter summed over CPUs.
+    pub fn counter(&self, c: programs::Counter) -> u64 {
+        kernel::with_kernel(|k| {
+            k.map(programs::names::COUNTERS)
+                .map(|m| m.percpu_sum_u64(c.index()))
+                .unwrap_or(0)
+        })
+    }
+
+    /// Number of entries in a map.
+    pub fn map_len(&self, name: &str) -> usize {
+        kernel::with_kernel(|k| k.map(name).map(|m| m.len()).unwrap_or(0))
+    }
+}
