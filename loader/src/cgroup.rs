@@ -7,13 +7,13 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
+use crate::env;
 use crate::error::{Error, Result};
 use crate::features::{self, Feature};
 use crate::legacy::{dup, ProgAttachment};
 use crate::link::Link;
 use crate::program::{AttachType, Program};
 use crate::sys::{self, consts};
-use crate::env;
 
 pub use crate::sys::QueryResult;
 

@@ -108,7 +108,11 @@ fn trivial(ret: i32) -> Vec<u8> {
     asm::encode(&[Insn::alu64_imm(asm::AluOp::Mov, Reg::R0, ret), Insn::exit()])
 }
 
-fn load_raw(t: ProgramType, insns: &[u8], log: Option<&mut Vec<u8>>) -> Result<std::os::fd::OwnedFd, SyscallError> {
+fn load_raw(
+    t: ProgramType,
+    insns: &[u8],
+    log: Option<&mut Vec<u8>>,
+) -> Result<std::os::fd::OwnedFd, SyscallError> {
     let spec = ProgramSpec::new("probe", t);
     let req = sys::ProgLoad {
         prog_type: t.raw(),

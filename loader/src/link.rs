@@ -6,9 +6,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use crate::error::Result;
+use crate::pin;
 use crate::program::{AttachType, Program};
 use crate::sys::{self, attr, consts};
-use crate::pin;
 
 /// The kind of a link (`enum bpf_link_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

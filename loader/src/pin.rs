@@ -32,9 +32,8 @@ impl Kind {
 }
 
 fn cpath(path: &Path) -> Result<CString> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| {
-        Error::InvalidArgument(format!("path {} contains a NUL byte", path.display()))
-    })
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::InvalidArgument(format!("path {} contains a NUL byte", path.display())))
 }
 
 /// Pins `fd` at `path`. The parent directory must be on a bpffs (checked first, so the error

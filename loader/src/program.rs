@@ -357,7 +357,10 @@ impl AsFd for Program {
 /// Whether an errno from a load is worth a second try with a log: anything but a missing
 /// privilege or a bad argument structure.
 fn worth_a_log(errno: Option<i32>) -> bool {
-    !matches!(errno, Some(libc::EPERM) | Some(libc::EFAULT) | Some(libc::E2BIG))
+    !matches!(
+        errno,
+        Some(libc::EPERM) | Some(libc::EFAULT) | Some(libc::E2BIG)
+    )
 }
 
 /// Loads instruction bytes; `source` supplies labels and disassembly for a verifier error.

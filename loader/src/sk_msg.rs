@@ -35,12 +35,7 @@ pub fn attach(prog: &Program, map: &Map) -> Result<ProgAttachment> {
 pub fn attach_link(prog: &Program, map: &Map) -> Result<Link> {
     check_map(map)?;
     features::require(Feature::SockmapLink)?;
-    let fd = sys::link_create(
-        prog.as_fd(),
-        map.as_fd(),
-        AttachType::SkMsgVerdict.raw(),
-        0,
-    )?;
+    let fd = sys::link_create(prog.as_fd(), map.as_fd(), AttachType::SkMsgVerdict.raw(), 0)?;
     Ok(Link::from_owned(fd))
 }
 

@@ -130,7 +130,10 @@ fn remove_cgroup_tree(dir: &Path, root: &Path) {
             Ok(()) => return,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
             Err(_) if attempt < 49 => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => eprintln!("warning: could not remove test cgroup {}: {e}", dir.display()),
+            Err(e) => eprintln!(
+                "warning: could not remove test cgroup {}: {e}",
+                dir.display()
+            ),
         }
     }
 }
@@ -180,7 +183,10 @@ impl Drop for TempPinDir {
     fn drop(&mut self) {
         if let Err(e) = fs::remove_dir_all(&self.path) {
             if e.kind() != std::io::ErrorKind::NotFound {
-                eprintln!("warning: could not remove pin dir {}: {e}", self.path.display());
+                eprintln!(
+                    "warning: could not remove pin dir {}: {e}",
+                    self.path.display()
+                );
             }
         }
     }

@@ -324,7 +324,10 @@ processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
         assert_eq!(e.insn(), Some(1));
         assert_eq!(e.label(), Some("read_port"));
         let short = e.to_string();
-        assert!(short.contains("invalid bpf_context access off=68 size=2"), "{short}");
+        assert!(
+            short.contains("invalid bpf_context access off=68 size=2"),
+            "{short}"
+        );
         assert!(short.contains("at instruction 1 <read_port>"), "{short}");
         assert!(!short.contains("processed 2 insns"), "{short}");
         let long = format!("{e:#}");

@@ -284,9 +284,7 @@ pub fn bytes_of<T: Pod>(v: &T) -> &[u8] {
 /// The mutable bytes of a [`Pod`] value.
 pub fn bytes_of_mut<T: Pod>(v: &mut T) -> &mut [u8] {
     // SAFETY: T is Pod: every bit pattern is a valid T, so any bytes may be written.
-    unsafe {
-        std::slice::from_raw_parts_mut((v as *mut T).cast::<u8>(), std::mem::size_of::<T>())
-    }
+    unsafe { std::slice::from_raw_parts_mut((v as *mut T).cast::<u8>(), std::mem::size_of::<T>()) }
 }
 
 /// A [`Pod`] value from the first bytes of `b` (missing bytes are zero).

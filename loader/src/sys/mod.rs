@@ -390,7 +390,7 @@ pub fn prog_query(
     }
     Err(SyscallError {
         call: Cmd::ProgQuery.name(),
-        io_error: io::Error::new(io::ErrorKind::Other, "program list kept changing"),
+        io_error: io::Error::other("program list kept changing"),
     })
 }
 
