@@ -120,26 +120,16 @@ impl Emitter {
             .comment("not TCP over IPv4/IPv6: leave it alone");
         // AF_INET6: both addresses as they are (already ::ffff:a.b.c.d for IPv4 peers of a
         // dual-stack socket).
-        for i in 0..4 {
-            self.b.ldx(Size::W, R2, R6, f.local_ip6 + 4 * i).stx(
-                Size::W,
-                R10,
-                key + conn::LOCAL + 4 * i,
-                R2,
-            );
-            if i == 0 {
-                self.b.comment("key.local = local_ip6");
-            }
-        }
-        for i in 0..4 {
-            self.b.ldx(Size::W, R2, R6, f.remote_ip6 + 4 * i).stx(
-                Size::W,
-                R10,
-                key + conn::REMOTE + 4 * i,
-                R2,
-            );
-            if i == 0 {
-                self.b.comment("key.remote = remote_ip6");
+        for (what, ctx_off, key_off) in [
+            ("key.local = local_ip6", f.local_ip6, conn::LOCAL),
+            ("key.remote = remote_ip6", f.remote_ip6, conn::REMOTE),
+        ] {
+            for i in 0..4 {
+                self.b.ldx(Size::W, R2, R6, ctx_off + 4 * i);
+                if i == 0 {
+                    self.b.comment(what);
+                }
+                self.b.stx(Size::W, R10, key + key_off + 4 * i, R2);
             }
         }
         self.b.ja(&ports);
@@ -177,8 +167,8 @@ impl Emitter {
             self.b
                 .mov64(R1, R6)
                 .call(Helper::GetNetnsCookie)
+                .comment("key.cookie = r7 = netns cookie")
                 .mov64(R7, R0)
-                .comment("r7 = netns cookie")
                 .stx(Size::DW, R10, key + conn::COOKIE, R7);
         } else {
             self.b.mov64(R7, 0).comment("no netns cookies").st(
@@ -190,14 +180,15 @@ impl Emitter {
         }
     }
 
-    /// Sets `bit` in r9 if the 16-byte address at `r10 + addr` is loopback (`::ffff:127.x`
-    /// or `::1`).
-    pub fn loopback_bit(&mut self, addr: i16, bit: i32) {
+    /// Sets `bit` in r9 if the 16-byte address at `r10 + addr` (called `what` in comments) is
+    /// loopback (`::ffff:127.x` or `::1`).
+    pub fn loopback_bit(&mut self, what: &str, addr: i16, bit: i32) {
         let v4 = self.fresh("lo_v4");
         let yes = self.fresh("lo_yes");
         let no = self.fresh("lo_no");
         self.b
             .ldx(Size::W, R1, R10, addr)
+            .comment(&format!("is {what} loopback?"))
             .jne32(R1, 0, &no)
             .ldx(Size::W, R1, R10, addr + 4)
             .jne32(R1, 0, &no)
@@ -215,6 +206,7 @@ impl Emitter {
             .comment("127.0.0.0/8")
             .label(&yes)
             .or64(R9, bit)
+            .comment(&format!("{what} is loopback"))
             .label(&no);
     }
 
@@ -250,6 +242,7 @@ impl Emitter {
     pub fn port_excluded(&mut self, port: i16, yes: &str) {
         self.b
             .ldx(Size::W, R1, R10, port)
+            .comment("is this port excluded?")
             .stx(Size::W, R10, stack::PORT, R1)
             .ld_map(R1, names::EXCLUDED_PORTS);
         self.stack_ptr(R2, stack::PORT);

@@ -54,8 +54,8 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
     // The socket's own key, and which of its addresses are loopback.
     e.b.label("key").mov64(R9, 0).comment("r9 = loopback bits");
     e.conn_key(&FIELDS, stack::OWN, "out");
-    e.loopback_bit(OWN_LOCAL, LOCAL_LOOPBACK);
-    e.loopback_bit(OWN_REMOTE, REMOTE_LOOPBACK);
+    e.loopback_bit("key.local", OWN_LOCAL, LOCAL_LOOPBACK);
+    e.loopback_bit("key.remote", OWN_REMOTE, REMOTE_LOOPBACK);
     e.b.jeq32(R8, uapi::BPF_SOCK_OPS_STATE_CB, "close").jeq32(
         R8,
         uapi::BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB,
