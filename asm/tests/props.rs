@@ -50,15 +50,21 @@ proptest! {
     /// branch of the validator and disassembler is reached.
     #[test]
     fn every_opcode_with_random_fields_never_panics(
-        fields in prop::collection::vec((any::<u8>(), any::<u8>(), any::<i16>(), any::<i32>()), 1..16)
+        fields in prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>(), any::<i16>(), any::<i32>()), 1..16)
     ) {
+        // Register fields beyond 4 bits too: `Insn`'s fields are public.
         let slots: Vec<Insn> = fields
             .iter()
-            .map(|&(code, regs, off, imm)| Insn::new(code, regs & 0x0f, regs >> 4, off, imm))
+            .map(|&(code, dst, src, off, imm)| Insn::new(code, dst, src, off, imm))
             .collect();
         let listing = disasm::listing(&slots);
         prop_assert!(listing.lines().count() <= slots.len());
+        let _ = disasm::program_listing(&Program::from_insns(slots.clone()));
+        for (i, s) in slots.iter().enumerate() {
+            let _ = s.validate(slots.get(i + 1));
+        }
         let _ = asm::decode(&asm::encode(&slots));
+        let _ = asm::tag::tag_input(&slots);
     }
 }
 
