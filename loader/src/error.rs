@@ -90,6 +90,14 @@ pub enum Error {
         /// The file system magic found.
         fs_type: i64,
     },
+    /// Another program is already attached where attaching would replace it.
+    #[error("{target} already has program(s) {prog_ids:?} attached; attaching would replace them: detach them first")]
+    AlreadyAttached {
+        /// The attach point, e.g. "sk_msg verdict of map sock_map".
+        target: String,
+        /// The ids of the programs there.
+        prog_ids: Vec<u32>,
+    },
     /// An object opened from a pin or an id is not of the expected kind.
     #[error("{what} is a {found}, not a {expected}")]
     WrongObject {

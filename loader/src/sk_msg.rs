@@ -26,9 +26,30 @@ fn check_map(map: &Map) -> Result<()> {
 
 /// Attaches `prog` as the sk_msg verdict program of `map` with `BPF_PROG_ATTACH`. The
 /// attachment detaches on drop unless kept.
+///
+/// The kernel silently replaces a map's existing sk_msg program on `BPF_PROG_ATTACH`; to never
+/// replace someone else's, this first asks `BPF_PROG_QUERY` and fails with
+/// [`Error::AlreadyAttached`] when another program is there (kernels without sockmap queries
+/// skip the check).
 pub fn attach(prog: &Program, map: &Map) -> Result<ProgAttachment> {
     check_map(map)?;
+    let others: Vec<u32> = match attached(map) {
+        Ok(ids) => ids.into_iter().filter(|&id| id != prog.id()).collect(),
+        Err(_) => Vec::new(),
+    };
+    if !others.is_empty() {
+        return Err(Error::AlreadyAttached {
+            target: format!("sk_msg verdict of map {}", map.name()),
+            prog_ids: others,
+        });
+    }
     ProgAttachment::attach(map, prog, AttachType::SkMsgVerdict, 0)
+}
+
+/// The ids of the sk_msg programs attached to `map` (`BPF_PROG_QUERY` on a sockmap, 5.19+).
+pub fn attached(map: &Map) -> Result<Vec<u32>> {
+    check_map(map)?;
+    Ok(sys::prog_query(map.as_fd(), AttachType::SkMsgVerdict.raw(), 0)?.prog_ids)
 }
 
 /// Attaches `prog` to `map` through a sockmap link (kernel 6.10+).
