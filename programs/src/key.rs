@@ -581,6 +581,44 @@ mod tests {
     }
 
     #[test]
+    fn parse_never_panics() {
+        // Every string of up to 4 characters over an alphabet of address syntax.
+        let alphabet: Vec<char> = "019f.:/%[] -".chars().collect();
+        let mut inputs = vec![String::new()];
+        let mut level = vec![String::new()];
+        for _ in 0..4 {
+            level = level
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            inputs.extend(level.iter().cloned());
+        }
+        let mut ok = 0;
+        for s in &inputs {
+            if let Ok(p) = PrefixKey::parse(s) {
+                ok += 1;
+                assert!(p.prefix_len <= 128, "{s:?}");
+                assert!(p.contains(&p.addr), "{s:?}");
+            }
+        }
+        assert!(ok > 0 && ok < inputs.len(), "{ok} of {}", inputs.len());
+        for s in [
+            "1.2.3.4/٣",
+            "::/１２８",
+            "\u{0}",
+            "1.2.3.4/99999999999999999999",
+        ] {
+            assert!(PrefixKey::parse(s).is_err(), "{s:?}");
+        }
+        for n in 0..64 {
+            let b = vec![0xa5u8; n];
+            assert_eq!(ConnKey::from_bytes(&b).is_ok(), n == CONN_KEY_LEN);
+            assert_eq!(Endpoint::from_bytes(&b).is_ok(), n == ENDPOINT_LEN);
+            assert_eq!(PrefixKey::from_bytes(&b).is_ok(), n == PREFIX_KEY_LEN);
+        }
+    }
+
+    #[test]
     fn wrong_lengths_are_errors() {
         assert_eq!(
             ConnKey::from_bytes(&[0; 47]),
