@@ -30,25 +30,48 @@ pub struct MapSpec {
     pub flags: u32,
 }
 
-/// A fixed block of value slots whose address never changes.
+/// Value slots in chunks whose addresses never change: a pointer a lookup returns stays
+/// valid, and every chunk is registered with rbpf before a run.
 #[derive(Debug)]
 pub struct Arena {
-    buf: Box<[u8]>,
+    chunks: Vec<Box<[u8]>>,
     slot: usize,
+    capacity: usize,
     free: Vec<usize>,
     deferred: Vec<usize>,
 }
 
+/// Slots per chunk.
+const CHUNK: usize = 256;
+/// Free slots guaranteed at the start of each run (a run inserts far fewer).
+const HEADROOM: usize = 16;
+
 impl Arena {
-    fn new(slots: usize, slot: usize) -> Arena {
-        // 8 bytes of padding: rbpf checks only the first byte of an access against registered
-        // ranges, so a wide access that starts in the last slot must still stay inside memory
-        // we own.
-        Arena {
-            buf: vec![0u8; slots * slot + 8].into_boxed_slice(),
+    fn new(capacity: usize, slot: usize) -> Arena {
+        let mut a = Arena {
+            chunks: Vec::new(),
             slot,
-            free: (0..slots).rev().collect(),
+            capacity,
+            free: Vec::new(),
             deferred: Vec::new(),
+        };
+        a.reserve();
+        a
+    }
+    fn allocated(&self) -> usize {
+        self.chunks.len() * CHUNK
+    }
+    /// Makes sure `HEADROOM` slots are free (or the capacity is reached).
+    fn reserve(&mut self) {
+        while self.free.len() < HEADROOM && self.allocated() < self.capacity {
+            let base = self.allocated();
+            // 8 bytes of padding: rbpf checks only the first byte of an access against
+            // registered ranges, so a wide access that starts in the last slot must still
+            // stay inside memory we own.
+            self.chunks
+                .push(vec![0u8; CHUNK * self.slot + 8].into_boxed_slice());
+            let n = CHUNK.min(self.capacity - base);
+            self.free.extend((base..base + n).rev());
         }
     }
     fn alloc(&mut self) -> Option<usize> {
@@ -59,20 +82,28 @@ impl Arena {
     }
     fn end_of_run(&mut self) {
         self.free.append(&mut self.deferred);
+        self.reserve();
     }
     fn bytes(&self, s: usize) -> &[u8] {
-        &self.buf[s * self.slot..(s + 1) * self.slot]
+        let o = (s % CHUNK) * self.slot;
+        &self.chunks[s / CHUNK][o..o + self.slot]
     }
     fn bytes_mut(&mut self, s: usize) -> &mut [u8] {
-        &mut self.buf[s * self.slot..(s + 1) * self.slot]
+        let o = (s % CHUNK) * self.slot;
+        &mut self.chunks[s / CHUNK][o..o + self.slot]
     }
     fn addr(&self, s: usize) -> u64 {
-        self.buf.as_ptr() as u64 + (s * self.slot) as u64
+        self.chunks[s / CHUNK].as_ptr() as u64 + ((s % CHUNK) * self.slot) as u64
     }
-    /// The address range rbpf may access (every slot, not the padding).
-    pub fn range(&self) -> std::ops::Range<u64> {
-        let start = self.buf.as_ptr() as u64;
-        start..start + (self.buf.len() - 8) as u64
+    /// The address ranges rbpf may access (every slot, not the padding).
+    pub fn ranges(&self) -> Vec<std::ops::Range<u64>> {
+        self.chunks
+            .iter()
+            .map(|c| {
+                let start = c.as_ptr() as u64;
+                start..start + (c.len() - 8) as u64
+            })
+            .collect()
     }
 }
 
@@ -132,7 +163,13 @@ impl EmuMap {
         };
         let mut arena = Arena::new(slots, vs.max(1));
         if matches!(store, Store::PerCpuArray { .. }) {
+            // Every element exists: allocate all of them, none is free.
+            while arena.allocated() < slots {
+                arena.free.clear();
+                arena.reserve();
+            }
             arena.free.clear();
+            arena.capacity = 0;
         }
         EmuMap { spec, store, arena }
     }
@@ -414,7 +451,7 @@ mod tests {
         assert_eq!(m.delete(&[2, 0, 0, 0]), 0);
         assert!(m.lookup(&[2, 0, 0, 0], 0).is_none());
         let p = m.lookup(&[1, 0, 0, 0], 0).unwrap();
-        assert!(m.arena.range().contains(&p));
+        assert!(m.arena.ranges().iter().any(|r| r.contains(&p)));
     }
 
     #[test]

@@ -119,7 +119,7 @@ impl Loaded {
             });
             k.maps
                 .iter()
-                .map(|m| m.arena.range())
+                .flat_map(|m| m.arena.ranges())
                 .filter(|r| !r.is_empty())
                 .collect()
         });

@@ -1,0 +1,574 @@
+//! Shared by the property and mutation tests: random scenarios (hosts with namespaces,
+//! connections of every kind, random interleavings), an independent model of what the
+//! design says must happen, and the check that runs a scenario through the simulator and
+//! compares every step with the model.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use programs::{names, Counter};
+use proptest::prelude::*;
+use verifier_tests::ctx::addr16;
+use verifier_tests::sim::{ConnSpec, Delivery, Programs, Setup, Side, World};
+use verifier_tests::uapi::{AF_INET, AF_INET6};
+
+/// How a connection is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// IPv4 between two addresses of the host, server reached directly.
+    Plain,
+    /// Pod to pod over veth (namespaces may differ), IPv4.
+    PodToPod,
+    /// Client connects to a service VIP, DNAT'd to a pod.
+    Dnat,
+    /// Client's connection REDIRECTed to a sidecar on 127.0.0.1:15001 in its own namespace.
+    Sidecar,
+    /// 127.0.0.1 → 127.0.0.1 inside one namespace.
+    Loopback4,
+    /// ::1 → ::1 inside one namespace.
+    Loopback6,
+    /// IPv4 client, dual-stack AF_INET6 server (sees ::ffff:a.b.c.d).
+    V4ToDualStack,
+    /// IPv6 pod to pod.
+    V6,
+}
+
+const KINDS: [Kind; 8] = [
+    Kind::Plain,
+    Kind::PodToPod,
+    Kind::Dnat,
+    Kind::Sidecar,
+    Kind::Loopback4,
+    Kind::Loopback6,
+    Kind::V4ToDualStack,
+    Kind::V6,
+];
+
+/// Candidate PREFIXES entries.
+pub const PREFIXES: [(&str, u8); 7] = [
+    ("10.0.0.0", 16),
+    ("10.0.1.0", 24),
+    ("10.96.0.0", 12),
+    ("127.0.0.0", 8),
+    ("::1", 128),
+    ("fd00::", 64),
+    ("fd00::2", 128),
+];
+/// Candidate EXCLUDED_PORTS entries (service ports and ephemeral ones).
+pub const EXCLUDABLE: [u16; 5] = [22, 8080, 15001, 40001, 40004];
+const SERVER_PORTS: [u16; 4] = [80, 22, 8080, 443];
+
+/// One connection of a scenario, in a compact form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub kind: Kind,
+    pub client_ns: u64,
+    pub server_ns: u64,
+    pub port: u16,
+}
+
+impl fmt::Debug for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} ns{}->ns{} :{}",
+            self.kind, self.client_ns, self.server_ns, self.port
+        )
+    }
+}
+
+/// A step of a scenario.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Ev {
+    Connect(usize),
+    Accept(usize),
+    Send(usize, Side, u32),
+    Close(usize, Side),
+}
+
+impl fmt::Debug for Ev {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = |s: &Side| if *s == Side::Client { "c" } else { "s" };
+        match self {
+            Ev::Connect(i) => write!(f, "connect{i}"),
+            Ev::Accept(i) => write!(f, "accept{i}"),
+            Ev::Send(i, side, n) => write!(f, "send{i}{}({n})", s(side)),
+            Ev::Close(i, side) => write!(f, "close{i}{}", s(side)),
+        }
+    }
+}
+
+/// A whole scenario: configuration, connections, and the order things happen in.
+#[derive(Clone)]
+pub struct Scenario {
+    pub cookie: bool,
+    pub prefixes: Vec<usize>,
+    pub excluded: Vec<u16>,
+    pub ncpus: usize,
+    pub seed: u64,
+    pub capacity: Option<u32>,
+    pub plans: Vec<Plan>,
+    pub events: Vec<Ev>,
+}
+
+impl fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p: Vec<_> = self
+            .prefixes
+            .iter()
+            .map(|i| format!("{}/{}", PREFIXES[*i].0, PREFIXES[*i].1))
+            .collect();
+        writeln!(
+            f,
+            "Scenario {{ cookie: {}, prefixes: {p:?}, excluded: {:?}, cpus: {}, capacity: {:?}",
+            self.cookie, self.excluded, self.ncpus, self.capacity
+        )?;
+        for (i, c) in self.specs().iter().enumerate() {
+            writeln!(f, "  conn{i}: {:?} = {}", self.plans[i], show(c))?;
+        }
+        write!(f, "  events: {:?} }}", self.events)
+    }
+}
+
+fn show(c: &ConnSpec) -> String {
+    let fam = |f: u32| if f == AF_INET { "inet" } else { "inet6" };
+    format!(
+        "{}({}) {} -> {}  | server {}({}) {}",
+        fam(c.client_family),
+        c.client_ns,
+        c.client,
+        c.dst,
+        fam(c.server_family),
+        c.server_ns,
+        c.server
+    )
+}
+
+fn pod4(ns: u64) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, ns as u8, 1))
+}
+fn pod6(ns: u64) -> IpAddr {
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, ns as u16))
+}
+
+impl Scenario {
+    /// The connection specs: client ports come from a per-namespace counter starting at
+    /// 40000, so namespaces reuse the same loopback 4-tuples.
+    pub fn specs(&self) -> Vec<ConnSpec> {
+        let mut next: HashMap<u64, u16> = HashMap::new();
+        self.plans
+            .iter()
+            .map(|p| {
+                let port = next.entry(p.client_ns).or_insert(40000);
+                let cport = *port;
+                *port += 1;
+                let (a, b) = (p.client_ns, p.server_ns);
+                let s = |ip: IpAddr, port: u16| SocketAddr::new(ip, port);
+                let (cf, sf, client, dst, server, sns) = match p.kind {
+                    Kind::Plain => (
+                        AF_INET,
+                        AF_INET,
+                        s(pod4(a), cport),
+                        s(pod4(a), p.port),
+                        s(pod4(a), p.port),
+                        a,
+                    ),
+                    Kind::PodToPod => (
+                        AF_INET,
+                        AF_INET,
+                        s(pod4(a), cport),
+                        s(pod4(b), p.port),
+                        s(pod4(b), p.port),
+                        b,
+                    ),
+                    Kind::Dnat => {
+                        let vip = IpAddr::V4(Ipv4Addr::new(10, 96, 0, b as u8));
+                        (
+                            AF_INET,
+                            AF_INET,
+                            s(pod4(a), cport),
+                            s(vip, 80),
+                            s(pod4(b), p.port),
+                            b,
+                        )
+                    }
+                    Kind::Sidecar => (
+                        AF_INET,
+                        AF_INET,
+                        s(pod4(a), cport),
+                        s(pod4(b), p.port),
+                        s(IpAddr::V4(Ipv4Addr::LOCALHOST), 15001),
+                        a,
+                    ),
+                    Kind::Loopback4 => {
+                        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+                        (
+                            AF_INET,
+                            AF_INET,
+                            s(lo, cport),
+                            s(lo, p.port),
+                            s(lo, p.port),
+                            a,
+                        )
+                    }
+                    Kind::Loopback6 => {
+                        let lo = IpAddr::V6(Ipv6Addr::LOCALHOST);
+                        (
+                            AF_INET6,
+                            AF_INET6,
+                            s(lo, cport),
+                            s(lo, p.port),
+                            s(lo, p.port),
+                            a,
+                        )
+                    }
+                    Kind::V4ToDualStack => (
+                        AF_INET,
+                        AF_INET6,
+                        s(pod4(a), cport),
+                        s(pod4(b), p.port),
+                        s(pod4(b), p.port),
+                        b,
+                    ),
+                    Kind::V6 => (
+                        AF_INET6,
+                        AF_INET6,
+                        s(pod6(a), cport),
+                        s(pod6(b), p.port),
+                        s(pod6(b), p.port),
+                        b,
+                    ),
+                };
+                ConnSpec {
+                    client_ns: a,
+                    server_ns: sns,
+                    client_family: cf,
+                    server_family: sf,
+                    client,
+                    dst,
+                    server,
+                }
+            })
+            .collect()
+    }
+
+    pub fn setup(&self) -> Setup {
+        Setup {
+            prefixes: self
+                .prefixes
+                .iter()
+                .map(|i| (PREFIXES[*i].0.parse().unwrap(), PREFIXES[*i].1))
+                .collect(),
+            excluded_ports: self.excluded.clone(),
+            ncpus: self.ncpus,
+            seed: self.seed,
+            conn_capacity: self.capacity,
+        }
+    }
+}
+
+// ---- The model: what the design says, computed without the programs. ----
+
+fn in_prefix(addr: IpAddr, (p, len): (&str, u8)) -> bool {
+    let pa: IpAddr = p.parse().unwrap();
+    let plen = if pa.is_ipv4() {
+        96 + u32::from(len)
+    } else {
+        u32::from(len)
+    };
+    let (a, b) = (addr16(addr), addr16(pa));
+    (0..plen).all(|bit| {
+        let (i, m) = ((bit / 8) as usize, 0x80u8 >> (bit % 8));
+        a[i] & m == b[i] & m
+    })
+}
+
+fn is_loopback(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) => v.is_loopback(),
+        IpAddr::V6(v) => v.is_loopback() || v.to_ipv4_mapped().is_some_and(|m| m.is_loopback()),
+    }
+}
+
+/// The client may be bypassed (design: ACTIVE_ESTABLISHED).
+pub fn client_eligible(sc: &Scenario, c: &ConnSpec) -> bool {
+    sc.prefixes
+        .iter()
+        .any(|i| in_prefix(c.dst.ip(), PREFIXES[*i]))
+        && !sc.excluded.contains(&c.client.port())
+        && !sc.excluded.contains(&c.dst.port())
+        && (sc.cookie || !(is_loopback(c.client.ip()) || is_loopback(c.dst.ip())))
+}
+
+/// The server may be bypassed (design: PASSIVE_ESTABLISHED).
+pub fn server_eligible(sc: &Scenario, c: &ConnSpec) -> bool {
+    !sc.excluded.contains(&c.server.port())
+        && !sc.excluded.contains(&c.client.port())
+        && (sc.cookie || !(is_loopback(c.server.ip()) || is_loopback(c.client.ip())))
+}
+
+/// What one run of a scenario did, for coverage statistics.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub conns: usize,
+    pub paired: usize,
+    pub messages: usize,
+    pub redirected: usize,
+}
+
+/// Runs `sc` through `progs` and checks every property; the error names the first broken
+/// one.
+pub fn check(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
+    let specs = sc.specs();
+    let mut w = World::new(progs, &sc.setup()).map_err(|e| format!("load: {e}"))?;
+    let full = sc.capacity.is_some();
+    let mut idx: Vec<usize> = vec![usize::MAX; specs.len()];
+    let mut paired = vec![false; specs.len()];
+    let mut open = vec![[false, false]; specs.len()];
+    let mut st = Stats {
+        conns: specs.len(),
+        ..Stats::default()
+    };
+    let (mut exp_inserted, mut exp_bytes, mut exp_nopeer) = (0u64, 0u64, 0u64);
+    for ev in &sc.events {
+        match *ev {
+            Ev::Connect(i) => {
+                idx[i] = w.connect(&specs[i]).map_err(|e| format!("{ev:?}: {e}"))?;
+                open[i][0] = true;
+                let inserted = w.in_sockhash(w.socket(idx[i], Side::Client).unwrap());
+                if !full && inserted != client_eligible(sc, &specs[i]) {
+                    return Err(format!(
+                        "{ev:?}: client in sockhash = {inserted}, but eligible = {}",
+                        client_eligible(sc, &specs[i])
+                    ));
+                }
+                exp_inserted += inserted as u64;
+            }
+            Ev::Accept(i) => {
+                w.accept(idx[i]).map_err(|e| format!("{ev:?}: {e}"))?;
+                open[i][1] = true;
+                let inserted = w.in_sockhash(w.socket(idx[i], Side::Server).unwrap());
+                let want = client_eligible(sc, &specs[i]) && server_eligible(sc, &specs[i]);
+                if !full && inserted != want {
+                    return Err(format!(
+                        "{ev:?}: server in sockhash = {inserted}, but both ends eligible = {want}"
+                    ));
+                }
+                paired[i] = inserted;
+                exp_inserted += inserted as u64;
+                st.paired += inserted as usize;
+            }
+            Ev::Send(i, side, n) => {
+                let me = w.socket(idx[i], side).unwrap();
+                let other_side = if side == Side::Client {
+                    Side::Server
+                } else {
+                    Side::Client
+                };
+                let peer = w.socket(idx[i], other_side);
+                let runs = w.in_sockhash(me);
+                let d = w
+                    .send(idx[i], side, n)
+                    .map_err(|e| format!("{ev:?}: {e}"))?;
+                st.messages += 1;
+                let peer_open = open[i][if side == Side::Client { 1 } else { 0 }];
+                if let Delivery::Redirected { to, ingress } = d {
+                    if Some(to) != peer {
+                        let who = (0..specs.len())
+                            .flat_map(|j| [(j, Side::Client), (j, Side::Server)])
+                            .find(|(j, s)| {
+                                idx[*j] != usize::MAX && w.socket(idx[*j], *s) == Some(to)
+                            });
+                        return Err(format!("{ev:?}: redirected to socket {to} ({who:?}), not to the other end of its own connection ({peer:?})"));
+                    }
+                    if !ingress {
+                        return Err(format!("{ev:?}: redirected without BPF_F_INGRESS"));
+                    }
+                    if !sc.cookie
+                        && (is_loopback(specs[i].client.ip())
+                            || is_loopback(specs[i].server.ip())
+                            || is_loopback(specs[i].dst.ip()))
+                    {
+                        return Err(format!("{ev:?}: loopback bypassed without netns cookies"));
+                    }
+                    st.redirected += 1;
+                    exp_bytes += u64::from(n);
+                } else if runs {
+                    exp_nopeer += 1;
+                }
+                if d == Delivery::Dropped {
+                    return Err(format!("{ev:?}: message dropped"));
+                }
+                let want = paired[i] && peer_open;
+                let got = matches!(d, Delivery::Redirected { .. });
+                if !full && got != want {
+                    return Err(format!(
+                        "{ev:?}: redirected = {got}, but paired and peer open = {want}"
+                    ));
+                }
+            }
+            Ev::Close(i, side) => {
+                w.close(idx[i], side).map_err(|e| format!("{ev:?}: {e}"))?;
+                open[i][if side == Side::Client { 0 } else { 1 }] = false;
+            }
+        }
+    }
+    // Every socket closed: no pairing state left.
+    for (name, n) in [
+        (names::PEERS, w.map_len(names::PEERS)),
+        (names::ACTIVE, w.map_len(names::ACTIVE)),
+        (names::SOCK_HASH, w.map_len(names::SOCK_HASH)),
+    ] {
+        if n != 0 {
+            return Err(format!(
+                "after every socket closed, {name} still has {n} entries"
+            ));
+        }
+    }
+    // Counters add up to what happened.
+    let c = |k| w.counter(k);
+    let got = [
+        c(Counter::Inserted),
+        c(Counter::Paired),
+        c(Counter::Redirected),
+        c(Counter::RedirectedBytes),
+        c(Counter::NoPeer),
+    ];
+    let want = [
+        exp_inserted,
+        st.paired as u64,
+        st.redirected as u64,
+        exp_bytes,
+        exp_nopeer,
+    ];
+    if got != want {
+        return Err(format!(
+            "counters [inserted, paired, redirected, bytes, no_peer] = {got:?}, expected {want:?}"
+        ));
+    }
+    if !full && (c(Counter::Errors), c(Counter::MapFull)) != (0, 0) {
+        return Err(format!(
+            "errors = {}, map_full = {} with roomy maps",
+            c(Counter::Errors),
+            c(Counter::MapFull)
+        ));
+    }
+    Ok(st)
+}
+
+// ---- Strategies ----
+
+fn plan() -> impl Strategy<Value = Plan> {
+    (0..KINDS.len(), 1..=3u64, 1..=3u64, 0..SERVER_PORTS.len()).prop_map(|(k, a, b, p)| Plan {
+        kind: KINDS[k],
+        client_ns: a,
+        server_ns: b,
+        port: SERVER_PORTS[p],
+    })
+}
+
+/// Per connection: sends while both are open, who closes first, sends from the survivor.
+type Life = (Vec<(bool, u32)>, bool, Vec<u32>);
+
+fn life() -> impl Strategy<Value = Life> {
+    (
+        proptest::collection::vec((any::<bool>(), 1..5000u32), 0..4),
+        any::<bool>(),
+        proptest::collection::vec(1..5000u32, 0..2),
+    )
+}
+
+fn interleave(lives: &[Life], picks: &[u16]) -> Vec<Ev> {
+    let mut queues: Vec<Vec<Ev>> = lives
+        .iter()
+        .enumerate()
+        .map(|(i, (sends, client_first, after))| {
+            let mut q = vec![Ev::Connect(i), Ev::Accept(i)];
+            q.extend(
+                sends
+                    .iter()
+                    .map(|(c, n)| Ev::Send(i, if *c { Side::Client } else { Side::Server }, *n)),
+            );
+            let (first, second) = if *client_first {
+                (Side::Client, Side::Server)
+            } else {
+                (Side::Server, Side::Client)
+            };
+            q.push(Ev::Close(i, first));
+            q.extend(after.iter().map(|n| Ev::Send(i, second, *n)));
+            q.push(Ev::Close(i, second));
+            q.reverse();
+            q
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut k = 0;
+    loop {
+        let live: Vec<usize> = (0..queues.len())
+            .filter(|i| !queues[*i].is_empty())
+            .collect();
+        if live.is_empty() {
+            return out;
+        }
+        let pick = picks.get(k).copied().unwrap_or(0) as usize;
+        k += 1;
+        let q = live[pick % live.len()];
+        out.push(queues[q].pop().unwrap());
+    }
+}
+
+/// Scenarios with `conns` connections; `cookie` fixed or random.
+pub fn scenario(
+    conns: std::ops::RangeInclusive<usize>,
+    cookie: Option<bool>,
+    capacity: Option<std::ops::RangeInclusive<u32>>,
+) -> impl Strategy<Value = Scenario> {
+    let cookie = match cookie {
+        Some(c) => Just(c).boxed(),
+        None => any::<bool>().boxed(),
+    };
+    let cap = match capacity {
+        Some(r) => r.prop_map(Some).boxed(),
+        None => Just(None).boxed(),
+    };
+    (
+        cookie,
+        proptest::sample::subsequence((0..PREFIXES.len()).collect::<Vec<_>>(), 0..=PREFIXES.len()),
+        proptest::sample::subsequence(EXCLUDABLE.to_vec(), 0..=2),
+        1..=4usize,
+        any::<u64>(),
+        cap,
+        proptest::collection::vec((plan(), life()), conns),
+        proptest::collection::vec(any::<u16>(), 0..64),
+    )
+        .prop_map(
+            |(cookie, prefixes, excluded, ncpus, seed, capacity, conns, picks)| {
+                let (plans, lives): (Vec<Plan>, Vec<Life>) = conns.into_iter().unzip();
+                let events = interleave(&lives, &picks);
+                Scenario {
+                    cookie,
+                    prefixes,
+                    excluded,
+                    ncpus,
+                    seed,
+                    capacity,
+                    plans,
+                    events,
+                }
+            },
+        )
+}
+
+/// The real programs for both cookie settings.
+pub fn real() -> [Programs; 2] {
+    [
+        Programs::real(&programs::Config {
+            netns_cookie: false,
+        })
+        .unwrap(),
+        Programs::real(&programs::Config { netns_cookie: true }).unwrap(),
+    ]
+}
