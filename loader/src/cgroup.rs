@@ -179,3 +179,23 @@ pub fn detach_program(cgroup: &Path, attach_type: AttachType, prog: &Program) ->
         attach_type.raw(),
     )?)
 }
+
+/// Atomically replaces `old` by `new` where `old` was attached to `cgroup` with
+/// `BPF_PROG_ATTACH` and `BPF_F_ALLOW_MULTI` (for example by an earlier run):
+/// `BPF_F_REPLACE` with `old` as `replace_bpf_fd`. Fails with ENOENT when `old` is not
+/// attached there.
+pub fn replace_attached(
+    cgroup: &Path,
+    attach_type: AttachType,
+    old: &Program,
+    new: &Program,
+) -> Result<()> {
+    let cg = env::open_cgroup(cgroup)?;
+    Ok(sys::prog_attach(
+        cg.as_fd(),
+        new.as_fd(),
+        attach_type.raw(),
+        consts::BPF_F_ALLOW_MULTI,
+        Some(old.as_fd()),
+    )?)
+}

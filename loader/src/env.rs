@@ -242,9 +242,12 @@ fn permission_hint_for(caps: Option<u64>) -> String {
     .filter(|(c, _)| !has(*c))
     .map(|(_, n)| *n)
     .collect();
+    let list = match missing.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => missing.join(""),
+    };
     format!(
-        "the process lacks {} (or CAP_SYS_ADMIN, which covers them): run as root or grant them",
-        missing.join(" and ")
+        "the process lacks {list} (or CAP_SYS_ADMIN, which covers them): run as root or grant them"
     )
 }
 
@@ -378,9 +381,12 @@ mod tests {
         assert_eq!(parse_cap_eff(status), Some(0x1ff_ffff_ffff));
         assert!(permission_hint_for(Some(0x1ff_ffff_ffff)).contains("another reason"));
         let h = permission_hint_for(Some(0));
-        assert!(h.contains("CAP_BPF and CAP_NET_ADMIN"), "{h}");
+        assert!(
+            h.contains("lacks CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON"),
+            "{h}"
+        );
         let only_bpf = permission_hint_for(Some(1 << CAP_BPF));
-        assert!(!only_bpf.contains("CAP_BPF and"), "{only_bpf}");
+        assert!(!only_bpf.contains("CAP_BPF,"), "{only_bpf}");
         assert!(only_bpf.contains("CAP_NET_ADMIN"), "{only_bpf}");
     }
 

@@ -253,6 +253,7 @@ impl Map {
     /// Creates a map.
     pub fn create(spec: &MapSpec) -> Result<Map> {
         let a = spec.to_attr()?;
+        env::raise_memlock();
         let fd = sys::map_create(&a)?;
         let info = MapInfo::of(fd.as_fd())?;
         Ok(Map {

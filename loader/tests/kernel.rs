@@ -263,6 +263,7 @@ fn verifier_error_names_reason_and_instruction() {
     );
     assert!(!short.contains("processed"), "{short}");
     let long = format!("{v:#}");
+    eprintln!("{long}");
     assert!(
         long.contains("verifier log:") && long.contains(v.log().trim()),
         "{long}"
