@@ -16,6 +16,7 @@ pub mod check;
 pub mod ctx;
 pub mod kernel;
 pub mod maps;
+pub mod mutants;
 pub mod sim;
 pub mod uapi;
 pub mod vm;

@@ -1,0 +1,207 @@
+//! Deliberately wrong variants of the real programs, made by surgery on their instruction
+//! vectors (instructions found through the static check's record of context loads and
+//! helper calls, and through the programs' map references), never by copying the builders.
+//! The mutation test asserts that the properties catch every one of them: evidence that
+//! the properties can fail.
+
+use asm::insn::op;
+use asm::{AluOp, Insn, JmpOp, Program, Reg};
+
+use crate::check;
+use crate::kernel::ProgKind;
+use crate::maps::MapSpec;
+use crate::uapi::{helper, sk_msg, sock_ops};
+use crate::vm;
+
+/// Why a mutation could not be made (the program no longer has the expected shape).
+#[derive(Debug, thiserror::Error)]
+#[error("mutation `{mutation}`: {msg}")]
+pub struct MutationError {
+    /// Which mutation.
+    pub mutation: &'static str,
+    /// What was not found.
+    pub msg: String,
+}
+
+fn fail<T>(mutation: &'static str, msg: impl Into<String>) -> Result<T, MutationError> {
+    Err(MutationError {
+        mutation,
+        msg: msg.into(),
+    })
+}
+
+/// `p` with its instructions replaced by `insns` (same length), keeping map references and
+/// labels.
+fn with_insns(p: &Program, insns: Vec<Insn>) -> Program {
+    let mut q = Program::from_insns(insns);
+    for r in p.map_refs() {
+        q.add_map_ref(r.clone());
+    }
+    for (i, ls) in p.labels() {
+        for l in ls {
+            q.add_label(*i, l);
+        }
+    }
+    q
+}
+
+fn report(
+    p: &Program,
+    kind: ProgKind,
+    maps: &[MapSpec],
+    m: &'static str,
+) -> Result<check::Report, MutationError> {
+    let bound = vm::bind(p, maps).map_err(|e| MutationError {
+        mutation: m,
+        msg: e.to_string(),
+    })?;
+    check::check(&bound, kind, maps).map_err(|e| MutationError {
+        mutation: m,
+        msg: e.to_string(),
+    })
+}
+
+fn ports(kind: ProgKind) -> (i64, i64) {
+    match kind {
+        ProgKind::SockOps => (sock_ops::LOCAL_PORT as i64, sock_ops::REMOTE_PORT as i64),
+        ProgKind::SkMsg => (sk_msg::LOCAL_PORT as i64, sk_msg::REMOTE_PORT as i64),
+    }
+}
+
+/// Swapped ports: every load of `local_port` reads `remote_port` and vice versa.
+pub fn swapped_ports(
+    p: &Program,
+    kind: ProgKind,
+    maps: &[MapSpec],
+) -> Result<Program, MutationError> {
+    const M: &str = "swapped ports";
+    let r = report(p, kind, maps, M)?;
+    let (l, rm) = ports(kind);
+    let mut insns = p.insns().to_vec();
+    let mut n = 0;
+    for (i, off, _) in &r.ctx_loads {
+        let base = insns[*i].off as i64 - off;
+        if *off == l {
+            insns[*i].off = (base + rm) as i16;
+            n += 1;
+        } else if *off == rm {
+            insns[*i].off = (base + l) as i16;
+            n += 1;
+        }
+    }
+    if n < 2 {
+        return fail(M, "no port loads found");
+    }
+    Ok(with_insns(p, insns))
+}
+
+/// Missing byte swap on `remote_port`: the first byte swap after each `remote_port` load
+/// becomes `mov64 rX, rX`.
+pub fn no_remote_port_swap(
+    p: &Program,
+    kind: ProgKind,
+    maps: &[MapSpec],
+) -> Result<Program, MutationError> {
+    const M: &str = "missing byte swap on remote_port";
+    let r = report(p, kind, maps, M)?;
+    let (_, rm) = ports(kind);
+    let mut insns = p.insns().to_vec();
+    let mut n = 0;
+    for (i, off, _) in &r.ctx_loads {
+        if *off != rm {
+            continue;
+        }
+        let Some(j) = (i + 1..insns.len()).find(|j| {
+            insns[*j].code & 0xf0 == op::END && matches!(insns[*j].code & 0x07, op::ALU | op::ALU64)
+        }) else {
+            return fail(M, format!("no byte swap after the remote_port load at {i}"));
+        };
+        let reg = Reg::from_num(insns[j].dst).expect("valid register");
+        insns[j] = Insn::alu64(AluOp::Mov, reg, reg);
+        n += 1;
+    }
+    if n == 0 {
+        return fail(M, "no remote_port load");
+    }
+    Ok(with_insns(p, insns))
+}
+
+/// Missing netns cookie: every `call bpf_get_netns_cookie` becomes `mov64 r0, 0`.
+pub fn no_netns_cookie(
+    p: &Program,
+    kind: ProgKind,
+    maps: &[MapSpec],
+) -> Result<Program, MutationError> {
+    const M: &str = "missing netns cookie";
+    let r = report(p, kind, maps, M)?;
+    let mut insns = p.insns().to_vec();
+    let mut n = 0;
+    for (i, id) in &r.calls {
+        if *id == helper::GET_NETNS_COOKIE {
+            insns[*i] = Insn::alu64(AluOp::Mov, Reg::R0, 0);
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return fail(M, "the program never calls bpf_get_netns_cookie");
+    }
+    Ok(with_insns(p, insns))
+}
+
+/// Inverted eligibility: the NULL test after the PREFIXES lookup is inverted, so addresses
+/// outside the prefixes are bypassed and those inside are not.
+pub fn inverted_eligibility(p: &Program, prefixes_map: &str) -> Result<Program, MutationError> {
+    const M: &str = "inverted eligibility";
+    let Some(ld) = p.map_refs().iter().find(|r| r.name == prefixes_map) else {
+        return fail(M, format!("no reference to `{prefixes_map}`"));
+    };
+    let mut insns = p.insns().to_vec();
+    let call = (ld.insn..insns.len()).find(|i| {
+        insns[*i].code == op::JMP | op::CALL && insns[*i].imm == helper::MAP_LOOKUP_ELEM as i32
+    });
+    let Some(call) = call else {
+        return fail(M, "no lookup after the PREFIXES reference");
+    };
+    let j = call + 1;
+    let Some(off) = insns[j].jump_offset() else {
+        return fail(M, "the lookup is not followed by a test");
+    };
+    let cond = match JmpOp::from_code(insns[j].code) {
+        Some(JmpOp::Eq) => JmpOp::Ne,
+        Some(JmpOp::Ne) => JmpOp::Eq,
+        other => return fail(M, format!("unexpected test {other:?}")),
+    };
+    let reg = Reg::from_num(insns[j].dst).expect("valid register");
+    insns[j] = Insn::jmp(
+        cond,
+        reg,
+        insns[j].imm,
+        off as i16,
+        insns[j].code & 0x07 == op::JMP,
+    );
+    Ok(with_insns(p, insns))
+}
+
+/// A 16-bit load of the network-order half of `remote_port` (the narrow load verifiers
+/// reject): the first `remote_port` load becomes `ldxh` at offset + 2.
+pub fn narrow_port_load(
+    p: &Program,
+    kind: ProgKind,
+    maps: &[MapSpec],
+) -> Result<(Program, usize), MutationError> {
+    const M: &str = "16-bit load of remote_port";
+    let r = report(p, kind, maps, M)?;
+    let (_, rm) = ports(kind);
+    let Some((i, _, _)) = r.ctx_loads.iter().find(|(_, off, _)| *off == rm) else {
+        return fail(M, "no remote_port load");
+    };
+    let mut insns = p.insns().to_vec();
+    let old = insns[*i];
+    insns[*i] = Insn::ldx(
+        asm::Size::H,
+        Reg::from_num(old.dst).expect("valid"),
+        Reg::from_num(old.src).expect("valid"),
+        old.off + 2,
+    );
+    Ok((with_insns(p, insns), *i))
+}
