@@ -30,7 +30,15 @@ impl fmt::Display for SyscallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} failed: {}", self.call, self.io_error)?;
         if self.errno() == Some(libc::EPERM) && self.call.starts_with("BPF_") {
-            write!(f, " ({})", crate::env::permission_hint())?;
+            write!(f, " ({}", crate::env::permission_hint())?;
+            if self.call == "BPF_PROG_ATTACH" {
+                write!(
+                    f,
+                    "; for a cgroup, also when a program is already attached there without \
+                     BPF_F_ALLOW_MULTI"
+                )?;
+            }
+            write!(f, ")")?;
         }
         Ok(())
     }

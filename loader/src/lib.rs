@@ -4,12 +4,12 @@
 //! Nothing here knows about any particular program: callers bring [`asm::Program`]s and
 //! [`MapSpec`]s.
 //!
-//! - [`sys`] (private) owns `bpf()` and the only `unsafe`: `#[repr(C)]` attributes, fds.
+//! - `sys` (private) owns `bpf()` and the only `unsafe`: `#[repr(C)]` attributes, fds.
 //! - [`map`], [`program`], [`link`], [`cgroup`], [`sk_msg`]: typed objects, one file per kind.
 //! - [`verifier`]: [`VerifierError`] (reason + instruction first, whole log with `{:#}`) and
 //!   [`LoadStats`].
 //! - [`features`]: cached probes by trying; [`FeatureError::Missing`] names what is missing.
-//! - [`env`]: cgroup v2 mount discovery, cgroup path checks, bpffs, pin dirs, memlock.
+//! - [`env`](mod@env): cgroup v2 mount discovery, cgroup path checks, bpffs, pin dirs, memlock.
 //! - [`testing`]: helpers for this workspace's kernel tests.
 //!
 //! # Example
