@@ -197,6 +197,7 @@ fn programs_load_pin_reopen_and_match_the_asm_tag() {
     sm.pin(pins.join("skmsg")).unwrap();
     map.pin(pins.join("sock_map")).unwrap();
     let so2 = Program::open_pinned(pins.join("sockops")).unwrap();
+    assert!(is_cloexec(&so2), "fds from BPF_OBJ_GET are close-on-exec");
     assert_eq!((so2.id(), so2.tag()), (so.id(), so.tag()));
     assert_eq!(so2.prog_type(), ProgramType::SockOps);
     let sm2 = Program::open_pinned(pins.join("skmsg")).unwrap();
@@ -311,6 +312,11 @@ fn sock_ops_link_attach_query_replace_detach() {
     // Pin, reopen from the pin.
     att.pin(pins.join("link")).unwrap();
     let reopened = Link::open_pinned(pins.join("link")).unwrap();
+    assert!(is_cloexec(&reopened));
+    assert!(
+        is_cloexec(att.link().unwrap()),
+        "link fds are close-on-exec"
+    );
     assert_eq!(reopened.info().unwrap().id, info.id);
 
     // Replace the program in place.
