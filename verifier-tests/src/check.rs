@@ -401,7 +401,7 @@ impl Checker<'_> {
                     }
                     let d = st.regs[dst];
                     st.regs[dst] = if class == op::ALU {
-                        if d.is_ptr() && opn != op::MOV || s.is_ptr() && opn != op::MOV {
+                        if (d.is_ptr() || s.is_ptr()) && opn != op::MOV {
                             return err(i, "32-bit arithmetic on a pointer");
                         }
                         match (opn, s) {

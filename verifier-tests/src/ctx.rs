@@ -60,6 +60,7 @@ fn put64(buf: &mut [u8], off: usize, v: u64) {
     buf[off..off + 8].copy_from_slice(&v.to_le_bytes());
 }
 
+#[allow(clippy::too_many_arguments)] // one offset per field: clearer than a struct for two callers
 fn put_addrs(
     buf: &mut [u8],
     a: &SockAddrs,

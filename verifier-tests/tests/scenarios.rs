@@ -206,3 +206,32 @@ fn excluded_ports_and_foreign_prefixes_stay_on_tcp() {
     assert_eq!(exchange(&mut w, &c).0, Delivery::Tcp);
     assert_eq!(w.counter(Counter::Inserted), 0);
 }
+
+#[test]
+fn real_programs_pass_the_static_check_for_both_configs() {
+    // Every jump forward, no 64-bit unsigned/equality jump with a negative immediate, 32-bit
+    // port loads, bounded stack and map-value accesses, no unreachable instruction.
+    for cookie in [false, true] {
+        let p = Programs::real(&Config {
+            netns_cookie: cookie,
+        })
+        .unwrap();
+        for (prog, kind) in [
+            (&p.sock_ops, verifier_tests::kernel::ProgKind::SockOps),
+            (&p.sk_msg, verifier_tests::kernel::ProgKind::SkMsg),
+        ] {
+            let l = verifier_tests::vm::load(prog, kind, &p.maps)
+                .unwrap_or_else(|e| panic!("{kind:?} cookie={cookie}: {e}"));
+            let lddw = prog.insns().iter().filter(|i| i.is_lddw()).count();
+            assert_eq!(
+                l.report.visited + lddw,
+                prog.len(),
+                "{kind:?}: every instruction is reachable"
+            );
+            assert!(
+                l.report.ctx_loads.iter().all(|(_, _, size)| *size == 4),
+                "{kind:?}: only 32-bit context loads"
+            );
+        }
+    }
+}
