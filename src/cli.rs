@@ -24,8 +24,7 @@ Exit codes:
   3  permission: not root, or a capability is missing
   4  this kernel lacks something the bypass needs (see `tcpbypass probe`)
   5  the kernel verifier rejected a program
-  6  environment: no cgroup v2, a cgroup v1 path, bpffs missing, a foreign pin directory
-  7  `probe`/`load --strict`: the kernel works but has a quirk the bypass would expose";
+  6  environment: no cgroup v2, a cgroup v1 path, bpffs missing, a foreign pin directory";
 
 /// Same-host TCP acceleration with eBPF sockmap: no LLVM, no clang, no libbpf.
 #[derive(Debug, Parser)]
@@ -99,9 +98,6 @@ pub struct LoadArgs {
     /// When already loaded, swap in this binary's programs without detaching first.
     #[arg(long)]
     pub replace: bool,
-    /// Refuse to load on a kernel with a known sockmap quirk that applications can feel.
-    #[arg(long)]
-    pub strict: bool,
     /// Attach through PROG_ATTACH even when the kernel has bpf_link for cgroups.
     #[arg(long, hide = true)]
     pub legacy_attach: bool,
@@ -198,7 +194,10 @@ mod tests {
         let Command::Load(a) = cli.command else {
             panic!("not load")
         };
-        assert_eq!(a.cgroup.as_deref(), Some(std::path::Path::new("/sys/fs/cgroup/x")));
+        assert_eq!(
+            a.cgroup.as_deref(),
+            Some(std::path::Path::new("/sys/fs/cgroup/x"))
+        );
         assert_eq!(a.local_prefixes, ["10.0.0.0/8", "fd00::/8"]);
         assert_eq!(a.exclude_ports, [22]);
         assert!(a.replace);

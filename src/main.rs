@@ -1,11 +1,27 @@
-//! The `tcpbypass` command line tool.
+//! The `tcpbypass` command line tool: parses the command line, runs one command, and maps
+//! failures to documented exit codes. The commands wire `programs` (what to load) to
+//! `loader` (how to load it).
+
+mod bypass;
+mod cli;
+mod commands;
+mod exit;
+mod json;
+mod log;
+
+use std::process::ExitCode;
+
 use clap::Parser;
 
-/// Same-host TCP acceleration with eBPF sockmap.
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {}
-
-fn main() {
-    let _cli = Cli::parse();
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    log::init(cli.verbose, cli.quiet);
+    match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            let code = exit::code_for(&err);
+            log::error(&exit::render(&err, log::verbosity() > 0));
+            ExitCode::from(code)
+        }
+    }
 }

@@ -70,3 +70,22 @@ pub fn detach(prog: &Program, map: &Map) -> Result<()> {
         AttachType::SkMsgVerdict.raw(),
     )?)
 }
+
+/// Replaces `old` by `new` as the sk_msg verdict program of `map`: checks that `old` is the
+/// program attached there (when the kernel can be asked), then attaches `new`, which the
+/// kernel swaps in for `old`. Sockets already in the map keep running `old` until they leave
+/// it; new sockets get `new`.
+pub fn replace(old: &Program, new: &Program, map: &Map) -> Result<()> {
+    check_map(map)?;
+    if let Ok(ids) = attached(map) {
+        let others: Vec<u32> = ids.into_iter().filter(|&id| id != old.id()).collect();
+        if !others.is_empty() {
+            return Err(Error::AlreadyAttached {
+                target: format!("sk_msg verdict of map {}", map.name()),
+                prog_ids: others,
+            });
+        }
+    }
+    ProgAttachment::attach(map, new, AttachType::SkMsgVerdict, 0)?.keep();
+    Ok(())
+}

@@ -1,0 +1,430 @@
+//! The bypass as an installed thing: which programs and maps it is made of, how they are laid
+//! out under the pin directory, and how an installed bypass is opened back from its pins.
+//!
+//! Pin layout (all under the pin directory, default `/sys/fs/bpf/tcpbypass`):
+//!
+//! ```text
+//! meta               ARRAY map: the cgroup, the attach path, the options of the load
+//! maps/<name>        every map of programs::maps()
+//! progs/sock_ops     the sock_ops program
+//! progs/sk_msg       the sk_msg program
+//! links/sock_ops     the cgroup link (absent when attached with BPF_PROG_ATTACH)
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use loader::{
+    AttachType, Feature, Link, Map, MapSpec, MapType, Program, ProgramSpec, ProgramType,
+    UpdateFlags,
+};
+
+use crate::exit::Failure;
+
+/// Name of the metadata map, and its pin file name.
+pub const META: &str = "meta";
+/// Kernel name of the metadata map.
+const META_MAP_NAME: &str = "tb_meta";
+/// Size of the metadata value.
+const META_SIZE: usize = 512;
+/// Version of the metadata layout.
+const META_VERSION: u32 = 1;
+/// Kernel names of the two programs.
+pub const SOCK_OPS_NAME: &str = "tb_sock_ops";
+/// Kernel name of the sk_msg program.
+pub const SK_MSG_NAME: &str = "tb_sk_msg";
+
+/// Paths of every pin under one pin directory.
+#[derive(Debug, Clone)]
+pub struct Pins {
+    /// The pin directory.
+    pub dir: PathBuf,
+}
+
+impl Pins {
+    /// The layout under `dir`.
+    pub fn new(dir: &Path) -> Pins {
+        Pins {
+            dir: dir.to_path_buf(),
+        }
+    }
+    /// The metadata map's pin.
+    pub fn meta(&self) -> PathBuf {
+        self.dir.join(META)
+    }
+    /// The directory of map pins.
+    pub fn maps_dir(&self) -> PathBuf {
+        self.dir.join("maps")
+    }
+    /// A map's pin.
+    pub fn map(&self, name: &str) -> PathBuf {
+        self.maps_dir().join(name)
+    }
+    /// The directory of program pins.
+    pub fn progs_dir(&self) -> PathBuf {
+        self.dir.join("progs")
+    }
+    /// The sock_ops program's pin.
+    pub fn sock_ops(&self) -> PathBuf {
+        self.progs_dir().join("sock_ops")
+    }
+    /// The sk_msg program's pin.
+    pub fn sk_msg(&self) -> PathBuf {
+        self.progs_dir().join("sk_msg")
+    }
+    /// The directory of link pins.
+    pub fn links_dir(&self) -> PathBuf {
+        self.dir.join("links")
+    }
+    /// The sock_ops cgroup link's pin.
+    pub fn sock_ops_link(&self) -> PathBuf {
+        self.links_dir().join("sock_ops")
+    }
+
+    /// What is at the pin directory now.
+    pub fn state(&self) -> Result<PinState> {
+        match fs::read_dir(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PinState::Absent),
+            Err(e) => Err(e).with_context(|| format!("reading {}", self.dir.display())),
+            Ok(mut entries) => {
+                if entries.next().is_none() {
+                    return Ok(PinState::Empty);
+                }
+                if self.meta().exists() {
+                    match Map::open_pinned(self.meta()) {
+                        Ok(m) if m.cached_info().name == META_MAP_NAME => {
+                            return Ok(PinState::Ours)
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(PinState::Foreign)
+            }
+        }
+    }
+}
+
+/// What a pin directory holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinState {
+    /// It does not exist.
+    Absent,
+    /// It exists and is empty.
+    Empty,
+    /// It holds a bypass loaded by tcpbypass.
+    Ours,
+    /// It holds something else.
+    Foreign,
+}
+
+/// How `sock_ops` is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachKind {
+    /// Through a pinned `bpf_link`.
+    Link,
+    /// Through `BPF_PROG_ATTACH` with `BPF_F_ALLOW_MULTI`.
+    Legacy,
+}
+
+impl AttachKind {
+    /// As shown by `status`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttachKind::Link => "bpf_link",
+            AttachKind::Legacy => "prog_attach",
+        }
+    }
+}
+
+/// What the metadata map records about a load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    /// How sock_ops is attached.
+    pub attach: AttachKind,
+    /// Whether the programs were built with netns cookies.
+    pub netns_cookie: bool,
+    /// The cgroup sock_ops is attached to.
+    pub cgroup: PathBuf,
+}
+
+impl Meta {
+    fn encode(&self) -> Result<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = self.cgroup.as_os_str().as_bytes();
+        if path.len() > META_SIZE - 16 {
+            bail!(
+                "cgroup path {} is too long to record",
+                self.cgroup.display()
+            );
+        }
+        let mut v = vec![0u8; META_SIZE];
+        v[0..4].copy_from_slice(&META_VERSION.to_ne_bytes());
+        let mut flags = 0u32;
+        if self.attach == AttachKind::Legacy {
+            flags |= 1;
+        }
+        if self.netns_cookie {
+            flags |= 2;
+        }
+        v[4..8].copy_from_slice(&flags.to_ne_bytes());
+        v[8..12].copy_from_slice(&(path.len() as u32).to_ne_bytes());
+        v[16..16 + path.len()].copy_from_slice(path);
+        Ok(v)
+    }
+
+    fn decode(v: &[u8]) -> Result<Meta> {
+        use std::os::unix::ffi::OsStrExt;
+        if v.len() != META_SIZE {
+            bail!("metadata has {} bytes, expected {META_SIZE}", v.len());
+        }
+        let word = |i: usize| u32::from_ne_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
+        if word(0) != META_VERSION {
+            bail!(
+                "metadata version {} is not {META_VERSION}: loaded by another tcpbypass version",
+                word(0)
+            );
+        }
+        let flags = word(4);
+        let len = word(8) as usize;
+        if len > META_SIZE - 16 {
+            bail!("metadata is corrupt (path length {len})");
+        }
+        Ok(Meta {
+            attach: if flags & 1 != 0 {
+                AttachKind::Legacy
+            } else {
+                AttachKind::Link
+            },
+            netns_cookie: flags & 2 != 0,
+            cgroup: PathBuf::from(std::ffi::OsStr::from_bytes(&v[16..16 + len])),
+        })
+    }
+
+    /// Creates the metadata map holding this record.
+    pub fn create_map(&self) -> Result<Map> {
+        let map = Map::create(&MapSpec::new(
+            META_MAP_NAME,
+            MapType::Array,
+            4,
+            META_SIZE as u32,
+            1,
+        ))
+        .context("creating the metadata map")?;
+        self.store(&map)?;
+        Ok(map)
+    }
+
+    /// Writes this record into the metadata map.
+    pub fn store(&self, map: &Map) -> Result<()> {
+        map.put(&0u32.to_ne_bytes(), &self.encode()?, UpdateFlags::Any)
+            .context("writing the metadata map")
+    }
+
+    /// Reads the record of a metadata map.
+    pub fn load(map: &Map) -> Result<Meta> {
+        let v = map
+            .get(&0u32.to_ne_bytes())
+            .context("reading the metadata map")?
+            .context("the metadata map is empty")?;
+        Meta::decode(&v)
+    }
+}
+
+/// The program configuration this kernel supports.
+pub fn program_config() -> programs::Config {
+    let cookie = |t| {
+        loader::features::probe(Feature::Helper(t, asm::Helper::GetNetnsCookie)).unwrap_or(false)
+    };
+    programs::Config {
+        netns_cookie: cookie(ProgramType::SockOps) && cookie(ProgramType::SkMsg),
+    }
+}
+
+/// Both programs as this binary builds them.
+pub fn build(cfg: &programs::Config) -> Result<(asm::Program, asm::Program)> {
+    let so = programs::sock_ops(cfg).context("building the sock_ops program")?;
+    let sm = programs::sk_msg(cfg).context("building the sk_msg program")?;
+    Ok((so, sm))
+}
+
+/// The loader spec of a programs map definition.
+pub fn map_spec(def: &programs::MapDef) -> MapSpec {
+    MapSpec::new(
+        def.name,
+        MapType::from_raw(def.kind.uapi_type()),
+        def.key_size,
+        def.value_size,
+        def.max_entries,
+    )
+    .with_flags(def.flags)
+}
+
+/// Creates every map of the bypass.
+pub fn create_maps() -> Result<Vec<Map>> {
+    programs::maps()
+        .iter()
+        .map(|def| {
+            Map::create(&map_spec(def)).with_context(|| format!("creating map {}", def.name))
+        })
+        .collect()
+}
+
+/// The spec to load the sock_ops program with.
+pub fn sock_ops_spec() -> ProgramSpec {
+    ProgramSpec::new(SOCK_OPS_NAME, ProgramType::SockOps).license("GPL")
+}
+
+/// The spec to load the sk_msg program with.
+pub fn sk_msg_spec() -> ProgramSpec {
+    ProgramSpec::new(SK_MSG_NAME, ProgramType::SkMsg)
+        .expected_attach_type(AttachType::SkMsgVerdict)
+        .license("GPL")
+}
+
+/// Loads both programs against `maps`.
+pub fn load_programs(
+    so: &asm::Program,
+    sm: &asm::Program,
+    maps: &[&Map],
+) -> Result<(Program, Program)> {
+    let so = Program::load(&sock_ops_spec(), so, maps)
+        .map_err(|e| Failure::from_loader("loading the sock_ops program", e))?;
+    let sm = Program::load(&sk_msg_spec(), sm, maps)
+        .map_err(|e| Failure::from_loader("loading the sk_msg program", e))?;
+    Ok((so, sm))
+}
+
+/// A bypass opened back from its pins.
+#[derive(Debug)]
+pub struct Installed {
+    /// Its layout.
+    pub pins: Pins,
+    /// The metadata map.
+    pub meta_map: Map,
+    /// What it records.
+    pub meta: Meta,
+    /// Every map that could be opened, by name.
+    pub maps: Vec<Map>,
+    /// The sock_ops program, when its pin is there.
+    pub sock_ops: Option<Program>,
+    /// The sk_msg program, when its pin is there.
+    pub sk_msg: Option<Program>,
+    /// The cgroup link, when attached through one.
+    pub link: Option<Link>,
+}
+
+impl Installed {
+    /// Opens the bypass pinned under `pins`. Missing pieces (after an interrupted unload) are
+    /// `None`/absent rather than errors.
+    pub fn open(pins: &Pins) -> Result<Installed> {
+        let meta_map = Map::open_pinned(pins.meta())
+            .with_context(|| format!("opening {}", pins.meta().display()))?;
+        let meta = Meta::load(&meta_map)?;
+        let mut maps = Vec::new();
+        for def in programs::maps() {
+            let p = pins.map(def.name);
+            if p.exists() {
+                maps.push(
+                    Map::open_pinned(&p)
+                        .with_context(|| format!("opening {}", p.display()))?
+                        .with_name(def.name),
+                );
+            }
+        }
+        let open_prog = |p: PathBuf| -> Result<Option<Program>> {
+            if p.exists() {
+                Ok(Some(
+                    Program::open_pinned(&p).with_context(|| format!("opening {}", p.display()))?,
+                ))
+            } else {
+                Ok(None)
+            }
+        };
+        let link = if pins.sock_ops_link().exists() {
+            Some(
+                Link::open_pinned(pins.sock_ops_link())
+                    .with_context(|| format!("opening {}", pins.sock_ops_link().display()))?,
+            )
+        } else {
+            None
+        };
+        Ok(Installed {
+            sock_ops: open_prog(pins.sock_ops())?,
+            sk_msg: open_prog(pins.sk_msg())?,
+            pins: pins.clone(),
+            meta_map,
+            meta,
+            maps,
+            link,
+        })
+    }
+
+    /// The map named `name`.
+    pub fn map(&self, name: &str) -> Option<&Map> {
+        self.maps.iter().find(|m| m.name() == name)
+    }
+}
+
+/// Removes every pin and directory under `dir`, then `dir` itself. Missing entries are fine.
+pub fn remove_pins(dir: &Path) -> Result<()> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_round_trips() {
+        let m = Meta {
+            attach: AttachKind::Legacy,
+            netns_cookie: true,
+            cgroup: PathBuf::from("/sys/fs/cgroup/unified/kubepods"),
+        };
+        assert_eq!(Meta::decode(&m.encode().unwrap()).unwrap(), m);
+        let m2 = Meta {
+            attach: AttachKind::Link,
+            netns_cookie: false,
+            ..m
+        };
+        assert_eq!(Meta::decode(&m2.encode().unwrap()).unwrap(), m2);
+    }
+
+    #[test]
+    fn meta_rejects_garbage() {
+        assert!(Meta::decode(&[0u8; 10]).is_err());
+        let mut v = vec![0u8; META_SIZE];
+        v[0] = 9;
+        assert!(Meta::decode(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("version"));
+        v[0] = 1;
+        v[8..12].copy_from_slice(&10_000u32.to_ne_bytes());
+        assert!(Meta::decode(&v).is_err());
+    }
+
+    #[test]
+    fn long_cgroup_path_is_refused() {
+        let m = Meta {
+            attach: AttachKind::Link,
+            netns_cookie: true,
+            cgroup: PathBuf::from("/".repeat(600)),
+        };
+        assert!(m.encode().is_err());
+    }
+
+    #[test]
+    fn every_map_def_converts_to_a_loader_spec() {
+        for def in programs::maps() {
+            let spec = map_spec(def);
+            assert_eq!(spec.map_type.raw(), def.kind.uapi_type(), "{}", def.name);
+        }
+    }
+}

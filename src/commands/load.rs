@@ -1,0 +1,389 @@
+//! `tcpbypass load`: probe, create and fill the maps, load both programs, attach, pin.
+//! Nothing is left half-done: every step registers its undo, and a failure unwinds them.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use loader::{cgroup, AttachMode, AttachType, Feature, Map, UpdateFlags};
+use programs::key::{self, PrefixKey};
+
+use crate::bypass::{self, AttachKind, Installed, Meta, PinState, Pins};
+use crate::cli::LoadArgs;
+use crate::commands::{ensure_bpffs, pin_state, require_bpf, resolve_cgroup};
+use crate::exit::{self, Failure};
+use crate::log;
+
+/// What a successful load did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Loaded from scratch.
+    Loaded,
+    /// Already loaded; nothing changed.
+    AlreadyLoaded,
+    /// Already loaded; programs replaced in place.
+    Replaced,
+}
+
+/// `tcpbypass load`.
+pub fn run(args: &LoadArgs) -> Result<ExitCode> {
+    load(args, args.replace)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads (or, with `replace`, upgrades) the bypass; the shared body of `load` and `run`.
+pub fn load(args: &LoadArgs, replace: bool) -> Result<Outcome> {
+    require_bpf()?;
+    let cgroup = resolve_cgroup(args.cgroup.as_deref())?;
+    ensure_bpffs(&args.pins)?;
+    let pins = Pins::new(&args.pins.pin_dir);
+    let state = pin_state(&pins)?;
+    preflight()?;
+    let prefixes = prefix_set(args)?;
+    if state == PinState::Ours {
+        let installed = Installed::open(&pins)?;
+        if !replace {
+            log::info(&format!(
+                "tcpbypass is already loaded (cgroup {}, pins {}); nothing changed (use --replace to swap in this binary's programs)",
+                installed.meta.cgroup.display(),
+                pins.dir.display()
+            ));
+            return Ok(Outcome::AlreadyLoaded);
+        }
+        replace_programs(installed, &cgroup, &prefixes, &args.exclude_ports)?;
+        log::info(&format!(
+            "tcpbypass programs replaced in place (pins {})",
+            pins.dir.display()
+        ));
+        return Ok(Outcome::Replaced);
+    }
+    fresh_load(args, &pins, &cgroup, &prefixes)?;
+    log::info(&format!(
+        "tcpbypass loaded: sock_ops on {}, pins under {}",
+        cgroup.display(),
+        pins.dir.display()
+    ));
+    Ok(Outcome::Loaded)
+}
+
+/// Fails early, with the missing feature named, when the bypass cannot work on this kernel.
+pub fn preflight() -> Result<()> {
+    use loader::{MapType, ProgramType};
+    for f in [
+        Feature::ProgramType(ProgramType::SockOps),
+        Feature::ProgramType(ProgramType::SkMsg),
+        Feature::MapType(MapType::SockHash),
+        Feature::MapType(MapType::LpmTrie),
+        Feature::MapType(MapType::PerCpuArray),
+        Feature::MapType(MapType::Hash),
+    ] {
+        loader::features::require(f).map_err(|e| {
+            anyhow::Error::new(
+                Failure::new(
+                    exit::UNSUPPORTED,
+                    format!("the bypass cannot work on this kernel: {e}"),
+                )
+                .hint("run `tcpbypass probe` for the full picture"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The prefix set: loopback and this host's addresses (unless disabled) and `--local-prefix`.
+fn prefix_set(args: &LoadArgs) -> Result<Vec<PrefixKey>> {
+    let mut set = BTreeSet::new();
+    for s in &args.local_prefixes {
+        let p = PrefixKey::parse(s).map_err(|e| {
+            Failure::new(2, format!("--local-prefix {s}: {e}"))
+                .hint("write a CIDR such as 10.244.0.0/16 or fd00::/8")
+        })?;
+        set.insert(p.to_bytes());
+    }
+    if !args.no_local_addresses {
+        set.insert(key::loopback_v4().to_bytes());
+        set.insert(PrefixKey::host("::1".parse().expect("valid")).to_bytes());
+        for ip in local_addresses() {
+            set.insert(PrefixKey::host(ip).to_bytes());
+        }
+    }
+    if set.is_empty() {
+        bail!(
+            Failure::new(2, "the prefix set is empty: nothing would be bypassed")
+                .hint("drop --no-local-addresses or add --local-prefix")
+        );
+    }
+    if set.len() > programs::MAX_CONFIG_ENTRIES as usize {
+        bail!(Failure::new(
+            2,
+            format!(
+                "{} prefixes exceed the map's {} entries",
+                set.len(),
+                programs::MAX_CONFIG_ENTRIES
+            )
+        ));
+    }
+    set.iter().map(|b| Ok(PrefixKey::from_bytes(b)?)).collect()
+}
+
+/// This host's interface addresses (in this network namespace).
+fn local_addresses() -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    // SAFETY: getifaddrs fills a list we walk read-only and free with freeifaddrs.
+    unsafe {
+        let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+        if libc::getifaddrs(&mut head) != 0 {
+            return out;
+        }
+        let mut cur = head;
+        while !cur.is_null() {
+            let sa = (*cur).ifa_addr;
+            if !sa.is_null() {
+                match (*sa).sa_family as i32 {
+                    libc::AF_INET => {
+                        let sin = &*(sa as *const libc::sockaddr_in);
+                        out.push(IpAddr::from(
+                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                        ));
+                    }
+                    libc::AF_INET6 => {
+                        let sin6 = &*(sa as *const libc::sockaddr_in6);
+                        out.push(IpAddr::from(sin6.sin6_addr.s6_addr));
+                    }
+                    _ => {}
+                }
+            }
+            cur = (*cur).ifa_next;
+        }
+        libc::freeifaddrs(head);
+    }
+    out
+}
+
+/// Writes the prefix and port sets into their maps (adding what is missing, removing what is
+/// no longer wanted).
+fn fill_config(maps: &[Map], prefixes: &[PrefixKey], ports: &[u16]) -> Result<()> {
+    let find = |name: &str| {
+        maps.iter()
+            .find(|m| m.name() == name)
+            .with_context(|| format!("map {name} is missing"))
+    };
+    let pm = find(programs::names::PREFIXES)?;
+    let want: BTreeSet<Vec<u8>> = prefixes.iter().map(|p| p.to_bytes().to_vec()).collect();
+    sync_set(pm, &want).context("writing the prefix set")?;
+    let xm = find(programs::names::EXCLUDED_PORTS)?;
+    let want: BTreeSet<Vec<u8>> = ports.iter().map(|p| key::port_key(*p).to_vec()).collect();
+    sync_set(xm, &want).context("writing the excluded ports")?;
+    Ok(())
+}
+
+fn sync_set(map: &Map, want: &BTreeSet<Vec<u8>>) -> Result<()> {
+    let have: Vec<Vec<u8>> = map.keys().collect::<Result<_, _>>()?;
+    for k in &have {
+        if !want.contains(k) {
+            map.delete(k)?;
+        }
+    }
+    for k in want {
+        map.put(k, &key::PRESENT, UpdateFlags::Any)?;
+    }
+    Ok(())
+}
+
+/// Removes the pin directory if this load created it and fails.
+struct PinDirGuard {
+    dir: std::path::PathBuf,
+    armed: bool,
+}
+
+impl Drop for PinDirGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Err(e) = bypass::remove_pins(&self.dir) {
+                log::warn(&format!("rolling back: {e:#}"));
+            }
+        }
+    }
+}
+
+fn fresh_load(
+    args: &LoadArgs,
+    pins: &Pins,
+    cgroup: &std::path::Path,
+    prefixes: &[PrefixKey],
+) -> Result<()> {
+    let cfg = bypass::program_config();
+    if !cfg.netns_cookie {
+        log::warn(
+            "this kernel does not allow bpf_get_netns_cookie in sock_ops/sk_msg: loopback connections will not be bypassed",
+        );
+    }
+    let (so_src, sm_src) = bypass::build(&cfg)?;
+    let maps = bypass::create_maps()?;
+    fill_config(&maps, prefixes, &args.exclude_ports)?;
+    let map_refs: Vec<&Map> = maps.iter().collect();
+    let (so, sm) = bypass::load_programs(&so_src, &sm_src, &map_refs)?;
+    log::debug(&format!(
+        "loaded sock_ops id {} ({} insns verified), sk_msg id {} ({} insns verified)",
+        so.id(),
+        so.cached_info().verified_insns,
+        sm.id(),
+        sm.cached_info().verified_insns
+    ));
+    let sockhash = maps
+        .iter()
+        .find(|m| m.name() == programs::names::SOCK_HASH)
+        .context("the sockhash map is missing")?;
+    // sk_msg first: it only acts on sockets in the (still empty) sockhash.
+    let sk_msg_att = loader::sk_msg::attach(&sm, sockhash)
+        .map_err(|e| crate::exit::Failure::from_loader("attaching sk_msg to the sockhash", e))?;
+
+    // Pins: from here on, a failure removes the directory again.
+    loader::env::create_pin_dir(&pins.dir)
+        .with_context(|| crate::commands::at(&pins.dir, "creating"))?;
+    let mut guard = PinDirGuard {
+        dir: pins.dir.clone(),
+        armed: true,
+    };
+    for d in [pins.maps_dir(), pins.progs_dir(), pins.links_dir()] {
+        loader::env::create_pin_dir(&d).with_context(|| crate::commands::at(&d, "creating"))?;
+    }
+    for m in &maps {
+        m.pin(pins.map(m.name()))
+            .with_context(|| format!("pinning map {}", m.name()))?;
+    }
+    so.pin(pins.sock_ops()).context("pinning sock_ops")?;
+    sm.pin(pins.sk_msg()).context("pinning sk_msg")?;
+
+    // Attach sock_ops last: this is what turns the bypass on.
+    let mode = if args.legacy_attach {
+        AttachMode::Legacy
+    } else {
+        AttachMode::Auto
+    };
+    let att = cgroup::attach(&so, cgroup, AttachType::CgroupSockOps, mode).map_err(|e| {
+        Failure::from_loader(&format!("attaching sock_ops to {}", cgroup.display()), e)
+    })?;
+    let kind = if att.is_link() {
+        AttachKind::Link
+    } else {
+        AttachKind::Legacy
+    };
+    let meta = Meta {
+        attach: kind,
+        netns_cookie: cfg.netns_cookie,
+        cgroup: cgroup.to_path_buf(),
+    };
+    let meta_map = meta.create_map()?;
+    if att.is_link() {
+        att.pin(pins.sock_ops_link())
+            .context("pinning the sock_ops link")?;
+    }
+    // The meta pin is what marks the directory as a complete load of ours: pin it last.
+    meta_map
+        .pin(pins.meta())
+        .context("pinning the metadata map")?;
+
+    guard.armed = false;
+    att.keep();
+    sk_msg_att.keep();
+    log::debug(&format!("sock_ops attached through {}", kind.name()));
+    Ok(())
+}
+
+/// `--replace`: loads this binary's programs against the pinned maps and swaps them in without
+/// detaching: `BPF_LINK_UPDATE` for a link, `BPF_F_REPLACE` for a legacy attachment; the sk_msg
+/// program of the sockhash is replaced by attaching the new one (sockets already in the map
+/// keep the program they were inserted with until they close).
+fn replace_programs(
+    installed: Installed,
+    cgroup: &std::path::Path,
+    prefixes: &[PrefixKey],
+    ports: &[u16],
+) -> Result<()> {
+    if installed.meta.cgroup != cgroup {
+        bail!(Failure::new(
+            2,
+            format!(
+                "the bypass is attached to {}, not {}; --replace keeps the cgroup",
+                installed.meta.cgroup.display(),
+                cgroup.display()
+            )
+        )
+        .hint("unload first to move the bypass to another cgroup"));
+    }
+    // The maps must be the ones this binary expects.
+    for def in programs::maps() {
+        let m = installed.map(def.name).with_context(|| {
+            format!(
+                "the pinned map {} is missing: unload and load again",
+                def.name
+            )
+        })?;
+        if m.key_size() != def.key_size || m.value_size() != def.value_size {
+            bail!(Failure::new(
+                exit::ENVIRONMENT,
+                format!(
+                    "the pinned map {} has key/value sizes {}/{}, this binary needs {}/{}",
+                    def.name,
+                    m.key_size(),
+                    m.value_size(),
+                    def.key_size,
+                    def.value_size
+                )
+            )
+            .hint(
+                "the map layout changed between versions: `tcpbypass unload` then `tcpbypass load`"
+            ));
+        }
+    }
+    let old_so = installed
+        .sock_ops
+        .as_ref()
+        .context("the pinned sock_ops program is missing: unload and load again")?;
+    let old_sm = installed
+        .sk_msg
+        .as_ref()
+        .context("the pinned sk_msg program is missing: unload and load again")?;
+    let cfg = programs::Config {
+        netns_cookie: bypass::program_config().netns_cookie,
+    };
+    let (so_src, sm_src) = bypass::build(&cfg)?;
+    let map_refs: Vec<&Map> = installed.maps.iter().collect();
+    let (so, sm) = bypass::load_programs(&so_src, &sm_src, &map_refs)?;
+    fill_config(&installed.maps, prefixes, ports)?;
+
+    // sock_ops: swap in place.
+    match &installed.link {
+        Some(link) => link
+            .update_program(&so, Some(old_so))
+            .map_err(|e| Failure::from_loader("replacing sock_ops in its link", e))?,
+        None => {
+            cgroup::replace_attached(cgroup, AttachType::CgroupSockOps, old_so, &so)
+                .map_err(|e| Failure::from_loader("replacing sock_ops (BPF_F_REPLACE)", e))?;
+        }
+    }
+    // sk_msg: attaching a new verdict program to the sockhash replaces the old one.
+    let sockhash = installed
+        .map(programs::names::SOCK_HASH)
+        .context("the sockhash map is missing")?;
+    loader::sk_msg::replace(old_sm, &sm, sockhash)
+        .map_err(|e| Failure::from_loader("replacing sk_msg on the sockhash", e))?;
+
+    // Re-pin the programs.
+    for (path, prog) in [
+        (installed.pins.sock_ops(), &so),
+        (installed.pins.sk_msg(), &sm),
+    ] {
+        std::fs::remove_file(&path).with_context(|| crate::commands::at(&path, "unpinning"))?;
+        prog.pin(&path)
+            .with_context(|| crate::commands::at(&path, "pinning"))?;
+    }
+    let meta = Meta {
+        netns_cookie: cfg.netns_cookie,
+        ..installed.meta.clone()
+    };
+    meta.store(&installed.meta_map)?;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! One module per subcommand, plus the checks they share (privileges, cgroup, bpffs).
+
+mod dump;
+mod load;
+mod probe;
+mod run;
+mod status;
+mod unload;
+mod verify;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::bypass::{PinState, Pins};
+use crate::cli::{Command, PinArgs};
+use crate::exit::{self, Failure};
+use crate::log;
+
+pub use load::load;
+pub use unload::unload;
+
+/// Runs one command.
+pub fn run(cmd: Command) -> Result<ExitCode> {
+    match cmd {
+        Command::Load(a) => load::run(&a),
+        Command::Unload(a) => unload::run(&a),
+        Command::Status(a) => status::run(&a),
+        Command::Dump(a) => dump::run(&a),
+        Command::Verify(a) => verify::run(&a),
+        Command::Probe(a) => probe::run(&a),
+        Command::Run(a) => run::run(&a),
+    }
+}
+
+/// Fails with a clear message unless `bpf()` is usable (root or the right capabilities).
+pub fn require_bpf() -> Result<()> {
+    loader::env::raise_memlock();
+    loader::features::bpf_usable().map_err(|e| {
+        let code = match e.errno() {
+            Some(libc::EPERM) | Some(libc::EACCES) => exit::PERMISSION,
+            Some(libc::ENOSYS) => exit::UNSUPPORTED,
+            _ => exit::RUNTIME,
+        };
+        let hint = if code == exit::PERMISSION {
+            loader::env::permission_hint()
+        } else {
+            "this kernel may be built without CONFIG_BPF_SYSCALL".to_string()
+        };
+        anyhow::Error::new(Failure::new(code, format!("bpf() is not usable: {e}")).hint(hint))
+    })
+}
+
+/// The cgroup to attach to: the given path (checked to be cgroup v2), or the cgroup v2 root.
+pub fn resolve_cgroup(given: Option<&Path>) -> Result<PathBuf> {
+    let path = match given {
+        Some(p) => p.to_path_buf(),
+        None => loader::env::cgroup2_mount().map_err(|e| {
+            Failure::new(exit::ENVIRONMENT, e.to_string())
+                .hint("the bypass needs a cgroup v2 hierarchy; pass --cgroup DIR to choose one")
+        })?,
+    };
+    loader::env::check_cgroup2(&path).map_err(|e| {
+        Failure::new(exit::ENVIRONMENT, e.to_string())
+            .hint("pass a directory of the cgroup v2 (cgroup2) hierarchy, see /proc/self/mountinfo")
+    })?;
+    Ok(path)
+}
+
+/// Makes sure the pin directory's file system is a bpffs, mounting `/sys/fs/bpf` when allowed.
+pub fn ensure_bpffs(args: &PinArgs) -> Result<()> {
+    let bpffs_root = Path::new("/sys/fs/bpf");
+    // The nearest existing ancestor of the pin dir must be on bpffs.
+    let mut probe = args.pin_dir.as_path();
+    while !probe.exists() {
+        match probe.parent() {
+            Some(p) => probe = p,
+            None => break,
+        }
+    }
+    if loader::env::is_bpffs(probe).unwrap_or(false) {
+        return Ok(());
+    }
+    let may_mount = !args.no_mount_bpffs && args.pin_dir.starts_with(bpffs_root);
+    if may_mount {
+        let mounted = loader::env::ensure_bpffs(bpffs_root).map_err(|e| {
+            Failure::new(
+                exit::ENVIRONMENT,
+                format!("bpffs is not mounted and mounting it failed: {e}"),
+            )
+            .hint("mount it with `mount -t bpf bpf /sys/fs/bpf`")
+        })?;
+        if mounted {
+            log::info("mounted bpffs at /sys/fs/bpf");
+        }
+        return Ok(());
+    }
+    Err(Failure::new(
+        exit::ENVIRONMENT,
+        format!(
+            "{} is not on a BPF file system (bpffs)",
+            args.pin_dir.display()
+        ),
+    )
+    .hint(if args.no_mount_bpffs {
+        "mount it with `mount -t bpf bpf /sys/fs/bpf`, or drop --no-mount-bpffs".to_string()
+    } else {
+        "choose a --pin-dir under a mounted bpffs (e.g. /sys/fs/bpf/tcpbypass)".to_string()
+    })
+    .into())
+}
+
+/// The state of the pin directory, refusing one that holds something that is not ours.
+pub fn pin_state(pins: &Pins) -> Result<PinState> {
+    let state = pins.state()?;
+    if state == PinState::Foreign {
+        return Err(Failure::new(
+            exit::ENVIRONMENT,
+            format!(
+                "{} exists but was not made by tcpbypass (no {} pin of ours)",
+                pins.dir.display(),
+                crate::bypass::META
+            ),
+        )
+        .hint("choose another --pin-dir, or remove that directory if you know it is stale")
+        .into());
+    }
+    Ok(state)
+}
+
+/// Whether an error is a kernel "no such entry" (already gone).
+pub fn is_enoent(e: &loader::Error) -> bool {
+    e.errno() == Some(libc::ENOENT)
+}
+
+/// Context for an operation on a path.
+pub fn at(path: &Path, what: &str) -> String {
+    format!("{what} {}", path.display())
+}

@@ -1,0 +1,142 @@
+//! `tcpbypass probe`: what this kernel offers the bypass, found by trying (never by version
+//! number); exits non-zero, saying why, when the bypass cannot work here.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use loader::{Feature, MapType, ProgramType};
+
+use crate::cli::ProbeArgs;
+use crate::commands::require_bpf;
+use crate::exit;
+use crate::json::Json;
+
+/// One probed feature: what it is, whether the bypass needs it, what lacking it means.
+struct Row {
+    feature: Feature,
+    key: &'static str,
+    required: bool,
+    without: &'static str,
+}
+
+fn rows() -> Vec<Row> {
+    use asm::Helper::GetNetnsCookie;
+    vec![
+        Row {
+            feature: Feature::ProgramType(ProgramType::SockOps),
+            key: "prog_sock_ops",
+            required: true,
+            without: "no way to see connections being established",
+        },
+        Row {
+            feature: Feature::ProgramType(ProgramType::SkMsg),
+            key: "prog_sk_msg",
+            required: true,
+            without: "no way to redirect messages",
+        },
+        Row {
+            feature: Feature::MapType(MapType::SockHash),
+            key: "map_sockhash",
+            required: true,
+            without: "no socket map to redirect into",
+        },
+        Row {
+            feature: Feature::MapType(MapType::LpmTrie),
+            key: "map_lpm_trie",
+            required: true,
+            without: "no prefix set",
+        },
+        Row {
+            feature: Feature::MapType(MapType::PerCpuArray),
+            key: "map_percpu_array",
+            required: true,
+            without: "no counters",
+        },
+        Row {
+            feature: Feature::MapType(MapType::Hash),
+            key: "map_hash",
+            required: true,
+            without: "no pairing state",
+        },
+        Row {
+            feature: Feature::CgroupLink,
+            key: "cgroup_link",
+            required: false,
+            without: "sock_ops is attached with BPF_PROG_ATTACH instead of a pinned bpf_link",
+        },
+        Row {
+            feature: Feature::SockmapLink,
+            key: "sockmap_link",
+            required: false,
+            without: "sk_msg is attached with BPF_PROG_ATTACH (the default anyway)",
+        },
+        Row {
+            feature: Feature::Helper(ProgramType::SockOps, GetNetnsCookie),
+            key: "netns_cookie_sock_ops",
+            required: false,
+            without: "loopback connections are not bypassed",
+        },
+        Row {
+            feature: Feature::Helper(ProgramType::SkMsg, GetNetnsCookie),
+            key: "netns_cookie_sk_msg",
+            required: false,
+            without: "loopback connections are not bypassed",
+        },
+    ]
+}
+
+/// `tcpbypass probe`.
+pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
+    require_bpf()?;
+    let mut missing_required = Vec::new();
+    let mut j = Json::obj();
+    let mut lines = Vec::new();
+    for r in rows() {
+        let result = loader::features::probe(r.feature);
+        let (text, value) = match &result {
+            Ok(true) => ("yes".to_string(), Json::Bool(true)),
+            Ok(false) => (format!("NO — {}", r.without), Json::Bool(false)),
+            Err(e) => (format!("unknown — {e}"), Json::Null),
+        };
+        if r.required && !matches!(result, Ok(true)) {
+            missing_required.push(r.feature.to_string());
+        }
+        lines.push(format!("  {:<58} {text}", r.feature.to_string()));
+        j = j.with(r.key, value);
+    }
+    let usable = missing_required.is_empty();
+    if args.json {
+        let j = Json::obj()
+            .with("schema", 1u32)
+            .with("bypass_possible", usable)
+            .with("features", j)
+            .with(
+                "missing",
+                Json::Arr(
+                    missing_required
+                        .iter()
+                        .map(|s| Json::from(s.as_str()))
+                        .collect(),
+                ),
+            );
+        println!("{}", j.render());
+    } else {
+        println!("tcpbypass probe: what this kernel offers");
+        for l in &lines {
+            println!("{l}");
+        }
+        if usable {
+            println!("the bypass can work on this host");
+        } else {
+            println!(
+                "the bypass CANNOT work on this host: missing {}",
+                missing_required.join(", ")
+            );
+        }
+    }
+    Ok(if usable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::UNSUPPORTED)
+    })
+}

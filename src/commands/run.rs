@@ -1,0 +1,32 @@
+//! `tcpbypass run`: load (upgrading in place when already loaded), stay in the foreground
+//! until SIGTERM, SIGINT or SIGHUP, then unload (unless `--keep`). For DaemonSets and systemd.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{SigSet, Signal};
+
+use crate::cli::RunArgs;
+use crate::commands::{load, unload};
+use crate::log;
+
+/// `tcpbypass run`.
+pub fn run(args: &RunArgs) -> Result<ExitCode> {
+    // Block the signals first, so one arriving during the load is not lost: it is taken by
+    // sigwait below and the load is undone.
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set.thread_block().context("blocking signals")?;
+    load(&args.load, true)?;
+    log::info("tcpbypass running; SIGTERM or SIGINT unloads and exits");
+    let sig = set.wait().context("waiting for a signal")?;
+    log::info(&format!("received {sig:?}"));
+    if args.keep {
+        log::info("--keep: leaving the bypass loaded");
+    } else {
+        unload(&args.load.pins)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

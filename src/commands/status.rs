@@ -1,0 +1,176 @@
+//! `tcpbypass status`: whether the bypass is loaded, where, with which programs (and whether
+//! they are the ones this binary builds), how many sockets it holds, and its counters.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use loader::{cgroup, AttachType, Map, Program};
+use programs::Counter;
+
+use crate::bypass::{self, Installed, PinState, Pins};
+use crate::cli::StatusArgs;
+use crate::commands::{pin_state, require_bpf};
+use crate::json::Json;
+
+/// Everything `status` reports about one program.
+struct ProgStatus {
+    id: u32,
+    tag: String,
+    verified_insns: u32,
+    matches_binary: bool,
+}
+
+fn prog_status(prog: &Program, built: &asm::Program) -> Result<ProgStatus> {
+    let info = prog.info()?;
+    Ok(ProgStatus {
+        id: info.id,
+        tag: info.tag_hex(),
+        verified_insns: info.verified_insns,
+        matches_binary: asm::tag::matching_algorithm(built.insns(), &info.tag).is_some(),
+    })
+}
+
+fn prog_json(p: &Option<ProgStatus>) -> Json {
+    match p {
+        None => Json::Null,
+        Some(p) => Json::obj()
+            .with("id", p.id)
+            .with("tag", p.tag.as_str())
+            .with("verified_insns", p.verified_insns)
+            .with("matches_binary", p.matches_binary),
+    }
+}
+
+/// Sums a per-CPU u64 counter.
+fn counter(map: &Map, c: Counter) -> Result<u64> {
+    let vals = map.get_per_cpu(&c.key())?.unwrap_or_default();
+    Ok(vals
+        .iter()
+        .filter_map(|v| {
+            v.get(..8)
+                .map(|b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))
+        })
+        .sum())
+}
+
+/// `tcpbypass status`.
+pub fn run(args: &StatusArgs) -> Result<ExitCode> {
+    require_bpf()?;
+    let pins = Pins::new(&args.pins.pin_dir);
+    let state = pin_state(&pins)?;
+    if state != PinState::Ours {
+        if args.json {
+            println!(
+                "{}",
+                Json::obj()
+                    .with("schema", 1u32)
+                    .with("loaded", false)
+                    .with("pin_dir", pins.dir.display().to_string())
+                    .render()
+            );
+        } else {
+            println!(
+                "tcpbypass: not loaded (no bypass pinned at {})",
+                pins.dir.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let inst = Installed::open(&pins)?;
+    let cfg = programs::Config {
+        netns_cookie: inst.meta.netns_cookie,
+    };
+    let (so_built, sm_built) = bypass::build(&cfg)?;
+    let so = inst
+        .sock_ops
+        .as_ref()
+        .map(|p| prog_status(p, &so_built))
+        .transpose()?;
+    let sm = inst
+        .sk_msg
+        .as_ref()
+        .map(|p| prog_status(p, &sm_built))
+        .transpose()?;
+    let attached = match (
+        &so,
+        cgroup::query(&inst.meta.cgroup, AttachType::CgroupSockOps),
+    ) {
+        (Some(p), Ok(q)) => q.prog_ids.contains(&p.id),
+        _ => false,
+    };
+    let sockets = inst
+        .map(programs::names::SOCK_HASH)
+        .map(|m| m.keys().collect::<Result<Vec<_>, _>>().map(|v| v.len()))
+        .transpose()?;
+    let counters: Vec<(Counter, u64)> = match inst.map(programs::names::COUNTERS) {
+        Some(m) => Counter::ALL
+            .iter()
+            .map(|c| Ok((*c, counter(m, *c)?)))
+            .collect::<Result<_>>()?,
+        None => Vec::new(),
+    };
+
+    if args.json {
+        let mut cj = Json::obj();
+        for (c, v) in &counters {
+            cj = cj.with(c.name(), *v);
+        }
+        let j = Json::obj()
+            .with("schema", 1u32)
+            .with("loaded", true)
+            .with("pin_dir", pins.dir.display().to_string())
+            .with("cgroup", inst.meta.cgroup.display().to_string())
+            .with("attach", inst.meta.attach.name())
+            .with("attached", attached)
+            .with("netns_cookie", inst.meta.netns_cookie)
+            .with("sock_ops", prog_json(&so))
+            .with("sk_msg", prog_json(&sm))
+            .with("sockets", sockets)
+            .with("counters", cj);
+        println!("{}", j.render());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("tcpbypass: loaded");
+    println!(
+        "  cgroup     {} ({}{})",
+        inst.meta.cgroup.display(),
+        inst.meta.attach.name(),
+        if attached { "" } else { ", NOT ATTACHED" }
+    );
+    println!("  pins       {}", pins.dir.display());
+    for (name, p) in [("sock_ops", &so), ("sk_msg", &sm)] {
+        match p {
+            Some(p) => println!(
+                "  {name:<10} id {}, tag {}, {} insns verified, {}",
+                p.id,
+                p.tag,
+                p.verified_insns,
+                if p.matches_binary {
+                    "same as this binary builds"
+                } else {
+                    "differs from what this binary builds (load --replace to upgrade)"
+                }
+            ),
+            None => println!("  {name:<10} missing (pin absent)"),
+        }
+    }
+    println!(
+        "  loopback   {}",
+        if inst.meta.netns_cookie {
+            "bypassed (keys carry the netns cookie)"
+        } else {
+            "not bypassed (this kernel lacks bpf_get_netns_cookie in sock_ops/sk_msg)"
+        }
+    );
+    if let Some(n) = sockets {
+        println!("  sockets    {n} in the sockhash");
+    }
+    if !counters.is_empty() {
+        let line: Vec<String> = counters
+            .iter()
+            .map(|(c, v)| format!("{} {v}", c.name()))
+            .collect();
+        println!("  counters   {}", line.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,117 @@
+//! `tcpbypass unload`: detach exactly our programs (by the ids behind our pins), return every
+//! socket to plain TCP by emptying the sockhash, remove the pins. Idempotent.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use loader::{cgroup, AttachType};
+
+use crate::bypass::{self, Installed, PinState, Pins};
+use crate::cli::PinArgs;
+use crate::commands::{is_enoent, pin_state, require_bpf};
+use crate::exit::Failure;
+use crate::log;
+
+/// `tcpbypass unload`.
+pub fn run(args: &PinArgs) -> Result<ExitCode> {
+    unload(args)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Unloads the bypass pinned under `args.pin_dir`; returns whether there was one.
+pub fn unload(args: &PinArgs) -> Result<bool> {
+    require_bpf()?;
+    let pins = Pins::new(&args.pin_dir);
+    match pin_state(&pins)? {
+        PinState::Absent => {
+            log::info(&format!(
+                "tcpbypass is not loaded (no {})",
+                pins.dir.display()
+            ));
+            return Ok(false);
+        }
+        PinState::Empty => {
+            bypass::remove_pins(&pins.dir)?;
+            log::info(&format!(
+                "tcpbypass is not loaded (removed the empty {})",
+                pins.dir.display()
+            ));
+            return Ok(false);
+        }
+        PinState::Foreign => unreachable!("pin_state refuses foreign directories"),
+        PinState::Ours => {}
+    }
+    let mut inst = Installed::open(&pins)?;
+    let cg = inst.meta.cgroup.clone();
+
+    // 1. Stop inserting new sockets: detach sock_ops.
+    let so_id = inst.sock_ops.as_ref().map(|p| p.id());
+    if let Some(link) = inst.link.take() {
+        match link.detach() {
+            Ok(()) => log::debug("sock_ops link detached"),
+            Err(e) if is_enoent(&e) => log::debug("sock_ops link was already detached"),
+            Err(e) => return Err(Failure::from_loader("detaching the sock_ops link", e)),
+        }
+    } else if let Some(so) = &inst.sock_ops {
+        match cgroup::detach_program(&cg, AttachType::CgroupSockOps, so) {
+            Ok(()) => log::debug("sock_ops detached (PROG_DETACH)"),
+            Err(e) if is_enoent(&e) => log::debug("sock_ops was already detached"),
+            Err(loader::Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                log::debug("the cgroup is gone, and sock_ops with it")
+            }
+            Err(e) => {
+                return Err(Failure::from_loader(
+                    &format!("detaching sock_ops from {}", cg.display()),
+                    e,
+                ))
+            }
+        }
+    }
+
+    // 2. Detach sk_msg from the sockhash.
+    let sockhash = inst.map(programs::names::SOCK_HASH);
+    if let (Some(sm), Some(sh)) = (&inst.sk_msg, sockhash) {
+        match loader::sk_msg::detach(sm, sh) {
+            Ok(()) => log::debug("sk_msg detached from the sockhash"),
+            Err(e) if is_enoent(&e) => log::debug("sk_msg was already detached"),
+            Err(e) => return Err(Failure::from_loader("detaching sk_msg", e)),
+        }
+    }
+
+    // 3. Return established sockets to plain TCP (they keep the sk_msg program while they are
+    //    in the map, even detached).
+    if let Some(sh) = sockhash {
+        let keys: Vec<Vec<u8>> = sh
+            .keys()
+            .collect::<Result<_, _>>()
+            .context("listing the sockhash")?;
+        let mut removed = 0usize;
+        for k in &keys {
+            if sh.delete(k).context("emptying the sockhash")? {
+                removed += 1;
+            }
+        }
+        log::debug(&format!("{removed} socket(s) returned to plain TCP"));
+    }
+
+    // 4. Check through the kernel, not our pins, that nothing of ours is attached.
+    if let Some(id) = so_id {
+        if let Ok(q) = cgroup::query(&cg, AttachType::CgroupSockOps) {
+            if q.prog_ids.contains(&id) {
+                bail!(
+                    "sock_ops (id {id}) is still attached to {} after detaching",
+                    cg.display()
+                );
+            }
+        }
+    }
+
+    // 5. Remove the pins: the kernel frees the programs and maps with their last reference.
+    drop(inst.sock_ops);
+    drop(inst.sk_msg);
+    bypass::remove_pins(&pins.dir)?;
+    log::info(&format!("tcpbypass unloaded from {}", cg.display()));
+    Ok(true)
+}

@@ -1,0 +1,65 @@
+//! `tcpbypass verify`: both programs through the kernel verifier, against throwaway maps,
+//! attached nowhere. Prints the verdict, processed instructions and size of each.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use loader::{Map, Program};
+
+use crate::bypass;
+use crate::cli::{VerifyArgs, Which};
+use crate::commands::require_bpf;
+use crate::exit;
+use crate::log;
+
+/// `tcpbypass verify`.
+pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
+    require_bpf()?;
+    let cfg = bypass::program_config();
+    let (so, sm) = bypass::build(&cfg)?;
+    let maps = bypass::create_maps()?;
+    let refs: Vec<&Map> = maps.iter().collect();
+    let mut rejected = false;
+    for (which, spec, prog) in [
+        (Which::SockOps, bypass::sock_ops_spec(), &so),
+        (Which::SkMsg, bypass::sk_msg_spec(), &sm),
+    ] {
+        if args.program.is_some_and(|w| w != which) {
+            continue;
+        }
+        let name = spec.name.clone();
+        match Program::load(&spec.with_stats(), prog, &refs) {
+            Ok(p) => {
+                let s = p.stats();
+                let fmt = |v: Option<u32>| v.map_or("?".to_string(), |n| n.to_string());
+                println!(
+                    "{name}: accepted — {} instructions ({} bytes), {} processed, {} states (peak {}), stack {}",
+                    prog.len(),
+                    prog.len() * 8,
+                    fmt(s.verified_insns.or(Some(p.cached_info().verified_insns))),
+                    fmt(s.total_states),
+                    fmt(s.peak_states),
+                    s.stack_depth.as_deref().unwrap_or("?"),
+                );
+            }
+            Err(loader::Error::Verifier(v)) => {
+                rejected = true;
+                println!("{name}: REJECTED — {v}");
+                if args.log {
+                    println!("{}", v.log());
+                } else {
+                    log::info("  (--log prints the verifier's full log)");
+                }
+            }
+            Err(e) => return Err(exit::Failure::from_loader(&format!("loading {name}"), e)),
+        }
+    }
+    if !cfg.netns_cookie {
+        log::warn("built without netns cookies (this kernel lacks bpf_get_netns_cookie there): loopback would not be bypassed");
+    }
+    Ok(if rejected {
+        ExitCode::from(exit::VERIFIER)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
