@@ -40,7 +40,7 @@ fn check(sc: &common::Scenario) -> Result<common::Stats, TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(cases(2000))]
+    #![proptest_config(cases(5000))]
     #[test]
     fn single_connections(sc in common::scenario(1..=1, None, None)) {
         check(&sc)?;
@@ -48,7 +48,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cases(1000))]
+    #![proptest_config(cases(3000))]
     #[test]
     fn concurrent_connections_interleaved(sc in common::scenario(2..=8, None, None)) {
         check(&sc)?;
@@ -56,7 +56,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cases(500))]
+    #![proptest_config(cases(1000))]
     #[test]
     fn without_cookies_loopback_is_never_bypassed(sc in common::scenario(1..=6, Some(false), None)) {
         check(&sc)?;
@@ -64,9 +64,36 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cases(500))]
+    #![proptest_config(cases(1000))]
     #[test]
     fn full_maps_never_misdirect_and_drain(sc in common::scenario(2..=8, Some(true), Some(1..=4))) {
         check(&sc)?;
     }
+}
+
+/// The generator reaches what the properties talk about: paired connections, redirected
+/// messages, concurrent connections. Prints the totals of 500 concurrent scenarios.
+#[test]
+fn generated_scenarios_cover_pairing_and_redirects() {
+    use proptest::strategy::{Strategy, ValueTree};
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = common::scenario(2..=8, None, None);
+    let mut total = common::Stats::default();
+    for _ in 0..500 {
+        let sc = strategy.new_tree(&mut runner).unwrap().current();
+        let st = check(&sc).unwrap();
+        total.conns += st.conns;
+        total.paired += st.paired;
+        total.messages += st.messages;
+        total.redirected += st.redirected;
+    }
+    eprintln!("500 scenarios: {total:?}");
+    assert!(
+        total.paired * 10 > total.conns,
+        "too few paired connections: {total:?}"
+    );
+    assert!(
+        total.redirected * 10 > total.messages,
+        "too few redirects: {total:?}"
+    );
 }
