@@ -34,13 +34,14 @@ pub fn run(args: &LoadArgs) -> Result<ExitCode> {
 
 /// Loads (or, with `replace`, upgrades) the bypass; the shared body of `load` and `run`.
 pub fn load(args: &LoadArgs, replace: bool) -> Result<Outcome> {
+    // Bad input fails before anything touches the kernel.
+    let prefixes = prefix_set(args)?;
     require_bpf()?;
     let cgroup = resolve_cgroup(args.cgroup.as_deref())?;
     ensure_bpffs(&args.pins)?;
     let pins = Pins::new(&args.pins.pin_dir);
     let state = pin_state(&pins)?;
     preflight()?;
-    let prefixes = prefix_set(args)?;
     if state == PinState::Ours {
         let installed = Installed::open(&pins)?;
         if !replace {

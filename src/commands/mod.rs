@@ -43,12 +43,12 @@ pub fn require_bpf() -> Result<()> {
             Some(libc::ENOSYS) => exit::UNSUPPORTED,
             _ => exit::RUNTIME,
         };
-        let hint = if code == exit::PERMISSION {
-            loader::env::permission_hint()
-        } else {
-            "this kernel may be built without CONFIG_BPF_SYSCALL".to_string()
-        };
-        anyhow::Error::new(Failure::new(code, format!("bpf() is not usable: {e}")).hint(hint))
+        // An EPERM already names the missing capabilities.
+        let f = Failure::new(code, format!("bpf() is not usable: {e}"));
+        anyhow::Error::new(match code {
+            exit::PERMISSION => f,
+            _ => f.hint("this kernel may be built without CONFIG_BPF_SYSCALL"),
+        })
     })
 }
 
@@ -61,6 +61,14 @@ pub fn resolve_cgroup(given: Option<&Path>) -> Result<PathBuf> {
                 .hint("the bypass needs a cgroup v2 hierarchy; pass --cgroup DIR to choose one")
         })?,
     };
+    if !path.is_dir() {
+        return Err(Failure::new(
+            exit::ENVIRONMENT,
+            format!("cgroup directory {} does not exist", path.display()),
+        )
+        .hint("create it first (cgroup v2 directories are made with mkdir) or pass an existing one")
+        .into());
+    }
     loader::env::check_cgroup2(&path).map_err(|e| {
         Failure::new(exit::ENVIRONMENT, e.to_string())
             .hint("pass a directory of the cgroup v2 (cgroup2) hierarchy, see /proc/self/mountinfo")
