@@ -24,7 +24,8 @@ Exit codes:
   3  permission: not root, or a capability is missing
   4  this kernel lacks something the bypass needs (see `tcpbypass probe`)
   5  the kernel verifier rejected a program
-  6  environment: no cgroup v2, a cgroup v1 path, bpffs missing, a foreign pin directory";
+  6  environment: no cgroup v2, a cgroup v1 path, bpffs missing, a foreign pin directory
+  7  load --strict refused: this kernel has a quirk applications would notice (see probe)";
 
 /// Same-host TCP acceleration with eBPF sockmap: no LLVM, no clang, no libbpf.
 #[derive(Debug, Parser)]
@@ -48,7 +49,7 @@ pub enum Command {
     ///
     /// Safe to run twice: when the bypass is already loaded it says so and changes nothing,
     /// unless --replace swaps in this binary's programs without detaching first.
-    Load(LoadArgs),
+    Load(LoadCmdArgs),
     /// Unload: detach exactly our programs, return sockets to plain TCP, remove the pins.
     Unload(PinArgs),
     /// Show whether the bypass is loaded, its programs, sockets and counters.
@@ -101,6 +102,17 @@ pub struct LoadArgs {
     /// Attach through PROG_ATTACH even when the kernel has bpf_link for cgroups.
     #[arg(long, hide = true)]
     pub legacy_attach: bool,
+}
+
+/// Options of `load`: those shared with `run`, and `--strict`.
+#[derive(Debug, Args, Clone)]
+pub struct LoadCmdArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Refuse to load (exit 7) when the kernel self-test finds a quirk applications would
+    /// notice (a blocking recv() failing with EAGAIN; see `tcpbypass probe`).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Options of `status`.
@@ -191,9 +203,11 @@ mod tests {
             "--replace",
         ])
         .unwrap();
-        let Command::Load(a) = cli.command else {
+        let Command::Load(cmd) = cli.command else {
             panic!("not load")
         };
+        assert!(!cmd.strict);
+        let a = cmd.load;
         assert_eq!(
             a.cgroup.as_deref(),
             Some(std::path::Path::new("/sys/fs/cgroup/x"))

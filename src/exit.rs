@@ -12,6 +12,9 @@ pub const UNSUPPORTED: u8 = 4;
 pub const VERIFIER: u8 = 5;
 /// No cgroup v2, a cgroup v1 path, bpffs missing, a foreign pin directory.
 pub const ENVIRONMENT: u8 = 6;
+/// `load --strict` refused: the kernel has a quirk that changes what applications see
+/// (see `crate::quirk`).
+pub const QUIRK: u8 = 7;
 
 /// A failure with a chosen exit code and a hint on what to do.
 #[derive(Debug)]

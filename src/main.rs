@@ -8,6 +8,7 @@ mod commands;
 mod exit;
 mod json;
 mod log;
+mod quirk;
 
 use std::process::ExitCode;
 

@@ -10,7 +10,7 @@ use loader::{cgroup, AttachMode, AttachType, Feature, Map, UpdateFlags};
 use programs::key::{self, PrefixKey};
 
 use crate::bypass::{self, AttachKind, Installed, Meta, PinState, Pins};
-use crate::cli::LoadArgs;
+use crate::cli::{LoadArgs, LoadCmdArgs};
 use crate::commands::{ensure_bpffs, pin_state, require_bpf, resolve_cgroup};
 use crate::exit::{self, Failure};
 use crate::log;
@@ -27,13 +27,19 @@ pub enum Outcome {
 }
 
 /// `tcpbypass load`.
-pub fn run(args: &LoadArgs) -> Result<ExitCode> {
-    load(args, args.replace)?;
+pub fn run(args: &LoadCmdArgs) -> Result<ExitCode> {
+    load_checked(&args.load, args.load.replace, args.strict)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Loads (or, with `replace`, upgrades) the bypass; the shared body of `load` and `run`.
+/// A kernel quirk found by the self-test (`crate::quirk`) is a warning here.
 pub fn load(args: &LoadArgs, replace: bool) -> Result<Outcome> {
+    load_checked(args, replace, false)
+}
+
+/// [`load`], refusing with exit code 7 when `strict` and the kernel self-test finds a quirk.
+fn load_checked(args: &LoadArgs, replace: bool, strict: bool) -> Result<Outcome> {
     // Bad input fails before anything touches the kernel.
     let prefixes = prefix_set(args)?;
     require_bpf()?;
@@ -52,6 +58,7 @@ pub fn load(args: &LoadArgs, replace: bool) -> Result<Outcome> {
             ));
             return Ok(Outcome::AlreadyLoaded);
         }
+        crate::quirk::check_for_load(strict)?;
         replace_programs(installed, &cgroup, &prefixes, &args.exclude_ports)?;
         log::info(&format!(
             "tcpbypass programs replaced in place (pins {})",
@@ -59,6 +66,7 @@ pub fn load(args: &LoadArgs, replace: bool) -> Result<Outcome> {
         ));
         return Ok(Outcome::Replaced);
     }
+    crate::quirk::check_for_load(strict)?;
     fresh_load(args, &pins, &cgroup, &prefixes)?;
     log::info(&format!(
         "tcpbypass loaded: sock_ops on {}, pins under {}",

@@ -105,11 +105,22 @@ pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
         j = j.with(r.key, value);
     }
     let usable = missing_required.is_empty();
+    // Kernel quirks: only meaningful (and only testable) where a sockhash can be made.
+    let quirk = usable.then(crate::quirk::recv_eagain_selftest);
+    let quirk_json = match &quirk {
+        None => Json::Null,
+        Some(q) => Json::obj()
+            .with("affected", q.affected)
+            .with("trials", q.trials)
+            .with("eagain", q.eagain)
+            .with("detail", q.detail.as_str()),
+    };
     if args.json {
         let j = Json::obj()
             .with("schema", 1u32)
             .with("bypass_possible", usable)
             .with("features", j)
+            .with("quirks", Json::obj().with("recv_eagain", quirk_json))
             .with(
                 "missing",
                 Json::Arr(
@@ -124,6 +135,17 @@ pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
         println!("tcpbypass probe: what this kernel offers");
         for l in &lines {
             println!("{l}");
+        }
+        if let Some(q) = &quirk {
+            let verdict = match q.affected {
+                Some(true) => "AFFECTED",
+                Some(false) => "not affected",
+                None => "unknown",
+            };
+            println!("  {:<58} {verdict} — {}", "quirk: blocking recv() fails with EAGAIN", q.detail);
+            if q.affected == Some(true) {
+                println!("warning: {}", crate::quirk::EagainQuirk::EFFECT);
+            }
         }
         if usable {
             println!("the bypass can work on this host");
