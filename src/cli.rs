@@ -62,6 +62,12 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Load, stay in the foreground until SIGTERM/SIGINT, then unload (for DaemonSets/systemd).
     Run(RunArgs),
+    /// Measure plain TCP, TCP with the bypass and a Unix socket pair on this host, in a
+    /// temporary cgroup that is removed afterwards (see docs/benchmarks.md).
+    Bench(BenchArgs),
+    /// One end of a `bench` measurement (started by `bench` itself).
+    #[command(name = "bench-worker", hide = true)]
+    BenchWorker(crate::bench::worker::WorkerArgs),
 }
 
 /// Where the pins live.
@@ -175,6 +181,69 @@ pub struct RunArgs {
     /// Leave the bypass in place on exit.
     #[arg(long)]
     pub keep: bool,
+}
+
+/// Where `bench` runs its two ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchScenario {
+    /// Both ends in this network namespace, over loopback.
+    Loopback,
+    /// One end in each of two temporary network namespaces joined by a veth pair.
+    Netns,
+}
+
+/// CPU placement of the two ends of a `bench` measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
+pub enum BenchCpu {
+    /// Both ends pinned to one CPU.
+    Same,
+    /// The ends pinned to two different CPUs.
+    Split,
+    /// Not pinned: the scheduler decides.
+    Any,
+}
+
+/// What `bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
+pub enum BenchTest {
+    /// Ping-pong: one message each way, median and p99 latency.
+    Latency,
+    /// One-way stream of messages: throughput.
+    Stream,
+}
+
+/// Options of `bench`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    /// Where the two ends run.
+    #[arg(long, value_enum, default_value = "loopback")]
+    pub scenario: BenchScenario,
+    /// CPU placement of the two ends; a comma-separated list compares several in one run.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "any")]
+    pub cpu: Vec<BenchCpu>,
+    /// Message sizes in bytes (suffix K for KiB), comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = crate::bench::plan::parse_size,
+          default_value = "1,64,512,1K,4K,16K,64K", value_name = "SIZES")]
+    pub sizes: Vec<usize>,
+    /// Which tests, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "latency,stream")]
+    pub tests: Vec<BenchTest>,
+    /// A quick run: about 25 s, 3 rounds.
+    #[arg(long)]
+    pub quick: bool,
+    /// Total measuring time in seconds (default 150, or 25 with --quick).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub time: Option<u32>,
+    /// How many times each (size, test, mode) is measured, the modes interleaved
+    /// (default 5, or 3 with --quick).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: Option<u32>,
+    /// Also write the results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write an SVG chart to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
 }
 
 #[cfg(test)]

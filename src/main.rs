@@ -2,6 +2,7 @@
 //! failures to documented exit codes. The commands wire `programs` (what to load) to
 //! `loader` (how to load it).
 
+mod bench;
 mod bypass;
 mod cli;
 mod commands;

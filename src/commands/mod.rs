@@ -1,5 +1,6 @@
 //! One module per subcommand, plus the checks they share (privileges, cgroup, bpffs).
 
+mod bench;
 mod dump;
 mod load;
 mod probe;
@@ -18,7 +19,7 @@ use crate::cli::{Command, PinArgs};
 use crate::exit::{self, Failure};
 use crate::log;
 
-pub use load::load;
+pub use load::{load, Outcome as LoadOutcome};
 pub use unload::unload;
 
 /// Runs one command.
@@ -31,6 +32,8 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
         Command::Verify(a) => verify::run(&a),
         Command::Probe(a) => probe::run(&a),
         Command::Run(a) => run::run(&a),
+        Command::Bench(a) => bench::run(&a),
+        Command::BenchWorker(a) => crate::bench::worker::run(&a),
     }
 }
 

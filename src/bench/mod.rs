@@ -1,0 +1,204 @@
+//! `tcpbypass bench`: a benchmark a user runs on their own host before turning the bypass on.
+//!
+//! It owns everything the benchmark needs and nothing else: the plan (which sizes, tests, CPU
+//! placements and modes, interleaved over rounds: [`plan`]), the temporary environment it
+//! creates and always removes (two child cgroups, the bypass loaded on one of them with the
+//! same code as `tcpbypass load`, for `--scenario netns` two network namespaces and a veth
+//! pair, and SIGINT/SIGTERM handling: [`setup`]), the worker processes that are the two ends of
+//! each measurement ([`worker`], [`runner`]), the statistics ([`stats`]) and the report (table,
+//! JSON, SVG: [`report`]). The command itself (output files, exit code) is
+//! `commands/bench.rs`.
+//!
+//! Three modes are compared: plain TCP (workers in the `tcp` cgroup, which has no program),
+//! TCP with the bypass (workers in the `bypass` cgroup) and a Unix-domain socket pair (the
+//! floor). After every TCP or bypass run the bypass counters tell whether the bypass carried
+//! the bytes, so a run that silently measured plain TCP is reported, never hidden.
+
+pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod setup;
+pub mod stats;
+pub mod worker;
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::cli::{BenchArgs, BenchScenario, BenchTest};
+use crate::log;
+use plan::{cpu_name, size_label, test_name, Mode, Plan};
+use report::Results;
+use runner::{Env, Measurement};
+use setup::{Cgroups, LoadedBypass, Netns, Signals};
+
+/// What a finished run hands to the command.
+#[derive(Debug)]
+pub struct Run {
+    /// The plan it followed.
+    pub plan: Plan,
+    /// The results.
+    pub results: Results,
+    /// CPUs the workers could use.
+    pub cpus: Vec<usize>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Sets up, measures every job of the plan, and removes everything it set up (also on an
+/// error or an interruption by SIGINT/SIGTERM/SIGHUP).
+pub fn run(args: &BenchArgs) -> Result<Run> {
+    let plan = Plan::new(args);
+    let cpus = runner::allowed_cpus()?;
+    for c in &args.cpu {
+        runner::placement(*c, &cpus)?;
+    }
+    crate::commands::require_bpf()?;
+    let exe = std::env::current_exe().context("finding this program's path")?;
+    // Signals first: from here on Ctrl-C is read by us, between steps, and cleanup runs.
+    let signals = Signals::block()?;
+    let started = Instant::now();
+    let netns = match args.scenario {
+        BenchScenario::Netns => Some(Netns::create()?),
+        BenchScenario::Loopback => None,
+    };
+    signals.check()?;
+    let cgroups = Cgroups::create()?;
+    signals.check()?;
+    let prefixes: Vec<String> = if netns.is_some() {
+        vec![setup::NETNS_PREFIX.to_string()]
+    } else {
+        Vec::new()
+    };
+    let bypass = LoadedBypass::load(&cgroups.bypass, &prefixes)?;
+    signals.check()?;
+    log::info(&format!(
+        "bench: {} measurements of {} ms (warm-up {} ms) in {} rounds, about {} s; cgroups under {}; Ctrl-C stops and cleans up",
+        plan.jobs.len(),
+        plan.duration.as_millis(),
+        plan.warmup.as_millis(),
+        plan.rounds,
+        plan.budget.as_secs(),
+        cgroups.dir().display()
+    ));
+    let env = Env {
+        signals: &signals,
+        cgroups: &cgroups,
+        bypass: &bypass,
+        netns: netns.as_ref(),
+        exe,
+        cpus: cpus.clone(),
+        duration: plan.duration,
+        warmup: plan.warmup,
+    };
+    let mut results = Results::default();
+    let mut progress = Progress::new(plan.jobs.len(), plan.rounds);
+    for job in &plan.jobs {
+        let m = runner::measure(&env, job).with_context(|| {
+            format!(
+                "measuring {} {} over {} (--cpu {})",
+                test_name(job.test),
+                size_label(job.size),
+                job.mode.name(),
+                cpu_name(job.cpu)
+            )
+        });
+        let m = match m {
+            Ok(m) => m,
+            Err(e) => {
+                progress.finish();
+                return Err(e);
+            }
+        };
+        progress.step(&m);
+        results.add(&m);
+    }
+    progress.finish();
+    drop(env);
+    drop(bypass);
+    drop(cgroups);
+    drop(netns);
+    log::info("bench: done; the cgroups, pins and namespaces it created are removed");
+    Ok(Run {
+        plan,
+        results,
+        cpus,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Progress on stderr: one rewritten line on a terminal, one line per round otherwise.
+struct Progress {
+    total: usize,
+    rounds: u32,
+    done: usize,
+    started: Instant,
+    tty: bool,
+    dirty: bool,
+}
+
+impl Progress {
+    fn new(total: usize, rounds: u32) -> Progress {
+        Progress {
+            total,
+            rounds,
+            done: 0,
+            started: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+            dirty: false,
+        }
+    }
+
+    fn step(&mut self, m: &Measurement) {
+        self.done += 1;
+        if log::verbosity() < 0 {
+            return;
+        }
+        let j = m.job;
+        let value = match j.test {
+            BenchTest::Latency => match m.client.hist.quantile(0.5) {
+                Some(v) => format!("{:.2} µs", v as f64 / 2000.0),
+                None => "-".into(),
+            },
+            BenchTest::Stream => match m.throughput() {
+                Some(v) => format!("{:.1} MB/s", v / 1e6),
+                None => "-".into(),
+            },
+        };
+        let carried = match (j.mode, m.carried()) {
+            (Mode::Bypass, Some(c)) => format!(", {:.1}% redirected", c * 100.0),
+            _ => String::new(),
+        };
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let left = elapsed / self.done as f64 * (self.total - self.done) as f64;
+        let line = format!(
+            "[{}/{}] round {}/{} --cpu {} {} {} {}: {value}{carried}; ~{:.0} s left",
+            self.done,
+            self.total,
+            j.round + 1,
+            self.rounds,
+            cpu_name(j.cpu),
+            test_name(j.test),
+            size_label(j.size),
+            j.mode.name(),
+            left
+        );
+        if self.tty {
+            eprint!("\r\x1b[2K{line}");
+            self.dirty = true;
+        } else if log::verbosity() > 0
+            || self.done == self.total
+            || self.done % (self.total / self.rounds.max(1) as usize).max(1) == 0
+        {
+            eprintln!("{line}");
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.dirty {
+            eprintln!();
+            self.dirty = false;
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! The temporary things a `bench` run creates, each a drop guard that removes it again:
+//! blocked termination signals read through a signalfd ([`Signals`]), two child cgroups
+//! ([`Cgroups`]), the bypass loaded on one of them under its own pin directory
+//! ([`LoadedBypass`]), and for `--scenario netns` two network namespaces joined by a veth pair
+//! ([`Netns`]). The bench process itself never joins a cgroup it removes.
+
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use loader::Map;
+use programs::Counter;
+
+use crate::bypass::Pins;
+use crate::cli::{LoadArgs, PinArgs};
+use crate::commands::LoadOutcome;
+use crate::exit::{self, Failure};
+use crate::log;
+
+/// SIGINT, SIGTERM and SIGHUP blocked for this process and readable from a signalfd, so an
+/// interruption is noticed between (and during) measurements and cleanup always runs.
+#[derive(Debug)]
+pub struct Signals {
+    fd: OwnedFd,
+}
+
+fn term_set() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+impl Signals {
+    /// Blocks the signals and opens the signalfd.
+    pub fn block() -> Result<Signals> {
+        let set = term_set();
+        // SAFETY: valid set pointers; signalfd returns a new fd we own.
+        unsafe {
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                bail!("blocking SIGINT/SIGTERM/SIGHUP failed");
+            }
+            let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+            if fd < 0 {
+                return Err(io::Error::last_os_error()).context("signalfd");
+            }
+            Ok(Signals {
+                fd: OwnedFd::from_raw_fd(fd),
+            })
+        }
+    }
+
+    /// The descriptor to poll.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The signal that arrived, if any (consumes it).
+    pub fn pending(&self) -> Option<i32> {
+        // SAFETY: reading one siginfo into a buffer of its size.
+        unsafe {
+            let mut info: libc::signalfd_siginfo = std::mem::zeroed();
+            let n = libc::read(
+                self.fd.as_raw_fd(),
+                (&mut info as *mut libc::signalfd_siginfo).cast(),
+                std::mem::size_of::<libc::signalfd_siginfo>(),
+            );
+            (n == std::mem::size_of::<libc::signalfd_siginfo>() as isize)
+                .then_some(info.ssi_signo as i32)
+        }
+    }
+
+    /// An error for an interruption by `sig` (exit code 128 + sig, the shell convention).
+    pub fn interrupted(sig: i32) -> anyhow::Error {
+        let name = match sig {
+            libc::SIGINT => "SIGINT",
+            libc::SIGTERM => "SIGTERM",
+            libc::SIGHUP => "SIGHUP",
+            _ => "a signal",
+        };
+        anyhow::Error::new(Failure::new(
+            (128 + sig).clamp(0, 255) as u8,
+            format!("interrupted by {name}; everything the benchmark set up was removed"),
+        ))
+    }
+
+    /// Fails when a signal arrived.
+    pub fn check(&self) -> Result<()> {
+        match self.pending() {
+            Some(sig) => Err(Signals::interrupted(sig)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `<cgroup2 mount>/tcpbypass-bench-<pid>/` with two children: `bypass` (the bypass is
+/// attached here) and `tcp` (plain TCP). Drop moves any leftover process out and removes all
+/// three.
+#[derive(Debug)]
+pub struct Cgroups {
+    root: PathBuf,
+    dir: PathBuf,
+    /// The cgroup with the bypass.
+    pub bypass: PathBuf,
+    /// The cgroup without it.
+    pub tcp: PathBuf,
+}
+
+impl Cgroups {
+    /// Creates them.
+    pub fn create() -> Result<Cgroups> {
+        let root = loader::env::cgroup2_mount().map_err(|e| {
+            Failure::new(exit::ENVIRONMENT, e.to_string())
+                .hint("the bypass (and its benchmark) needs a cgroup v2 hierarchy")
+        })?;
+        let dir = root.join(format!("tcpbypass-bench-{}", std::process::id()));
+        fs::create_dir(&dir).with_context(|| crate::commands::at(&dir, "creating the cgroup"))?;
+        let cg = Cgroups {
+            bypass: dir.join("bypass"),
+            tcp: dir.join("tcp"),
+            root,
+            dir,
+        };
+        loader::env::check_cgroup2(&cg.dir)?;
+        for d in [&cg.bypass, &cg.tcp] {
+            fs::create_dir(d).with_context(|| crate::commands::at(d, "creating the cgroup"))?;
+        }
+        Ok(cg)
+    }
+
+    /// The parent directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn remove_cgroup(dir: &Path, root: &Path) {
+    for attempt in 0..100 {
+        if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
+            for pid in text.lines().filter(|l| !l.trim().is_empty()) {
+                let _ = fs::write(root.join("cgroup.procs"), format!("{}\n", pid.trim()));
+            }
+        }
+        match fs::remove_dir(dir) {
+            Ok(()) => return,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Err(_) if attempt < 99 => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => log::warn(&format!(
+                "could not remove the cgroup {}: {e}",
+                dir.display()
+            )),
+        }
+    }
+}
+
+impl Drop for Cgroups {
+    fn drop(&mut self) {
+        for d in [&self.bypass, &self.tcp, &self.dir] {
+            remove_cgroup(d, &self.root);
+        }
+    }
+}
+
+/// The bypass loaded (by the same code as `tcpbypass load`) on one cgroup under a unique pin
+/// directory; drop unloads it (the same code as `tcpbypass unload`) and removes the pins.
+#[derive(Debug)]
+pub struct LoadedBypass {
+    pins: PinArgs,
+    counters: Map,
+}
+
+/// The bypass counters that tell whether it carried the traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Messages redirected.
+    pub redirected: u64,
+    /// Bytes redirected.
+    pub redirected_bytes: u64,
+    /// Messages that found no peer and went through TCP.
+    pub no_peer: u64,
+    /// Server sockets paired.
+    pub paired: u64,
+}
+
+impl Counters {
+    /// `self - before`, per field.
+    pub fn since(&self, before: &Counters) -> Counters {
+        Counters {
+            redirected: self.redirected.saturating_sub(before.redirected),
+            redirected_bytes: self
+                .redirected_bytes
+                .saturating_sub(before.redirected_bytes),
+            no_peer: self.no_peer.saturating_sub(before.no_peer),
+            paired: self.paired.saturating_sub(before.paired),
+        }
+    }
+}
+
+impl LoadedBypass {
+    /// Loads the bypass on `cgroup`, pinned under a unique directory on /sys/fs/bpf, with
+    /// the extra address prefixes `prefixes`.
+    pub fn load(cgroup: &Path, prefixes: &[String]) -> Result<LoadedBypass> {
+        let pins = PinArgs {
+            pin_dir: PathBuf::from(format!(
+                "/sys/fs/bpf/tcpbypass-bench-{}",
+                std::process::id()
+            )),
+            mount_bpffs: false,
+            no_mount_bpffs: false,
+        };
+        let args = LoadArgs {
+            cgroup: Some(cgroup.to_path_buf()),
+            pins: pins.clone(),
+            local_prefixes: prefixes.to_vec(),
+            no_local_addresses: false,
+            exclude_ports: Vec::new(),
+            replace: false,
+            legacy_attach: false,
+        };
+        if Pins::new(&pins.pin_dir).state()? != crate::bypass::PinState::Absent {
+            bail!(
+                "{} already exists (another benchmark with this process id?); remove it with `tcpbypass unload --pin-dir {}`",
+                pins.pin_dir.display(),
+                pins.pin_dir.display()
+            );
+        }
+        let outcome = crate::commands::load(&args, false)?;
+        // From here on, a failure unloads.
+        let lb = Map::open_pinned(Pins::new(&pins.pin_dir).map(programs::names::COUNTERS)).map(
+            |counters| LoadedBypass {
+                pins: pins.clone(),
+                counters,
+            },
+        );
+        let lb = match lb {
+            Ok(lb) => lb,
+            Err(e) => {
+                let _ = crate::commands::unload(&pins);
+                return Err(anyhow::Error::new(e).context("opening the counters map"));
+            }
+        };
+        if outcome != LoadOutcome::Loaded {
+            bail!(
+                "the bypass was unexpectedly already loaded under {}",
+                lb.pins.pin_dir.display()
+            );
+        }
+        Ok(lb)
+    }
+
+    /// The counters now (summed over CPUs).
+    pub fn counters(&self) -> Result<Counters> {
+        let read = |c: Counter| -> Result<u64> {
+            let vals = self.counters.get_per_cpu(&c.key())?.unwrap_or_default();
+            Ok(vals
+                .iter()
+                .filter_map(|v| {
+                    v.get(..8)
+                        .map(|b| u64::from_ne_bytes(b.try_into().expect("8")))
+                })
+                .sum())
+        };
+        Ok(Counters {
+            redirected: read(Counter::Redirected)?,
+            redirected_bytes: read(Counter::RedirectedBytes)?,
+            no_peer: read(Counter::NoPeer)?,
+            paired: read(Counter::Paired)?,
+        })
+    }
+}
+
+impl Drop for LoadedBypass {
+    fn drop(&mut self) {
+        if let Err(e) = crate::commands::unload(&self.pins) {
+            log::warn(&format!("unloading the benchmark's bypass: {e:#}"));
+            let _ = crate::bypass::remove_pins(&self.pins.pin_dir);
+        }
+    }
+}
+
+/// Address of the server end in the netns scenario.
+pub const NETNS_SERVER: &str = "10.77.0.1";
+/// Address of the client end in the netns scenario.
+pub const NETNS_CLIENT: &str = "10.77.0.2";
+/// The prefix covering both.
+pub const NETNS_PREFIX: &str = "10.77.0.0/24";
+
+/// Two network namespaces (`tcpbypass-bench-<pid>-s`, `-c`) made with iproute2, joined by a
+/// veth pair, addresses [`NETNS_SERVER`] and [`NETNS_CLIENT`]. Drop deletes both namespaces
+/// (which deletes the veth pair).
+#[derive(Debug)]
+pub struct Netns {
+    names: Vec<String>,
+}
+
+fn ip(args: &[&str]) -> Result<()> {
+    let out = Command::new("ip").args(args).output().map_err(|e| {
+        anyhow::Error::new(
+            Failure::new(exit::ENVIRONMENT, format!("running `ip`: {e}"))
+                .hint("--scenario netns needs iproute2 (`apt-get install iproute2`)"),
+        )
+    })?;
+    if !out.status.success() {
+        bail!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+impl Netns {
+    /// Creates the namespaces and the veth pair.
+    pub fn create() -> Result<Netns> {
+        let pid = std::process::id();
+        let (s, c) = (
+            format!("tcpbypass-bench-{pid}-s"),
+            format!("tcpbypass-bench-{pid}-c"),
+        );
+        let mut ns = Netns { names: Vec::new() };
+        for n in [&s, &c] {
+            ip(&["netns", "add", n])?;
+            ns.names.push(n.clone());
+        }
+        let (vs, vc) = (format!("tbb{pid}s"), format!("tbb{pid}c"));
+        ip(&[
+            "link", "add", &vs, "netns", &s, "type", "veth", "peer", "name", &vc, "netns", &c,
+        ])?;
+        for (n, dev, addr) in [(&s, &vs, NETNS_SERVER), (&c, &vc, NETNS_CLIENT)] {
+            ip(&["-n", n, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
+            ip(&["-n", n, "link", "set", dev, "up"])?;
+            ip(&["-n", n, "link", "set", "lo", "up"])?;
+        }
+        Ok(ns)
+    }
+
+    /// The server's namespace file.
+    pub fn server(&self) -> PathBuf {
+        Path::new("/run/netns").join(&self.names[0])
+    }
+
+    /// The client's namespace file.
+    pub fn client(&self) -> PathBuf {
+        Path::new("/run/netns").join(&self.names[1])
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for n in &self.names {
+            if let Err(e) = ip(&["netns", "del", n]) {
+                log::warn(&format!("removing the network namespace {n}: {e:#}"));
+            }
+        }
+    }
+}
