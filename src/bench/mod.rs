@@ -95,20 +95,21 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
     let mut results = Results::default();
     let mut progress = Progress::new(plan.jobs.len(), plan.rounds);
     for job in &plan.jobs {
-        let m = runner::measure(&env, job).with_context(|| {
-            format!(
-                "measuring {} {} over {} (--cpu {})",
-                test_name(job.test),
-                size_label(job.size),
-                job.mode.name(),
-                cpu_name(job.cpu)
-            )
-        });
-        let m = match m {
+        let m = match runner::measure(&env, job) {
             Ok(m) => m,
             Err(e) => {
                 progress.finish();
-                return Err(e);
+                // An interruption speaks for itself; anything else says what was measured.
+                if crate::exit::code_for(&e) > 128 {
+                    return Err(e);
+                }
+                return Err(e.context(format!(
+                    "measuring {} {} over {} (--cpu {})",
+                    test_name(job.test),
+                    size_label(job.size),
+                    job.mode.name(),
+                    cpu_name(job.cpu)
+                )));
             }
         };
         progress.step(&m);

@@ -1,0 +1,115 @@
+//! Smoke test of `tcpbypass bench`: the options parse, and (when the kernel allows) a tiny run
+//! of one size produces every cell, proves the bypass carried its runs, and leaves nothing
+//! behind. It asserts structure, never speed: performance goals live in the benchmark's
+//! printed numbers (docs/benchmarks.md), not in tests.
+
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tcpbypass"))
+}
+
+#[test]
+fn bench_options_parse_and_bad_values_are_usage_errors() {
+    let out = bin().args(["bench", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for opt in [
+        "--quick",
+        "--cpu",
+        "--sizes",
+        "--scenario",
+        "--json",
+        "--plot",
+    ] {
+        assert!(help.contains(opt), "{opt} missing from:\n{help}");
+    }
+    for bad in [
+        &["bench", "--sizes", "0"][..],
+        &["bench", "--cpu", "both"],
+        &["bench", "--scenario", "moon"],
+        &["bench", "--rounds", "0"],
+    ] {
+        let out = bin().args(bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}
+
+/// The numbers after each `"key":` in a compact JSON text.
+fn values<'a>(json: &'a str, key: &str) -> Vec<&'a str> {
+    let pat = format!("\"{key}\":");
+    json.match_indices(&pat)
+        .map(|(i, _)| {
+            let rest = &json[i + pat.len()..];
+            let end = rest.find([',', '}', ']']).unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect()
+}
+
+#[test]
+fn tiny_bench_run_measures_every_mode_and_cleans_up() {
+    if !loader::testing::kernel_or_skip("tiny_bench_run_measures_every_mode_and_cleans_up") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("tcpbypass-bench-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, svg) = (dir.join("b.json"), dir.join("b.svg"));
+    let child = bin()
+        .args([
+            "-q", "bench", "--sizes", "512", "--time", "2", "--rounds", "1", "--cpu", "same",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .arg("--plot")
+        .arg(&svg)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench failed: {:?}\n{stdout}",
+        out.status
+    );
+
+    // Nothing left: the cgroups and the pin directory are named after the bench's pid.
+    let cg = loader::env::cgroup2_mount().unwrap();
+    assert!(!cg.join(format!("tcpbypass-bench-{pid}")).exists());
+    assert!(!Path::new(&format!("/sys/fs/bpf/tcpbypass-bench-{pid}")).exists());
+
+    // The table has both tests and ratios.
+    assert!(stdout.contains("Ping-pong latency"), "{stdout}");
+    assert!(stdout.contains("Stream throughput"), "{stdout}");
+    assert!(stdout.contains("512 B"), "{stdout}");
+    assert!(stdout.contains("Bypass check: 2 bypass runs"), "{stdout}");
+
+    let j = std::fs::read_to_string(&json).unwrap();
+    assert_eq!(values(&j, "schema"), ["1"]);
+    let modes = values(&j, "mode");
+    assert_eq!(modes.len(), 6, "{j}");
+    for m in ["\"tcp\"", "\"bypass\"", "\"unix\""] {
+        assert_eq!(modes.iter().filter(|v| *v == &m).count(), 2, "{m} in {j}");
+    }
+    // Every latency cell has a median, every stream cell a throughput.
+    assert_eq!(values(&j, "one_way_median").len(), 3);
+    assert!(values(&j, "one_way_median")
+        .iter()
+        .all(|v| v.parse::<u64>().unwrap() > 0));
+    assert!(values(&j, "median").iter().all(|v| *v != "null"));
+    // Bypass runs were carried by the bypass (>= 99% of bytes); TCP cells have no share.
+    let carried: Vec<u64> = values(&j, "min_carried_permille")
+        .iter()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    assert_eq!(carried.len(), 2, "{j}");
+    assert!(carried.iter().all(|&c| c >= 990), "{carried:?}");
+    assert!(j.contains("\"problems\":[]"), "{j}");
+
+    let s = std::fs::read_to_string(&svg).unwrap();
+    assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
