@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 pub mod cgroup;
+pub mod elf;
 pub mod env;
 mod error;
 pub mod features;

@@ -1,0 +1,566 @@
+//! Just enough BTF (the `.BTF` section) to read and write BTF-defined maps: the header, the
+//! type section (every kind is stepped over; INT, PTR, ARRAY, STRUCT/UNION, VAR, DATASEC,
+//! ENUM, TYPEDEF and the modifiers are understood) and the string section.
+//!
+//! A map in `.maps` is a VAR of an anonymous struct whose members encode the attributes the
+//! way libbpf's `__uint(name, N)` does (`int (*name)[N]`: a PTR to an ARRAY of N elements)
+//! and `__type(key, T)` does (`T *key`: a PTR to the key type, whose size is the key size).
+
+use super::ElfError;
+
+const MAGIC: u16 = 0xeb9f;
+const HEADER_LEN: u32 = 24;
+
+const KIND_INT: u8 = 1;
+const KIND_PTR: u8 = 2;
+const KIND_ARRAY: u8 = 3;
+const KIND_STRUCT: u8 = 4;
+const KIND_UNION: u8 = 5;
+const KIND_ENUM: u8 = 6;
+const KIND_FWD: u8 = 7;
+const KIND_TYPEDEF: u8 = 8;
+const KIND_VOLATILE: u8 = 9;
+const KIND_CONST: u8 = 10;
+const KIND_RESTRICT: u8 = 11;
+const KIND_FUNC: u8 = 12;
+const KIND_FUNC_PROTO: u8 = 13;
+const KIND_VAR: u8 = 14;
+const KIND_DATASEC: u8 = 15;
+const KIND_FLOAT: u8 = 16;
+const KIND_DECL_TAG: u8 = 17;
+const KIND_TYPE_TAG: u8 = 18;
+const KIND_ENUM64: u8 = 19;
+
+/// How deep type chains are followed (modifiers, typedefs, nested arrays).
+const MAX_DEPTH: usize = 32;
+
+fn err(msg: impl Into<String>) -> ElfError {
+    ElfError::Btf(msg.into())
+}
+
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    let s = b.get(off..off.checked_add(4)?)?;
+    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// One parsed type.
+#[derive(Debug, Clone)]
+struct Type {
+    name_off: u32,
+    kind: u8,
+    /// `size` or `type`, depending on the kind.
+    size_or_type: u32,
+    /// ARRAY: (elem type, nelems).
+    array: Option<(u32, u32)>,
+    /// STRUCT/UNION members (name_off, type), DATASEC entries (type, offset, size) stored as
+    /// (type, offset) with the size in the third field.
+    members: Vec<(u32, u32, u32)>,
+    /// VAR linkage.
+    linkage: u32,
+}
+
+/// A parsed `.BTF` section.
+#[derive(Debug)]
+pub(crate) struct Btf<'a> {
+    types: Vec<Type>,
+    strings: &'a [u8],
+}
+
+/// A map definition read from `.maps`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BtfMap {
+    pub name: String,
+    /// Offset of the variable in the `.maps` section.
+    pub offset: u32,
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub flags: u32,
+    pub pinning: u32,
+}
+
+impl<'a> Btf<'a> {
+    /// Parses the header, the type section and the string section.
+    pub fn parse(b: &'a [u8]) -> Result<Btf<'a>, ElfError> {
+        if b.len() < HEADER_LEN as usize {
+            return Err(err(format!("section of {} bytes has no header", b.len())));
+        }
+        let magic = u16::from_le_bytes([b[0], b[1]]);
+        if magic != MAGIC {
+            if magic.swap_bytes() == MAGIC {
+                return Err(err("big-endian BTF is not supported"));
+            }
+            return Err(err(format!("bad magic {magic:#06x}")));
+        }
+        if b[2] != 1 {
+            return Err(err(format!("version {} (only 1 is known)", b[2])));
+        }
+        let field = |i: usize| u32_at(b, 4 + 4 * i).unwrap_or(0);
+        let (hdr_len, type_off, type_len, str_off, str_len) =
+            (field(0), field(1), field(2), field(3), field(4));
+        if hdr_len < HEADER_LEN || hdr_len as usize > b.len() {
+            return Err(err(format!("header length {hdr_len}")));
+        }
+        let range = |off: u32, len: u32, what: &str| -> Result<&'a [u8], ElfError> {
+            let start = hdr_len as u64 + off as u64;
+            let end = start + len as u64;
+            if end > b.len() as u64 {
+                return Err(err(format!(
+                    "{what} {start}..{end} is outside the section ({} bytes)",
+                    b.len()
+                )));
+            }
+            Ok(&b[start as usize..end as usize])
+        };
+        let tb = range(type_off, type_len, "type section")?;
+        let strings = range(str_off, str_len, "string section")?;
+        let mut types = Vec::new();
+        let mut pos = 0usize;
+        while pos < tb.len() {
+            let rd = |off: usize| {
+                u32_at(tb, off).ok_or_else(|| err(format!("type {} is truncated", types.len() + 1)))
+            };
+            let name_off = rd(pos)?;
+            let info = rd(pos + 4)?;
+            let size_or_type = rd(pos + 8)?;
+            pos += 12;
+            let vlen = (info & 0xffff) as usize;
+            let kind = ((info >> 24) & 0x1f) as u8;
+            let mut t = Type {
+                name_off,
+                kind,
+                size_or_type,
+                array: None,
+                members: Vec::new(),
+                linkage: 0,
+            };
+            let extra = match kind {
+                KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
+                KIND_PTR | KIND_FWD | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT
+                | KIND_FUNC | KIND_FLOAT | KIND_TYPE_TAG => 0,
+                KIND_ARRAY => 12,
+                KIND_STRUCT | KIND_UNION | KIND_DATASEC | KIND_ENUM64 => 12 * vlen,
+                KIND_ENUM | KIND_FUNC_PROTO => 8 * vlen,
+                k => return Err(err(format!("type {}: unknown kind {k}", types.len() + 1))),
+            };
+            if pos + extra > tb.len() {
+                return Err(err(format!("type {} is truncated", types.len() + 1)));
+            }
+            match kind {
+                KIND_ARRAY => t.array = Some((rd(pos)?, rd(pos + 8)?)),
+                KIND_VAR => t.linkage = rd(pos)?,
+                KIND_STRUCT | KIND_UNION | KIND_DATASEC => {
+                    for i in 0..vlen {
+                        let o = pos + 12 * i;
+                        t.members.push((rd(o)?, rd(o + 4)?, rd(o + 8)?));
+                    }
+                }
+                _ => {}
+            }
+            pos += extra;
+            types.push(t);
+        }
+        Ok(Btf { types, strings })
+    }
+
+    fn ty(&self, id: u32) -> Result<&Type, ElfError> {
+        if id == 0 {
+            return Err(err("unexpected void type"));
+        }
+        self.types
+            .get(id as usize - 1)
+            .ok_or_else(|| err(format!("type id {id} does not exist")))
+    }
+
+    fn name(&self, off: u32) -> Result<&'a str, ElfError> {
+        let s = self
+            .strings
+            .get(off as usize..)
+            .ok_or_else(|| err(format!("name offset {off} is outside the string section")))?;
+        let end = s
+            .iter()
+            .position(|&c| c == 0)
+            .ok_or_else(|| err(format!("name at {off} is not NUL-terminated")))?;
+        std::str::from_utf8(&s[..end]).map_err(|_| err(format!("name at {off} is not UTF-8")))
+    }
+
+    /// Follows typedefs and modifiers.
+    fn skip_mods(&self, mut id: u32) -> Result<(u32, &Type), ElfError> {
+        for _ in 0..MAX_DEPTH {
+            let t = self.ty(id)?;
+            match t.kind {
+                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
+                    id = t.size_or_type
+                }
+                _ => return Ok((id, t)),
+            }
+        }
+        Err(err(format!("type chain from {id} is too deep or a loop")))
+    }
+
+    /// The size in bytes of a type.
+    fn size_of(&self, id: u32, depth: usize) -> Result<u32, ElfError> {
+        if depth > MAX_DEPTH {
+            return Err(err("type nesting too deep"));
+        }
+        let (_, t) = self.skip_mods(id)?;
+        match t.kind {
+            KIND_INT | KIND_STRUCT | KIND_UNION | KIND_ENUM | KIND_ENUM64 | KIND_FLOAT
+            | KIND_DATASEC => Ok(t.size_or_type),
+            KIND_PTR => Ok(8),
+            KIND_ARRAY => {
+                let (elem, n) = t.array.unwrap_or((0, 0));
+                self.size_of(elem, depth + 1)?
+                    .checked_mul(n)
+                    .ok_or_else(|| err("array size overflows u32"))
+            }
+            k => Err(err(format!("type {id} of kind {k} has no size"))),
+        }
+    }
+
+    /// `int (*name)[N]` → N.
+    fn uint_attr(&self, map: &str, attr: &str, id: u32) -> Result<u32, ElfError> {
+        let bad = |why: &str| ElfError::BadMap {
+            name: map.to_string(),
+            reason: format!("attribute {attr}: {why}"),
+        };
+        let (_, p) = self.skip_mods(id)?;
+        if p.kind != KIND_PTR {
+            return Err(bad("expected a pointer to an array (__uint)"));
+        }
+        let (_, a) = self.skip_mods(p.size_or_type)?;
+        match a.array {
+            Some((_, n)) if a.kind == KIND_ARRAY => Ok(n),
+            _ => Err(bad("expected a pointer to an array (__uint)")),
+        }
+    }
+
+    /// `T *name` → sizeof(T).
+    fn type_attr(&self, map: &str, attr: &str, id: u32) -> Result<u32, ElfError> {
+        let (_, p) = self.skip_mods(id)?;
+        if p.kind != KIND_PTR {
+            return Err(ElfError::BadMap {
+                name: map.to_string(),
+                reason: format!("attribute {attr}: expected a pointer to a type (__type)"),
+            });
+        }
+        self.size_of(p.size_or_type, 0)
+    }
+
+    /// The maps defined in the DATASEC `.maps`.
+    pub fn maps(&self) -> Result<Vec<BtfMap>, ElfError> {
+        let Some(sec) = self
+            .types
+            .iter()
+            .find(|t| t.kind == KIND_DATASEC && self.name(t.name_off).ok() == Some(".maps"))
+        else {
+            return Err(err("no DATASEC named .maps"));
+        };
+        let mut out = Vec::with_capacity(sec.members.len());
+        for &(var_id, offset, _size) in &sec.members {
+            let var = self.ty(var_id)?;
+            if var.kind != KIND_VAR {
+                return Err(err(format!(".maps entry {var_id} is not a VAR")));
+            }
+            let name = self.name(var.name_off)?.to_string();
+            if var.linkage != 1 {
+                // libbpf accepts only global (allocated) map variables.
+                return Err(ElfError::BadMap {
+                    name,
+                    reason: format!("linkage {} (only global maps are supported)", var.linkage),
+                });
+            }
+            let (_, def) = self.skip_mods(var.size_or_type)?;
+            if def.kind != KIND_STRUCT {
+                return Err(ElfError::BadMap {
+                    name,
+                    reason: "definition is not a struct".into(),
+                });
+            }
+            let mut m = BtfMap {
+                name: name.clone(),
+                offset,
+                map_type: 0,
+                key_size: 0,
+                value_size: 0,
+                max_entries: 0,
+                flags: 0,
+                pinning: 0,
+            };
+            for &(mname, mtype, _) in &def.members {
+                let attr = self.name(mname)?;
+                match attr {
+                    "type" => m.map_type = self.uint_attr(&name, attr, mtype)?,
+                    "max_entries" => m.max_entries = self.uint_attr(&name, attr, mtype)?,
+                    "map_flags" => m.flags = self.uint_attr(&name, attr, mtype)?,
+                    "pinning" => m.pinning = self.uint_attr(&name, attr, mtype)?,
+                    "key_size" => m.key_size = self.uint_attr(&name, attr, mtype)?,
+                    "value_size" => m.value_size = self.uint_attr(&name, attr, mtype)?,
+                    "key" => m.key_size = self.type_attr(&name, attr, mtype)?,
+                    "value" => m.value_size = self.type_attr(&name, attr, mtype)?,
+                    "numa_node" => {
+                        self.uint_attr(&name, attr, mtype)?;
+                    }
+                    "map_extra" => {
+                        if self.uint_attr(&name, attr, mtype)? != 0 {
+                            return Err(ElfError::BadMap {
+                                name,
+                                reason: "map_extra is not supported".into(),
+                            });
+                        }
+                    }
+                    "values" => {
+                        return Err(ElfError::BadMap {
+                            name,
+                            reason: "initial `values` (map-in-map or prog-array slots) are not \
+                                     supported"
+                                .into(),
+                        })
+                    }
+                    other => {
+                        return Err(ElfError::BadMap {
+                            name,
+                            reason: format!("unknown attribute {other:?}"),
+                        })
+                    }
+                }
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+}
+
+/// A map to describe in `.BTF` for [`write_maps`].
+#[derive(Debug, Clone)]
+pub(crate) struct WriteMap<'n> {
+    pub name: &'n str,
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub flags: u32,
+    pub pinning: u32,
+}
+
+impl WriteMap<'_> {
+    /// The attributes written: name and value.
+    fn attrs(&self) -> Vec<(&'static str, u32)> {
+        let mut v = vec![
+            ("type", self.map_type),
+            ("key_size", self.key_size),
+            ("value_size", self.value_size),
+            ("max_entries", self.max_entries),
+        ];
+        if self.flags != 0 {
+            v.push(("map_flags", self.flags));
+        }
+        if self.pinning != 0 {
+            v.push(("pinning", self.pinning));
+        }
+        v
+    }
+
+    /// Size of the map's variable in `.maps` (one pointer per attribute).
+    pub fn def_size(&self) -> u32 {
+        8 * self.attrs().len() as u32
+    }
+}
+
+struct Strings {
+    bytes: Vec<u8>,
+}
+
+impl Strings {
+    fn add(&mut self, s: &str) -> u32 {
+        let needle: Vec<u8> = s.bytes().chain([0]).collect();
+        // Reuse an identical string (names repeat: key_size, value_size, …).
+        if let Some(p) = self
+            .bytes
+            .windows(needle.len())
+            .position(|w| w == needle.as_slice())
+            .filter(|&p| p == 0 || self.bytes[p - 1] == 0)
+        {
+            return p as u32;
+        }
+        let off = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(&needle);
+        off
+    }
+}
+
+/// The `.BTF` section describing `maps` laid out one after another in `.maps` (offsets are
+/// the running sum of [`WriteMap::def_size`]).
+pub(crate) fn write_maps(maps: &[WriteMap<'_>]) -> Vec<u8> {
+    let mut strings = Strings { bytes: vec![0] };
+    let mut types: Vec<u8> = Vec::new();
+    let mut next_id = 1u32;
+    let mut push = |types: &mut Vec<u8>, words: &[u32]| -> u32 {
+        for w in words {
+            types.extend_from_slice(&w.to_le_bytes());
+        }
+        let id = next_id;
+        next_id += 1;
+        id
+    };
+    let info = |kind: u8, vlen: usize| ((kind as u32) << 24) | vlen as u32;
+    // [1] int: signed 32-bit.
+    let int_name = strings.add("int");
+    let int = push(
+        &mut types,
+        &[int_name, info(KIND_INT, 0), 4, (1 << 24) | 32],
+    );
+    // [2] the index type of arrays.
+    let idx_name = strings.add("__ARRAY_SIZE_TYPE__");
+    let idx = push(&mut types, &[idx_name, info(KIND_INT, 0), 4, 32]);
+    // One PTR → ARRAY per distinct number.
+    let mut ptr_of: Vec<(u32, u32)> = Vec::new();
+    let mut var_ids = Vec::new();
+    let mut offset = 0u32;
+    let mut secinfo = Vec::new();
+    for m in maps {
+        let mut members = Vec::new();
+        for (attr, n) in m.attrs() {
+            let ptr = match ptr_of.iter().find(|(k, _)| *k == n) {
+                Some(&(_, p)) => p,
+                None => {
+                    let arr = push(&mut types, &[0, info(KIND_ARRAY, 0), 0, int, idx, n]);
+                    let p = push(&mut types, &[0, info(KIND_PTR, 0), arr]);
+                    ptr_of.push((n, p));
+                    p
+                }
+            };
+            members.push((strings.add(attr), ptr));
+        }
+        let mut words = vec![0, info(KIND_STRUCT, members.len()), m.def_size()];
+        for (i, (name, ty)) in members.iter().enumerate() {
+            words.extend_from_slice(&[*name, *ty, 64 * i as u32]);
+        }
+        let st = push(&mut types, &words);
+        let name = strings.add(m.name);
+        let var = push(&mut types, &[name, info(KIND_VAR, 0), st, 1]);
+        var_ids.push(var);
+        secinfo.extend_from_slice(&[var, offset, m.def_size()]);
+        offset += m.def_size();
+    }
+    let sec_name = strings.add(".maps");
+    let mut words = vec![sec_name, info(KIND_DATASEC, maps.len()), offset];
+    words.extend_from_slice(&secinfo);
+    push(&mut types, &words);
+
+    let mut out = Vec::with_capacity(24 + types.len() + strings.bytes.len());
+    out.extend_from_slice(&MAGIC.to_le_bytes());
+    out.push(1); // version
+    out.push(0); // flags
+    for w in [
+        HEADER_LEN,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        strings.bytes.len() as u32,
+    ] {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out.extend_from_slice(&types);
+    out.extend_from_slice(&strings.bytes);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<WriteMap<'static>> {
+        vec![
+            WriteMap {
+                name: "socks",
+                map_type: 18,
+                key_size: 48,
+                value_size: 8,
+                max_entries: 65535,
+                flags: 0,
+                pinning: 0,
+            },
+            WriteMap {
+                name: "prefixes",
+                map_type: 11,
+                key_size: 20,
+                value_size: 4,
+                max_entries: 1024,
+                flags: 1,
+                pinning: 1,
+            },
+        ]
+    }
+
+    #[test]
+    fn written_maps_read_back() {
+        let bytes = write_maps(&sample());
+        let btf = Btf::parse(&bytes).unwrap();
+        let maps = btf.maps().unwrap();
+        assert_eq!(maps.len(), 2);
+        assert_eq!(
+            maps[0],
+            BtfMap {
+                name: "socks".into(),
+                offset: 0,
+                map_type: 18,
+                key_size: 48,
+                value_size: 8,
+                max_entries: 65535,
+                flags: 0,
+                pinning: 0
+            }
+        );
+        assert_eq!(maps[1].offset, 32);
+        assert_eq!(maps[1].flags, 1);
+        assert_eq!(maps[1].pinning, 1);
+        assert_eq!(maps[1].key_size, 20);
+    }
+
+    #[test]
+    fn header_errors() {
+        assert!(Btf::parse(&[]).is_err());
+        let mut b = write_maps(&sample());
+        b.swap(0, 1);
+        assert!(matches!(Btf::parse(&b), Err(ElfError::Btf(m)) if m.contains("big-endian")));
+        let mut b = write_maps(&sample());
+        b[12..16].copy_from_slice(&u32::MAX.to_le_bytes()); // type_len
+        assert!(Btf::parse(&b).is_err());
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let b = write_maps(&sample());
+        for n in 0..b.len() {
+            let _ = Btf::parse(&b[..n]).and_then(|btf| btf.maps());
+        }
+        // Flipping any byte never panics either.
+        for i in 0..b.len() {
+            for v in [0u8, 0xff, 0x80, 1] {
+                let mut m = b.clone();
+                m[i] = v;
+                let _ = Btf::parse(&m).and_then(|btf| btf.maps());
+            }
+        }
+    }
+
+    #[test]
+    fn a_type_loop_is_an_error() {
+        // [1] typedef → [2] typedef → [1]
+        let mut types = Vec::new();
+        for w in [0u32, 8 << 24, 2, 0, 8 << 24, 1] {
+            types.extend_from_slice(&w.to_le_bytes());
+        }
+        let mut b = vec![0x9f, 0xeb, 1, 0];
+        for w in [24u32, 0, types.len() as u32, types.len() as u32, 1] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        b.extend_from_slice(&types);
+        b.push(0);
+        let btf = Btf::parse(&b).unwrap();
+        assert!(btf.skip_mods(1).is_err());
+        assert!(btf.size_of(1, 0).is_err());
+    }
+}

@@ -1,0 +1,883 @@
+//! The object reader: checks the ELF structure against the file (before goblin sees any
+//! range), collects sections, symbols, maps and relocations, and builds one
+//! [`asm::Program`] per program symbol with its subprograms appended in libbpf's order.
+
+use std::collections::{BTreeMap, HashMap};
+
+use asm::insn::op;
+use asm::{Insn, MapRef, MapRefKind};
+use goblin::container::{Container, Ctx};
+use goblin::elf::reloc::RelocSection;
+use goblin::elf::section_header::{
+    SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
+};
+use goblin::elf::sym::{Symtab, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_SECTION};
+use goblin::elf::{Elf, SectionHeader, Sym};
+
+use super::btf::Btf;
+use super::{
+    sections, ElfError, MapOrigin, Object, ObjectMap, ObjectProgram, Pinning, EM_BPF,
+    MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64,
+};
+use crate::map::{MapSpec, MapType};
+
+const EHDR_SIZE: usize = 64;
+const SHDR_SIZE: u64 = 64;
+const SYM_SIZE: u64 = 24;
+const REL_SIZE: u64 = 16;
+const ET_REL: u16 = 1;
+/// `SHN_XINDEX`/`SHN_LORESERVE`: section indexes at or above this are special.
+const SHN_LORESERVE: usize = 0xff00;
+/// `sizeof(struct bpf_map_def)`: type, key_size, value_size, max_entries, map_flags.
+const MAP_DEF_SIZE: u64 = 20;
+/// `BPF_F_RDONLY_PROG`, which libbpf gives `.rodata` maps.
+const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+/// The largest global data section turned into a map (the kernel's array values are far
+/// smaller anyway); a `.bss` of any declared size costs no file bytes, so it needs a bound.
+const MAX_DATA_SECTION: u64 = 64 << 20;
+
+fn malformed(msg: impl Into<String>) -> ElfError {
+    ElfError::Malformed(msg.into())
+}
+
+/// A section as this reader sees it.
+#[derive(Debug)]
+struct Section<'a> {
+    name: String,
+    shdr: SectionHeader,
+    /// The file bytes (empty for NOBITS).
+    data: &'a [u8],
+}
+
+impl Section<'_> {
+    fn size(&self) -> u64 {
+        self.shdr.sh_size
+    }
+}
+
+/// A function: a program or a subprogram candidate.
+#[derive(Debug, Clone)]
+struct Func {
+    name: String,
+    section: usize,
+    /// First slot within the section.
+    start: usize,
+    /// Number of slots.
+    len: usize,
+    global: bool,
+}
+
+/// Where a relocation's symbol points, resolved.
+#[derive(Debug, Clone)]
+struct Rel {
+    r_type: u32,
+    sym: usize,
+    index: usize,
+}
+
+fn cstr(table: &[u8], off: usize) -> Option<String> {
+    let s = table.get(off..)?;
+    let end = s.iter().position(|&c| c == 0)?;
+    Some(String::from_utf8_lossy(&s[..end]).into_owned())
+}
+
+fn check_range(what: &str, start: u64, size: u64, len: usize) -> Result<(), ElfError> {
+    let end = start
+        .checked_add(size)
+        .ok_or_else(|| malformed(format!("{what}: size overflows")))?;
+    if end > len as u64 {
+        return Err(ElfError::Truncated {
+            what: what.to_string(),
+            start,
+            end,
+            len,
+        });
+    }
+    Ok(())
+}
+
+fn is_data_section(name: &str) -> bool {
+    [".data", ".rodata", ".bss"]
+        .iter()
+        .any(|p| name == *p || (name.starts_with(p) && name.as_bytes()[p.len()] == b'.'))
+}
+
+/// Parses a whole object.
+pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
+    // --- ELF header, checked by hand before goblin reads it.
+    if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
+        return Err(ElfError::NotElf);
+    }
+    check_range("the ELF header", 0, EHDR_SIZE as u64, bytes.len())?;
+    match bytes[4] {
+        2 => {}
+        1 => {
+            return Err(ElfError::Unsupported(
+                "32-bit ELF (BPF objects are ELF64)".into(),
+            ))
+        }
+        c => return Err(malformed(format!("ELF class {c}"))),
+    }
+    match bytes[5] {
+        1 => {}
+        2 => {
+            return Err(ElfError::Unsupported(
+                "big-endian object (only little-endian BPF is supported)".into(),
+            ))
+        }
+        d => return Err(malformed(format!("ELF data encoding {d}"))),
+    }
+    let header = Elf::parse_header(bytes).map_err(|e| malformed(format!("ELF header: {e}")))?;
+    if header.e_machine != EM_BPF {
+        return Err(ElfError::Unsupported(format!(
+            "machine {} is not EM_BPF ({EM_BPF})",
+            header.e_machine
+        )));
+    }
+    if header.e_type != ET_REL {
+        return Err(ElfError::Unsupported(format!(
+            "ELF type {} is not a relocatable object (ET_REL)",
+            header.e_type
+        )));
+    }
+    if header.e_shoff == 0 {
+        return Err(malformed("no section header table"));
+    }
+    if header.e_shentsize as u64 != SHDR_SIZE {
+        return Err(malformed(format!(
+            "section header size {}",
+            header.e_shentsize
+        )));
+    }
+    check_range("section header 0", header.e_shoff, SHDR_SIZE, bytes.len())?;
+    let ctx = Ctx::new(Container::Big, goblin::container::Endian::Little);
+    let mut shnum = header.e_shnum as u64;
+    if shnum == 0 {
+        // Extended numbering: the count is in section 0's sh_size.
+        let first = SectionHeader::parse(bytes, header.e_shoff as usize, 1, ctx)
+            .map_err(|e| malformed(format!("section header 0: {e}")))?;
+        shnum = first.first().map_or(0, |s| s.sh_size);
+    }
+    let max = (bytes.len() as u64) / SHDR_SIZE;
+    if shnum > max {
+        return Err(ElfError::TooMany {
+            what: "section headers",
+            count: shnum,
+            max,
+        });
+    }
+    check_range(
+        "the section header table",
+        header.e_shoff,
+        shnum * SHDR_SIZE,
+        bytes.len(),
+    )?;
+    let shdrs = SectionHeader::parse(bytes, header.e_shoff as usize, shnum as usize, ctx)
+        .map_err(|e| malformed(format!("section headers: {e}")))?;
+    if shdrs.len() as u64 != shnum {
+        return Err(malformed("section header count"));
+    }
+    for (i, s) in shdrs.iter().enumerate() {
+        if s.sh_type != SHT_NOBITS && i != 0 {
+            check_range(&format!("section {i}"), s.sh_offset, s.sh_size, bytes.len())?;
+        }
+    }
+    let mut shstrndx = header.e_shstrndx as usize;
+    if shstrndx == 0xffff {
+        shstrndx = shdrs.first().map_or(0, |s| s.sh_link as usize);
+    }
+    let shstr = match shdrs.get(shstrndx) {
+        Some(s) if s.sh_type == SHT_STRTAB => {
+            &bytes[s.sh_offset as usize..(s.sh_offset + s.sh_size) as usize]
+        }
+        _ => return Err(malformed(format!("section name table index {shstrndx}"))),
+    };
+    let sections: Vec<Section> = shdrs
+        .into_iter()
+        .enumerate()
+        .map(|(i, shdr)| {
+            let name = if i == 0 {
+                String::new()
+            } else {
+                cstr(shstr, shdr.sh_name).ok_or_else(|| {
+                    malformed(format!("section {i}: name offset {} is bad", shdr.sh_name))
+                })?
+            };
+            let data = if shdr.sh_type == SHT_NOBITS || i == 0 {
+                &bytes[0..0]
+            } else {
+                &bytes[shdr.sh_offset as usize..(shdr.sh_offset + shdr.sh_size) as usize]
+            };
+            Ok(Section { name, shdr, data })
+        })
+        .collect::<Result<_, ElfError>>()?;
+
+    // --- Symbols.
+    let symtabs: Vec<usize> = (0..sections.len())
+        .filter(|&i| sections[i].shdr.sh_type == SHT_SYMTAB)
+        .collect();
+    let symtab_idx = match symtabs.as_slice() {
+        [i] => *i,
+        [] => return Err(malformed("no symbol table (stripped object?)")),
+        _ => return Err(malformed("more than one symbol table")),
+    };
+    let st = &sections[symtab_idx];
+    if st.shdr.sh_entsize != SYM_SIZE || st.size() % SYM_SIZE != 0 {
+        return Err(malformed(format!(
+            "symbol table entry size {} / size {}",
+            st.shdr.sh_entsize,
+            st.size()
+        )));
+    }
+    let strtab = match sections.get(st.shdr.sh_link as usize) {
+        Some(s) if s.shdr.sh_type == SHT_STRTAB => s.data,
+        _ => return Err(malformed("the symbol table's string table is missing")),
+    };
+    let nsyms = (st.size() / SYM_SIZE) as usize;
+    let syms: Vec<Sym> = if nsyms == 0 {
+        Vec::new()
+    } else {
+        let table = Symtab::parse(bytes, st.shdr.sh_offset as usize, nsyms, ctx)
+            .map_err(|e| malformed(format!("symbol table: {e}")))?;
+        table.iter().collect()
+    };
+    if syms.len() != nsyms {
+        return Err(malformed("symbol table count"));
+    }
+    let sym_name = |i: usize| -> Result<String, ElfError> {
+        let s = &syms[i];
+        if s.st_type() == STT_SECTION {
+            return Ok(sections
+                .get(s.st_shndx)
+                .map_or(String::new(), |sec| sec.name.clone()));
+        }
+        cstr(strtab, s.st_name).ok_or_else(|| malformed(format!("symbol {i}: bad name offset")))
+    };
+
+    // --- Classify sections.
+    let mut license = String::new();
+    let mut kern_version = None;
+    let mut exec: Vec<usize> = Vec::new();
+    let mut legacy_maps = None;
+    let mut btf_maps = None;
+    let mut btf_sec = None;
+    let mut data_secs: Vec<usize> = Vec::new();
+    let mut rel_secs: Vec<usize> = Vec::new();
+    for (i, s) in sections.iter().enumerate().skip(1) {
+        let t = s.shdr.sh_type;
+        match s.name.as_str() {
+            "license" => {
+                let end = s.data.iter().position(|&c| c == 0).unwrap_or(s.data.len());
+                license = String::from_utf8_lossy(&s.data[..end]).into_owned();
+                continue;
+            }
+            "version" => {
+                if s.data.len() != 4 {
+                    return Err(malformed(format!(
+                        "version section of {} bytes",
+                        s.data.len()
+                    )));
+                }
+                kern_version = Some(u32::from_le_bytes([
+                    s.data[0], s.data[1], s.data[2], s.data[3],
+                ]));
+                continue;
+            }
+            "maps" => {
+                legacy_maps = Some(i);
+                continue;
+            }
+            ".maps" => {
+                btf_maps = Some(i);
+                continue;
+            }
+            ".BTF" => {
+                btf_sec = Some(i);
+                continue;
+            }
+            ".BTF.ext" => {
+                check_btf_ext(s.data)?;
+                continue;
+            }
+            _ => {}
+        }
+        if t == SHT_PROGBITS && s.shdr.sh_flags & SHF_EXECINSTR as u64 != 0 {
+            if s.size() % 8 != 0 {
+                return Err(malformed(format!(
+                    "code section {} has {} bytes, not a whole number of instructions",
+                    s.name,
+                    s.size()
+                )));
+            }
+            exec.push(i);
+        } else if (t == SHT_PROGBITS || t == SHT_NOBITS) && is_data_section(&s.name) {
+            if s.size() > 0 {
+                data_secs.push(i);
+            }
+        } else if t == SHT_REL {
+            rel_secs.push(i);
+        } else if t == SHT_RELA {
+            let target = s.shdr.sh_info as usize;
+            if exec.contains(&target)
+                || sections
+                    .get(target)
+                    .is_some_and(|t| t.shdr.sh_flags & SHF_EXECINSTR as u64 != 0)
+            {
+                return Err(ElfError::Unsupported(format!(
+                    "RELA relocations ({}) in a code section",
+                    s.name
+                )));
+            }
+        }
+    }
+    let text_idx = exec.iter().copied().find(|&i| sections[i].name == ".text");
+
+    // --- Functions.
+    let mut funcs: Vec<Func> = Vec::new();
+    for &sec in &exec {
+        let s = &sections[sec];
+        let slots = (s.size() / 8) as usize;
+        let mut in_sec: Vec<(usize, u64, bool, String)> = Vec::new();
+        for (i, sym) in syms.iter().enumerate() {
+            if sym.st_shndx != sec || sym.st_type() != STT_FUNC {
+                continue;
+            }
+            if sym.st_value % 8 != 0 || sym.st_size % 8 != 0 {
+                return Err(malformed(format!(
+                    "function symbol {i} is not instruction-aligned"
+                )));
+            }
+            let end = sym.st_value.checked_add(sym.st_size);
+            if end.map_or(true, |e| e > s.size()) || sym.st_value >= s.size() {
+                return Err(malformed(format!(
+                    "function symbol {i} ({}) lies outside section {}",
+                    sym_name(i)?,
+                    s.name
+                )));
+            }
+            let bind = sym.st_bind();
+            in_sec.push((
+                (sym.st_value / 8) as usize,
+                sym.st_size / 8,
+                bind == STB_GLOBAL || bind == STB_WEAK,
+                sym_name(i)?,
+            ));
+        }
+        in_sec.sort_by_key(|f| f.0);
+        if in_sec.is_empty() && slots > 0 && Some(sec) != text_idx {
+            // No symbols: the whole section is one program named after it.
+            let name: String = s
+                .name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            in_sec.push((0, slots as u64, true, name));
+        }
+        for (k, (start, size, global, name)) in in_sec.iter().enumerate() {
+            let next = in_sec.get(k + 1).map_or(slots, |n| n.0);
+            let len = if *size == 0 {
+                next - start
+            } else {
+                *size as usize
+            };
+            if start + len > next {
+                return Err(malformed(format!(
+                    "function {name} overlaps the next one in {}",
+                    s.name
+                )));
+            }
+            if len == 0 {
+                continue;
+            }
+            funcs.push(Func {
+                name: name.clone(),
+                section: sec,
+                start: *start,
+                len,
+                global: *global,
+            });
+        }
+    }
+    let func_at: HashMap<(usize, usize), usize> = funcs
+        .iter()
+        .enumerate()
+        .map(|(i, f)| ((f.section, f.start), i))
+        .collect();
+
+    // --- Instructions per code section.
+    let code: HashMap<usize, Vec<Insn>> = exec
+        .iter()
+        .map(|&i| {
+            let insns = sections[i]
+                .data
+                .chunks_exact(8)
+                .map(|c| Insn::decode(&[c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect();
+            (i, insns)
+        })
+        .collect();
+
+    // --- Relocations of code sections: section → slot → relocation.
+    let mut relocs: HashMap<usize, BTreeMap<usize, Rel>> = HashMap::new();
+    for &ri in &rel_secs {
+        let rs = &sections[ri];
+        let target = rs.shdr.sh_info as usize;
+        if !exec.contains(&target) {
+            continue; // relocations of .BTF, .BTF.ext, debug info: not needed
+        }
+        if rs.shdr.sh_link as usize != symtab_idx {
+            return Err(malformed(format!(
+                "{} does not use the symbol table",
+                rs.name
+            )));
+        }
+        if rs.shdr.sh_entsize != REL_SIZE || rs.size() % REL_SIZE != 0 {
+            return Err(malformed(format!(
+                "{}: entry size {}",
+                rs.name, rs.shdr.sh_entsize
+            )));
+        }
+        let table = RelocSection::parse(
+            bytes,
+            rs.shdr.sh_offset as usize,
+            rs.size() as usize,
+            false,
+            ctx,
+        )
+        .map_err(|e| malformed(format!("{}: {e}", rs.name)))?;
+        let tsize = sections[target].size();
+        let per = relocs.entry(target).or_default();
+        for (index, r) in table.iter().enumerate() {
+            let bad = |reason: String| ElfError::BadRelocation {
+                section: rs.name.clone(),
+                index,
+                reason,
+            };
+            if r.r_offset % 8 != 0 || r.r_offset.checked_add(8).map_or(true, |e| e > tsize) {
+                return Err(bad(format!(
+                    "offset {} is outside {} ({} bytes) or not instruction-aligned",
+                    r.r_offset, sections[target].name, tsize
+                )));
+            }
+            if r.r_sym == 0 || r.r_sym >= syms.len() {
+                return Err(bad(format!("symbol index {} (of {})", r.r_sym, syms.len())));
+            }
+            if r.r_type != R_BPF_64_64 && r.r_type != R_BPF_64_32 {
+                return Err(bad(format!(
+                    "type {} (only R_BPF_64_64 and R_BPF_64_32 are supported in code)",
+                    r.r_type
+                )));
+            }
+            let slot = (r.r_offset / 8) as usize;
+            if per
+                .insert(
+                    slot,
+                    Rel {
+                        r_type: r.r_type,
+                        sym: r.r_sym,
+                        index,
+                    },
+                )
+                .is_some()
+            {
+                return Err(bad(format!(
+                    "a second relocation for offset {}",
+                    r.r_offset
+                )));
+            }
+        }
+    }
+    let relname = |sec: usize| format!(".rel{}", sections[sec].name);
+
+    // --- Maps.
+    let mut maps: Vec<ObjectMap> = Vec::new();
+    // (section, offset) → map index, for relocations.
+    let mut map_at: HashMap<(usize, u64), usize> = HashMap::new();
+    if let Some(mi) = legacy_maps {
+        let ms = &sections[mi];
+        let mut defs: Vec<(u64, String)> = Vec::new();
+        for (i, sym) in syms.iter().enumerate() {
+            if sym.st_shndx == mi && sym.st_type() != STT_SECTION && sym.st_name != 0 {
+                defs.push((sym.st_value, sym_name(i)?));
+            }
+        }
+        defs.sort();
+        if defs.is_empty() && ms.size() > 0 {
+            return Err(malformed("legacy maps section without map symbols"));
+        }
+        for (off, name) in defs {
+            if ms.shdr.sh_type == SHT_NOBITS
+                || off
+                    .checked_add(MAP_DEF_SIZE)
+                    .map_or(true, |e| e > ms.size())
+            {
+                return Err(ElfError::BadMap {
+                    name,
+                    reason: format!("definition at {off} is outside the maps section"),
+                });
+            }
+            let w = |k: usize| {
+                let p = off as usize + 4 * k;
+                u32::from_le_bytes([ms.data[p], ms.data[p + 1], ms.data[p + 2], ms.data[p + 3]])
+            };
+            let spec =
+                MapSpec::new(&name, MapType::from_raw(w(0)), w(1), w(2), w(3)).with_flags(w(4));
+            map_at.insert((mi, off), maps.len());
+            maps.push(ObjectMap {
+                spec,
+                pinning: Pinning::None,
+                origin: MapOrigin::Legacy,
+            });
+        }
+    }
+    if let Some(mi) = btf_maps {
+        let Some(bi) = btf_sec else {
+            return Err(ElfError::Btf(".maps section without a .BTF section".into()));
+        };
+        let btf = Btf::parse(sections[bi].data)?;
+        for m in btf.maps()? {
+            if m.offset as u64 >= sections[mi].size() {
+                return Err(ElfError::BadMap {
+                    name: m.name,
+                    reason: format!("offset {} is outside .maps", m.offset),
+                });
+            }
+            let spec = MapSpec::new(
+                &m.name,
+                MapType::from_raw(m.map_type),
+                m.key_size,
+                m.value_size,
+                m.max_entries,
+            )
+            .with_flags(m.flags);
+            map_at.insert((mi, m.offset as u64), maps.len());
+            maps.push(ObjectMap {
+                spec,
+                pinning: Pinning::from_raw(m.pinning),
+                origin: MapOrigin::Btf,
+            });
+        }
+    }
+    for &di in &data_secs {
+        let s = &sections[di];
+        if s.size() > MAX_DATA_SECTION {
+            return Err(ElfError::TooMany {
+                what: "bytes in a global data section",
+                count: s.size(),
+                max: MAX_DATA_SECTION,
+            });
+        }
+        let flags = if s.name.starts_with(".rodata") {
+            BPF_F_RDONLY_PROG
+        } else {
+            0
+        };
+        let spec = MapSpec::new(&s.name, MapType::Array, 4, s.size() as u32, 1).with_flags(flags);
+        map_at.insert((di, u64::MAX), maps.len());
+        maps.push(ObjectMap {
+            spec,
+            pinning: Pinning::None,
+            origin: MapOrigin::GlobalData {
+                init: s.data.to_vec(),
+            },
+        });
+    }
+    for (i, m) in maps.iter().enumerate() {
+        if maps[..i].iter().any(|o| o.spec.name == m.spec.name) {
+            return Err(ElfError::BadMap {
+                name: m.spec.name.clone(),
+                reason: "defined twice".into(),
+            });
+        }
+    }
+
+    // --- Programs.
+    let ctxt = Ctx2 {
+        sections: &sections,
+        syms: &syms,
+        funcs: &funcs,
+        func_at: &func_at,
+        code: &code,
+        relocs: &relocs,
+        maps: &maps,
+        map_at: &map_at,
+        legacy_maps,
+        btf_maps,
+        text_idx,
+    };
+    let mut programs = Vec::new();
+    let mut total = 0usize;
+    for (fi, f) in funcs.iter().enumerate() {
+        if Some(f.section) == text_idx || !f.global {
+            continue;
+        }
+        let p = ctxt.build(fi, &sym_name, &relname, &mut total)?;
+        programs.push(p);
+    }
+    Ok(Object {
+        license,
+        kern_version,
+        maps,
+        programs,
+    })
+}
+
+/// Refuses `.BTF.ext` sections that carry CO-RE relocations (which this reader does not
+/// apply, so the program would read the wrong offsets). Func and line info are ignored.
+fn check_btf_ext(b: &[u8]) -> Result<(), ElfError> {
+    let word = |off: usize| {
+        b.get(off..off + 4)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    };
+    if b.len() < 8 || u16::from_le_bytes([b[0], b[1]]) != 0xeb9f {
+        return Err(ElfError::Btf(".BTF.ext has no valid header".into()));
+    }
+    let hdr_len = word(4).unwrap_or(0);
+    if hdr_len >= 32 {
+        let core_len =
+            word(28).ok_or_else(|| ElfError::Btf(".BTF.ext header is truncated".into()))?;
+        if core_len > 0 {
+            return Err(ElfError::Unsupported(
+                "CO-RE relocations (.BTF.ext core_relo) are not supported".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What building programs needs.
+struct Ctx2<'c, 'a> {
+    sections: &'c [Section<'a>],
+    syms: &'c [Sym],
+    funcs: &'c [Func],
+    func_at: &'c HashMap<(usize, usize), usize>,
+    code: &'c HashMap<usize, Vec<Insn>>,
+    relocs: &'c HashMap<usize, BTreeMap<usize, Rel>>,
+    maps: &'c [ObjectMap],
+    map_at: &'c HashMap<(usize, u64), usize>,
+    legacy_maps: Option<usize>,
+    btf_maps: Option<usize>,
+    text_idx: Option<usize>,
+}
+
+impl Ctx2<'_, '_> {
+    /// Builds the program whose main function is `funcs[main]`: copies it, then appends each
+    /// subprogram the first time a call (or function address load) reaches it, scanning
+    /// depth-first like libbpf, and applies every relocation.
+    fn build(
+        &self,
+        main: usize,
+        sym_name: &dyn Fn(usize) -> Result<String, ElfError>,
+        relname: &dyn Fn(usize) -> String,
+        total: &mut usize,
+    ) -> Result<ObjectProgram, ElfError> {
+        let mf = &self.funcs[main];
+        let mut out: Vec<Insn> = Vec::new();
+        let mut map_refs: Vec<MapRef> = Vec::new();
+        // function index → first slot in `out`.
+        let mut placed: HashMap<usize, usize> = HashMap::new();
+        let mut subprograms: Vec<(String, usize)> = Vec::new();
+        let append =
+            |f: usize, out: &mut Vec<Insn>, total: &mut usize| -> Result<usize, ElfError> {
+                let func = &self.funcs[f];
+                let new_len = out.len() + func.len;
+                if new_len > asm::MAX_INSNS {
+                    return Err(ElfError::TooMany {
+                        what: "instructions in one program",
+                        count: new_len as u64,
+                        max: asm::MAX_INSNS as u64,
+                    });
+                }
+                *total += func.len;
+                if *total > MAX_TOTAL_INSNS {
+                    return Err(ElfError::TooMany {
+                        what: "instructions in all programs",
+                        count: *total as u64,
+                        max: MAX_TOTAL_INSNS as u64,
+                    });
+                }
+                let start = out.len();
+                out.extend_from_slice(&self.code[&func.section][func.start..func.start + func.len]);
+                Ok(start)
+            };
+        placed.insert(main, append(main, &mut out, total)?);
+        // Depth-first: (function, next slot to scan within it).
+        let mut stack: Vec<(usize, usize)> = vec![(main, 0)];
+        while let Some(top) = stack.last_mut() {
+            let (f, k) = *top;
+            let func = &self.funcs[f];
+            if k >= func.len {
+                stack.pop();
+                continue;
+            }
+            top.1 += 1;
+            let base = placed[&f];
+            let at = base + k;
+            let insn = out[at];
+            let sec_slot = func.start + k;
+            let rel = self
+                .relocs
+                .get(&func.section)
+                .and_then(|m| m.get(&sec_slot));
+            let bad = |reason: String| ElfError::BadRelocation {
+                section: relname(func.section),
+                index: rel.map_or(0, |r| r.index),
+                reason,
+            };
+            let is_lddw = insn.code == op::LDDW;
+            let is_call = insn.code == op::JMP | op::CALL;
+            // The target function of a call or function-address load, if any.
+            let mut target: Option<(usize, usize)> = None; // (section, slot in section)
+            match rel {
+                Some(r) => {
+                    let sym = &self.syms[r.sym];
+                    let name = sym_name(r.sym)?;
+                    if sym.st_shndx == 0 {
+                        return Err(ElfError::Unsupported(format!(
+                            "extern symbol {name} (kconfig/ksym externs and kfunc calls are not \
+                             supported)"
+                        )));
+                    }
+                    if sym.st_shndx >= SHN_LORESERVE || sym.st_shndx >= self.sections.len() {
+                        return Err(bad(format!(
+                            "symbol {name} has section index {}",
+                            sym.st_shndx
+                        )));
+                    }
+                    let shndx = sym.st_shndx;
+                    if r.r_type == R_BPF_64_32 {
+                        if !(is_call && insn.src == op::PSEUDO_CALL) {
+                            return Err(bad(format!(
+                                "R_BPF_64_32 against {name} on an instruction that is not a \
+                                 bpf-to-bpf call (code {:#04x})",
+                                insn.code
+                            )));
+                        }
+                        if sym.st_value % 8 != 0 {
+                            return Err(bad(format!("call target {name} is not aligned")));
+                        }
+                        let t = (sym.st_value / 8) as i64 + insn.imm as i64 + 1;
+                        target = Some((
+                            shndx,
+                            usize::try_from(t).map_err(|_| bad(format!("call target {t}")))?,
+                        ));
+                    } else {
+                        // R_BPF_64_64
+                        if !is_lddw || at + 1 >= out.len() || k + 1 >= func.len {
+                            return Err(bad(format!(
+                                "R_BPF_64_64 against {name} on an instruction that is not a \
+                                 complete lddw"
+                            )));
+                        }
+                        if Some(shndx) == self.legacy_maps || Some(shndx) == self.btf_maps {
+                            let mi = *self.map_at.get(&(shndx, sym.st_value)).ok_or_else(|| {
+                                bad(format!(
+                                    "no map is defined at {name} (offset {})",
+                                    sym.st_value
+                                ))
+                            })?;
+                            out[at].src = op::PSEUDO_MAP_FD;
+                            out[at].imm = 0;
+                            map_refs.push(MapRef {
+                                insn: at,
+                                name: self.maps[mi].spec.name.clone(),
+                                kind: MapRefKind::Fd,
+                            });
+                        } else if let Some(&mi) = self.map_at.get(&(shndx, u64::MAX)) {
+                            let off = sym.st_value as i64 + insn.imm as i64;
+                            let size = self.maps[mi].spec.value_size as i64;
+                            if off < 0 || off >= size {
+                                return Err(bad(format!(
+                                    "offset {off} into {} ({size} bytes)",
+                                    self.maps[mi].spec.name
+                                )));
+                            }
+                            out[at].src = op::PSEUDO_MAP_VALUE;
+                            out[at].imm = 0;
+                            out[at + 1].imm = off as i32;
+                            map_refs.push(MapRef {
+                                insn: at,
+                                name: self.maps[mi].spec.name.clone(),
+                                kind: MapRefKind::Value { offset: off as u32 },
+                            });
+                        } else if self.code.contains_key(&shndx) && insn.src == op::PSEUDO_FUNC {
+                            let byte = sym.st_value as i64 + insn.imm as i64;
+                            if byte < 0 || byte % 8 != 0 {
+                                return Err(bad(format!("function address {byte} of {name}")));
+                            }
+                            target = Some((shndx, (byte / 8) as usize));
+                        } else {
+                            return Err(bad(format!(
+                                "symbol {name} is in section {:?}, which is neither a map, global \
+                                 data nor code section",
+                                self.sections[shndx].name
+                            )));
+                        }
+                    }
+                }
+                None if is_call && insn.src == op::PSEUDO_CALL => {
+                    // A call within the same section, without relocation.
+                    let t = sec_slot as i64 + insn.imm as i64 + 1;
+                    let in_func = t >= func.start as i64 && t < (func.start + func.len) as i64;
+                    if !in_func || self.func_at.contains_key(&(func.section, t as usize)) {
+                        if t < 0 {
+                            return Err(malformed(format!(
+                                "call at {} of {} targets {t}",
+                                sec_slot, func.name
+                            )));
+                        }
+                        target = Some((func.section, t as usize));
+                    }
+                }
+                None => {}
+            }
+            if let Some((sec, slot)) = target {
+                let callee = *self.func_at.get(&(sec, slot)).ok_or_else(|| {
+                    bad(format!(
+                        "call target slot {slot} of section {:?} is not the start of a function",
+                        self.sections[sec].name
+                    ))
+                })?;
+                if Some(sec) != self.text_idx && sec != func.section {
+                    return Err(bad(format!(
+                        "call into program section {:?} (subprograms live in .text)",
+                        self.sections[sec].name
+                    )));
+                }
+                let start = match placed.get(&callee) {
+                    Some(&s) => s,
+                    None => {
+                        let s = append(callee, &mut out, total)?;
+                        placed.insert(callee, s);
+                        subprograms.push((self.funcs[callee].name.clone(), s));
+                        stack.push((callee, 0));
+                        s
+                    }
+                };
+                let rel_off = start as i64 - at as i64 - 1;
+                out[at].imm = i32::try_from(rel_off).map_err(|_| malformed("call distance"))?;
+            }
+        }
+        // The whole program must decode: valid instructions, jumps landing inside.
+        let checked = asm::decode(&asm::encode(&out)).map_err(|e| ElfError::BadProgram {
+            program: mf.name.clone(),
+            source: Box::new(e),
+        })?;
+        let mut program = asm::Program::from_insns(checked);
+        map_refs.sort_by_key(|r| r.insn);
+        for r in map_refs {
+            program.add_map_ref(r);
+        }
+        for (name, start) in &subprograms {
+            program.add_label(*start, name);
+        }
+        let section = self.sections[mf.section].name.clone();
+        Ok(ObjectProgram {
+            name: mf.name.clone(),
+            kind: sections::section_kind(&section),
+            section,
+            program,
+            subprograms,
+        })
+    }
+}
