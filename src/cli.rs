@@ -58,6 +58,8 @@ pub enum Command {
     Dump(DumpArgs),
     /// Run both programs through the kernel verifier without attaching anything.
     Verify(VerifyArgs),
+    /// Write both programs as BPF ELF objects (libbpf sections, BTF maps) for bpftool/libbpf.
+    Export(ExportArgs),
     /// Report what this kernel offers the bypass; non-zero exit when it cannot work here.
     Probe(ProbeArgs),
     /// Load, stay in the foreground until SIGTERM/SIGINT, then unload (for DaemonSets/systemd).
@@ -153,6 +155,9 @@ pub struct DumpArgs {
     /// Raw slots only: no labels or comments.
     #[arg(long)]
     pub raw: bool,
+    /// Disassemble the programs of a compiled BPF ELF object instead.
+    #[arg(long, value_name = "FILE.o", conflicts_with_all = ["program", "no_netns_cookie"])]
+    pub object: Option<PathBuf>,
 }
 
 /// Options of `verify`.
@@ -163,6 +168,18 @@ pub struct VerifyArgs {
     /// Print the verifier's full log.
     #[arg(long)]
     pub log: bool,
+    /// Verify the programs of a compiled BPF ELF object instead (its maps are created
+    /// temporarily).
+    #[arg(long, value_name = "FILE.o", conflicts_with = "program")]
+    pub object: Option<PathBuf>,
+}
+
+/// Options of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Directory to write sock_ops.o, sk_msg.o and tcpbypass.o into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// Options of `probe`.
@@ -244,6 +261,9 @@ pub struct BenchArgs {
     /// Also write an SVG chart to FILE.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Set TCP_NODELAY in the stream test too (the latency test always sets it).
+    #[arg(long)]
+    pub nodelay: bool,
 }
 
 #[cfg(test)]

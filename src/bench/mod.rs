@@ -44,6 +44,18 @@ pub struct Run {
     pub cpus: Vec<usize>,
     /// How long it took.
     pub elapsed: Duration,
+    /// The 1-minute load average before and after.
+    pub load: (Option<f64>, Option<f64>),
+}
+
+/// The 1-minute load average.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Sets up, measures every job of the plan, and removes everything it set up (also on an
@@ -59,6 +71,15 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
     // Signals first: from here on Ctrl-C is read by us, between steps, and cleanup runs.
     let signals = Signals::block()?;
     let started = Instant::now();
+    let load_before = load_average();
+    if let Some(l) = load_before {
+        if l > 0.5 * cpus.len() as f64 {
+            log::warn(&format!(
+                "this host is busy (load average {l:.2} on {} CPUs): other work competes with the benchmark and makes its numbers noisy",
+                cpus.len()
+            ));
+        }
+    }
     let netns = match args.scenario {
         BenchScenario::Netns => Some(Netns::create()?),
         BenchScenario::Loopback => None,
@@ -91,6 +112,7 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
         cpus: cpus.clone(),
         duration: plan.duration,
         warmup: plan.warmup,
+        nodelay: args.nodelay,
     };
     let mut results = Results::default();
     let mut progress = Progress::new(plan.jobs.len(), plan.rounds);
@@ -126,6 +148,7 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
         results,
         cpus,
         elapsed: started.elapsed(),
+        load: (load_before, load_average()),
     })
 }
 

@@ -34,6 +34,8 @@ pub struct Env<'a> {
     pub duration: Duration,
     /// Its warm-up.
     pub warmup: Duration,
+    /// TCP_NODELAY in the stream test too.
+    pub nodelay: bool,
 }
 
 /// The outcome of one measurement.
@@ -259,6 +261,9 @@ fn spawn(
         .stderr(Stdio::inherit());
     if let Some(c) = cpu {
         cmd.arg("--cpu").arg(c.to_string());
+    }
+    if env.nodelay {
+        cmd.arg("--nodelay");
     }
     if let Some(fd) = fd {
         cmd.arg("--fd").arg(fd.to_string());

@@ -77,6 +77,9 @@ pub struct WorkerArgs {
     /// Unix: the inherited socket's descriptor.
     #[arg(long)]
     pub fd: Option<RawFd>,
+    /// TCP: set TCP_NODELAY (always set for the latency test).
+    #[arg(long)]
+    pub nodelay: bool,
 }
 
 /// What a worker reports.
@@ -315,7 +318,7 @@ pub fn run(args: &WorkerArgs) -> Result<ExitCode> {
                         .with_context(|| format!("connecting to {addr} port {port}"))?
                 }
             };
-            if args.test == BenchTest::Latency {
+            if args.test == BenchTest::Latency || args.nodelay {
                 stream.set_nodelay(true)?;
             }
             Conn::new(OwnedFd::from(stream))

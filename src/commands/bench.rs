@@ -36,6 +36,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         run.plan.duration.as_millis(),
         run.elapsed.as_secs_f64()
     );
+    if let (Some(a), Some(b)) = run.load {
+        println!("load average (1 min) before/after: {a:.2}/{b:.2}");
+    }
     print!("{}", run.results.table());
     println!();
     print!("{}", run.results.check_summary());
@@ -86,7 +89,17 @@ fn json_doc(
         .with("rounds", run.plan.rounds)
         .with("duration_ms", run.plan.duration.as_millis() as u64)
         .with("warmup_ms", run.plan.warmup.as_millis() as u64)
+        .with("stream_nodelay", args.nodelay)
         .with("elapsed_ms", run.elapsed.as_millis() as u64)
+        .with(
+            "load_average_x100",
+            Json::Arr(
+                [run.load.0, run.load.1]
+                    .iter()
+                    .map(|l| l.map(|v| Json::U64((v * 100.0).round() as u64)).unwrap_or(Json::Null))
+                    .collect(),
+            ),
+        )
         .with(
             "notes",
             "latency is one way (half the median/p99 round trip, TCP_NODELAY); stream throughput is measured at the receiver, which reads up to 64 KiB per call; bypass_counters are the sk_msg counters' movement during the runs",
