@@ -80,20 +80,35 @@ pub fn unload(args: &PinArgs) -> Result<bool> {
         }
     }
 
-    // 3. Return established sockets to plain TCP (they keep the sk_msg program while they are
-    //    in the map, even detached).
-    if let Some(sh) = sockhash {
-        let keys: Vec<Vec<u8>> = sh
-            .keys()
-            .collect::<Result<_, _>>()
-            .context("listing the sockhash")?;
-        let mut removed = 0usize;
-        for k in &keys {
-            if sh.delete(k).context("emptying the sockhash")? {
-                removed += 1;
+    // 3. Return established sockets to plain TCP without losing a byte: forget every pairing
+    //    (and every waiting client), so the sk_msg program, which sockets already in the
+    //    sockhash keep even detached, finds no peer and passes each new message to TCP.
+    //    The sockets stay in the sockhash until they close: deleting one would free its
+    //    receive queue of redirected messages not read yet (the kernel purges it with the
+    //    socket's psock), losing or reordering bytes mid-stream (measured by the end-to-end
+    //    test `unload_in_the_middle_of_a_transfer`). Kept that way, a receiver reads the
+    //    redirected messages first, then what came through TCP: the byte order holds. The maps
+    //    and the sk_msg program, unpinned below, are freed by the kernel when the last of
+    //    these sockets closes.
+    let mut forgotten = 0usize;
+    for name in [programs::names::PEERS, programs::names::ACTIVE] {
+        if let Some(m) = inst.map(name) {
+            let keys: Vec<Vec<u8>> = m
+                .keys()
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("listing {name}"))?;
+            for k in &keys {
+                if m.delete(k).with_context(|| format!("emptying {name}"))? {
+                    forgotten += 1;
+                }
             }
         }
-        log::debug(&format!("{removed} socket(s) returned to plain TCP"));
+    }
+    if let Some(sh) = sockhash {
+        let left = sh.keys().count();
+        log::debug(&format!(
+            "{forgotten} pairing entries removed; {left} socket(s) go on over plain TCP and leave the sockhash when they close"
+        ));
     }
 
     // 4. Check through the kernel, not our pins, that nothing of ours is attached.
