@@ -9,6 +9,9 @@ use crate::cli::{DumpArgs, Which};
 
 /// `tcpbypass dump`.
 pub fn run(args: &DumpArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.object {
+        return super::export::dump_object(path, args.raw);
+    }
     let cfg = programs::Config {
         netns_cookie: !args.no_netns_cookie,
     };

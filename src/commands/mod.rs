@@ -2,6 +2,7 @@
 
 mod bench;
 mod dump;
+mod export;
 mod load;
 mod probe;
 mod run;
@@ -30,6 +31,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
         Command::Status(a) => status::run(&a),
         Command::Dump(a) => dump::run(&a),
         Command::Verify(a) => verify::run(&a),
+        Command::Export(a) => export::run(&a),
         Command::Probe(a) => probe::run(&a),
         Command::Run(a) => run::run(&a),
         Command::Bench(a) => bench::run(&a),

@@ -14,6 +14,9 @@ use crate::log;
 
 /// `tcpbypass verify`.
 pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.object {
+        return super::export::verify_object(path, args.log);
+    }
     require_bpf()?;
     let cfg = bypass::program_config();
     let (so, sm) = bypass::build(&cfg)?;
