@@ -226,6 +226,14 @@ fn header_problems_are_named() {
         parse_err(&b),
         ElfError::TooMany { .. } | ElfError::Truncated { .. }
     ));
+    // Section 0 made a string table far outside the file, and named the name table.
+    let mut b = good.clone();
+    let shoff = u64::from_le_bytes(b[40..48].try_into().unwrap()) as usize;
+    b[shoff + 4..shoff + 8].copy_from_slice(&3u32.to_le_bytes());
+    b[shoff + 24..shoff + 32].copy_from_slice(&(1u64 << 50).to_le_bytes());
+    b[shoff + 32..shoff + 40].copy_from_slice(&16u64.to_le_bytes());
+    b[62..64].copy_from_slice(&0u16.to_le_bytes());
+    assert!(matches!(parse_err(&b), ElfError::Malformed(m) if m.contains("name table")));
     let mut b = good.clone();
     b[40..48].copy_from_slice(&u64::MAX.to_le_bytes()); // e_shoff
     assert!(matches!(

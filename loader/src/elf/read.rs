@@ -187,7 +187,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
         shstrndx = shdrs.first().map_or(0, |s| s.sh_link as usize);
     }
     let shstr = match shdrs.get(shstrndx) {
-        Some(s) if s.sh_type == SHT_STRTAB => {
+        Some(s) if s.sh_type == SHT_STRTAB && shstrndx != 0 => {
             &bytes[s.sh_offset as usize..(s.sh_offset + s.sh_size) as usize]
         }
         _ => return Err(malformed(format!("section name table index {shstrndx}"))),
@@ -213,7 +213,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
         .collect::<Result<_, ElfError>>()?;
 
     // --- Symbols.
-    let symtabs: Vec<usize> = (0..sections.len())
+    let symtabs: Vec<usize> = (1..sections.len())
         .filter(|&i| sections[i].shdr.sh_type == SHT_SYMTAB)
         .collect();
     let symtab_idx = match symtabs.as_slice() {
@@ -230,7 +230,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
         )));
     }
     let strtab = match sections.get(st.shdr.sh_link as usize) {
-        Some(s) if s.shdr.sh_type == SHT_STRTAB => s.data,
+        Some(s) if s.shdr.sh_type == SHT_STRTAB && st.shdr.sh_link != 0 => s.data,
         _ => return Err(malformed("the symbol table's string table is missing")),
     };
     let nsyms = (st.size() / SYM_SIZE) as usize;
