@@ -52,7 +52,8 @@ pub struct EagainQuirk {
 
 impl EagainQuirk {
     /// The warning `load` and `probe` print when the kernel is affected.
-    pub const EFFECT: &'static str = "on this kernel a blocking recv() on a bypassed socket can fail with EAGAIN \
+    pub const EFFECT: &'static str =
+        "on this kernel a blocking recv() on a bypassed socket can fail with EAGAIN \
          (no data lost) when another thread writes to the same socket; blocking applications \
          that read and write one socket from two threads may treat that as an error. \
          Non-blocking (epoll/poll) applications are unaffected. Exclude affected services \
@@ -247,7 +248,9 @@ fn trial(reader: &TcpStream, peer: &TcpStream) -> Result<ReadOutcome> {
         std::thread::sleep(Duration::from_millis(20));
     }
     // End a reader that kept waiting; after an EAGAIN, check the byte still arrives.
-    (&*peer).write_all(b"x").context("writing the wake-up byte")?;
+    (&*peer)
+        .write_all(b"x")
+        .context("writing the wake-up byte")?;
     let out = handle
         .join()
         .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;

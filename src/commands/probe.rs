@@ -142,7 +142,10 @@ pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
                 Some(false) => "not affected",
                 None => "unknown",
             };
-            println!("  {:<58} {verdict} — {}", "quirk: blocking recv() fails with EAGAIN", q.detail);
+            println!(
+                "  {:<58} {verdict} — {}",
+                "quirk: blocking recv() fails with EAGAIN", q.detail
+            );
             if q.affected == Some(true) {
                 println!("warning: {}", crate::quirk::EagainQuirk::EFFECT);
             }

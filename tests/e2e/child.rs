@@ -191,7 +191,10 @@ fn sockaddr(a: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             };
             // SAFETY: sockaddr_in fits in sockaddr_storage.
             unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in, sin) };
-            (ss, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
+            (
+                ss,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
         }
         SocketAddr::V6(v6) => {
             let sin6 = libc::sockaddr_in6 {
@@ -205,7 +208,10 @@ fn sockaddr(a: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             };
             // SAFETY: sockaddr_in6 fits in sockaddr_storage.
             unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in6, sin6) };
-            (ss, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+            (
+                ss,
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
         }
     }
 }
@@ -275,7 +281,13 @@ pub fn connect(to: &SocketAddr, local: Option<&SocketAddr>) -> std::io::Result<O
     }
     let (ss, len) = sockaddr(to);
     // SAFETY: ss holds a valid sockaddr.
-    if unsafe { libc::connect(fd.as_raw_fd(), &ss as *const _ as *const libc::sockaddr, len) } < 0
+    if unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            &ss as *const _ as *const libc::sockaddr,
+            len,
+        )
+    } < 0
     {
         return Err(errno());
     }
@@ -476,16 +488,7 @@ fn splice_file(sock: RawFd, file: RawFd, off: u64, n: usize) -> std::io::Result<
     let mut o = off as libc::loff_t;
     let n = n.min(64 << 10);
     // SAFETY: splice between our fds.
-    let got = unsafe {
-        libc::splice(
-            file,
-            &mut o,
-            wp.as_raw_fd(),
-            std::ptr::null_mut(),
-            n,
-            0,
-        )
-    };
+    let got = unsafe { libc::splice(file, &mut o, wp.as_raw_fd(), std::ptr::null_mut(), n, 0) };
     if got < 0 {
         return Err(errno());
     }
@@ -506,7 +509,8 @@ fn splice_file(sock: RawFd, file: RawFd, off: u64, n: usize) -> std::io::Result<
         };
         if r < 0 {
             let e = errno();
-            if e.kind() == std::io::ErrorKind::WouldBlock && start.elapsed() < Duration::from_secs(20)
+            if e.kind() == std::io::ErrorKind::WouldBlock
+                && start.elapsed() < Duration::from_secs(20)
             {
                 std::thread::sleep(Duration::from_micros(200));
                 continue;
@@ -576,6 +580,11 @@ fn header(id: u32, flags: u32, back: u64) -> [u8; 16] {
     h
 }
 
+/// Whether a header is one a client of this harness writes.
+fn header_ok(id: u32, flags: u32, back: u64) -> bool {
+    id < 1 << 20 && flags < 8 && (back == u64::MAX || back < 1 << 40)
+}
+
 fn parse_header(h: &[u8; 16]) -> (u32, u32, u64) {
     (
         u32::from_le_bytes(h[0..4].try_into().unwrap()),
@@ -641,10 +650,7 @@ fn report(kind: &str, id: u32, r: &EndReport) {
 }
 
 fn is_reset(e: &std::io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::ECONNRESET) | Some(libc::EPIPE)
-    )
+    matches!(e.raw_os_error(), Some(libc::ECONNRESET) | Some(libc::EPIPE))
 }
 
 // ---------------------------------------------------------------- blocking engine
@@ -747,7 +753,13 @@ fn read_header_blocking(fd: RawFd) -> std::io::Result<([u8; 16], u64)> {
     Ok((h, eagain))
 }
 
-fn make_sender(p: &Plan, seed: u64, total: Option<u64>, flags: u32, abrupt_at: Option<u64>) -> Sender {
+fn make_sender(
+    p: &Plan,
+    seed: u64,
+    total: Option<u64>,
+    flags: u32,
+    abrupt_at: Option<u64>,
+) -> Sender {
     let file = if flags & F_SENDFILE != 0 {
         Some(keystream_file(seed, total.unwrap_or(0)).expect("memfd"))
     } else {
@@ -797,14 +809,7 @@ fn client_blocking(p: Plan, stop: Arc<AtomicBool>, more: std::sync::mpsc::Receiv
             }
             let sender = make_sender(&p, seed(p.run, id, 0), cp.c2s, cp.flags, cp.abrupt_at);
             let receiver = Receiver::new(seed(p.run, id, 1), p.max_read, seed(p.run, id, 9));
-            let mut rep = blocking_end(
-                fd,
-                sender,
-                receiver,
-                stop,
-                cp.flags & F_ABRUPT != 0,
-                false,
-            );
+            let mut rep = blocking_end(fd, sender, receiver, stop, cp.flags & F_ABRUPT != 0, false);
             if rep_err.is_some() {
                 rep.error = rep_err;
             }
@@ -861,6 +866,17 @@ fn server_blocking(p: Plan, l: OwnedFd) {
                 }
             };
             let (id, flags, back) = parse_header(&h);
+            if !header_ok(id, flags, back) {
+                report(
+                    "server",
+                    u32::MAX,
+                    &EndReport {
+                        error: Some(format!("bad header {h:02x?}: the first bytes read are not the first bytes sent")),
+                        ..Default::default()
+                    },
+                );
+                return;
+            }
             let total = (back != u64::MAX).then_some(back);
             let sender = make_sender(&p, seed(p.run, id, 1), total, flags & !F_ABRUPT, None);
             let receiver = Receiver::new(seed(p.run, id, 0), p.max_read, seed(p.run, id, 8));
@@ -913,13 +929,16 @@ impl Epoll {
         let mut ev = libc::epoll_event { events, u64: token };
         // SAFETY: epoll_ctl with a valid event.
         let r = unsafe { libc::epoll_ctl(self.0.as_raw_fd(), op, fd, &mut ev) };
-        assert!(r == 0 || op == libc::EPOLL_CTL_DEL, "epoll_ctl: {}", errno());
+        assert!(
+            r == 0 || op == libc::EPOLL_CTL_DEL,
+            "epoll_ctl: {}",
+            errno()
+        );
     }
     fn wait(&self, evs: &mut [libc::epoll_event], ms: i32) -> usize {
         // SAFETY: evs is a valid buffer.
-        let n = unsafe {
-            libc::epoll_wait(self.0.as_raw_fd(), evs.as_mut_ptr(), evs.len() as i32, ms)
-        };
+        let n =
+            unsafe { libc::epoll_wait(self.0.as_raw_fd(), evs.as_mut_ptr(), evs.len() as i32, ms) };
         if n < 0 {
             0
         } else {
@@ -942,7 +961,12 @@ fn epoll_loop(
     let mut expect = if listener.is_some() { p.conns } else { 0 };
     if let Some(l) = &listener {
         set_nonblocking(l.as_raw_fd(), true);
-        ep.ctl(libc::EPOLL_CTL_ADD, l.as_raw_fd(), libc::EPOLLIN as u32, LISTENER);
+        ep.ctl(
+            libc::EPOLL_CTL_ADD,
+            l.as_raw_fd(),
+            libc::EPOLLIN as u32,
+            LISTENER,
+        );
     }
     for (i, e) in ends.iter().enumerate() {
         let fd = e.fd.as_ref().unwrap().as_raw_fd();
@@ -1051,7 +1075,13 @@ fn client_end(p: &Plan, id: u32) -> std::io::Result<EpEnd> {
         id,
         role: "client",
         hdr: Vec::new(),
-        sender: Some(make_sender(p, seed(p.run, id, 0), cp.c2s, cp.flags, cp.abrupt_at)),
+        sender: Some(make_sender(
+            p,
+            seed(p.run, id, 0),
+            cp.c2s,
+            cp.flags,
+            cp.abrupt_at,
+        )),
         receiver: Receiver::new(seed(p.run, id, 1), p.max_read, seed(p.run, id, 9)),
         shut: false,
         eof: false,
@@ -1103,11 +1133,26 @@ fn step(p: &Plan, ep: &Epoll, token: usize, e: &mut EpEnd, stopping: bool) {
             return;
         }
         let (id, flags, back) = parse_header(e.hdr[..16].try_into().unwrap());
+        if !header_ok(id, flags, back) {
+            let h = e.hdr.clone();
+            return fail(
+                e,
+                ep,
+                "header",
+                std::io::Error::other(format!("bad header {h:02x?}: reordered or lost bytes")),
+            );
+        }
         e.id = id;
         let total = (back != u64::MAX).then_some(back);
         e.stop_at_eof = total.is_none();
         e.abrupt = false;
-        e.sender = Some(make_sender(p, seed(p.run, id, 1), total, flags & !F_ABRUPT, None));
+        e.sender = Some(make_sender(
+            p,
+            seed(p.run, id, 1),
+            total,
+            flags & !F_ABRUPT,
+            None,
+        ));
         e.receiver = Receiver::new(seed(p.run, id, 0), p.max_read, seed(p.run, id, 8));
         ep.ctl(
             libc::EPOLL_CTL_MOD,
@@ -1212,7 +1257,10 @@ pub fn run_if_child() {
         std::thread::sleep(deadline);
         println!("@e2e timeout after {} s", deadline.as_secs());
         let _ = std::io::stdout().flush();
-        eprintln!("e2e child: deadline of {} s passed, exiting", deadline.as_secs());
+        eprintln!(
+            "e2e child: deadline of {} s passed, exiting",
+            deadline.as_secs()
+        );
         std::process::exit(3);
     });
     // stdin commands: `stop` (end stream mode), `more` (open more connections).

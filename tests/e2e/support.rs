@@ -102,7 +102,11 @@ impl Netns {
             Command::new("ip").args(["netns", "add", &name]),
             Duration::from_secs(10),
         );
-        assert!(o.status.success(), "ip netns add {name}: {}", text(&o.stderr));
+        assert!(
+            o.status.success(),
+            "ip netns add {name}: {}",
+            text(&o.stderr)
+        );
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
         ns
@@ -149,7 +153,9 @@ impl Netns {
             Duration::from_secs(10),
         );
         assert!(
-            !text(&o.stdout).lines().any(|l| l.split_whitespace().next() == Some(&name)),
+            !text(&o.stdout)
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(&name)),
             "namespace {name} still listed"
         );
     }
@@ -166,7 +172,9 @@ impl Drop for Netns {
 
 /// Joins namespaces `a` and `b` with a veth pair `va`/`vb`, addresses `a_ip`/`b_ip` (CIDR).
 pub fn veth(a: &Netns, b: &Netns, a_ip: &str, b_ip: &str) {
-    a.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &b.name]);
+    a.ip(&[
+        "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &b.name,
+    ]);
     a.ip(&["addr", "add", a_ip, "dev", "va"]);
     b.ip(&["addr", "add", b_ip, "dev", "vb"]);
     a.ip(&["link", "set", "va", "up"]);
@@ -311,10 +319,18 @@ impl Bypass {
         if self.loaded {
             self.unload();
         }
-        assert!(!self.pin_dir.exists(), "{} left behind", self.pin_dir.display());
+        assert!(
+            !self.pin_dir.exists(),
+            "{} left behind",
+            self.pin_dir.display()
+        );
         let q = loader::cgroup::query(self.cgroup(), loader::AttachType::CgroupSockOps)
             .expect("querying the cgroup");
-        assert!(q.prog_ids.is_empty(), "programs still attached: {:?}", q.prog_ids);
+        assert!(
+            q.prog_ids.is_empty(),
+            "programs still attached: {:?}",
+            q.prog_ids
+        );
         let start = Instant::now();
         loop {
             let ids = loader::ids::programs().expect("listing program ids");
@@ -366,13 +382,19 @@ impl Child {
     pub fn spawn(name: &str, plan: &str, cgroup: &Path, ns: Option<&Netns>) -> Child {
         let exe = std::env::current_exe().expect("current_exe");
         let mut cmd = Command::new(exe);
-        cmd.args(["e2e_child_role", "--exact", "--nocapture", "--test-threads=1", "-q"])
-            .env(crate::child::ROLE_ENV, plan)
-            .env("TB_E2E_CGROUP", cgroup)
-            .env_remove("RUST_TEST_THREADS")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "e2e_child_role",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+        ])
+        .env(crate::child::ROLE_ENV, plan)
+        .env("TB_E2E_CGROUP", cgroup)
+        .env_remove("RUST_TEST_THREADS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         if let Some(ns) = ns {
             cmd.env("TB_E2E_NETNS", &ns.name);
         }
@@ -553,8 +575,16 @@ pub fn check_exact(client: &[ConnRep], server: &[ConnRep], want: usize, abrupt: 
             .unwrap_or_else(|| panic!("no server report for connection {}", c.id));
         t.conns += 1;
         t.eagain += c.eagain + s.eagain;
-        assert_eq!(s.mismatch, None, "conn {}: server read a wrong byte: {s:?}", c.id);
-        assert_eq!(c.mismatch, None, "conn {}: client read a wrong byte: {c:?}", c.id);
+        assert_eq!(
+            s.mismatch, None,
+            "conn {}: server read a wrong byte: {s:?}",
+            c.id
+        );
+        assert_eq!(
+            c.mismatch, None,
+            "conn {}: client read a wrong byte: {c:?}",
+            c.id
+        );
         if abrupt.contains(&c.id) {
             t.abrupt += 1;
             assert!(
@@ -562,7 +592,11 @@ pub fn check_exact(client: &[ConnRep], server: &[ConnRep], want: usize, abrupt: 
                 "conn {}: server got more than was sent",
                 c.id
             );
-            assert_eq!(c.error, None, "conn {}: the abrupt client failed: {c:?}", c.id);
+            assert_eq!(
+                c.error, None,
+                "conn {}: the abrupt client failed: {c:?}",
+                c.id
+            );
             t.bytes += s.received;
             continue;
         }
