@@ -218,4 +218,30 @@ mod tests {
         want.sort();
         assert_eq!(names, want);
     }
+
+    #[test]
+    fn object_options_parse_and_dump_reads_an_export() {
+        use crate::cli::{Cli, Command};
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["tcpbypass", "dump", "--object", "x.o"]).unwrap();
+        let Command::Dump(d) = cli.command else {
+            panic!("not dump")
+        };
+        assert_eq!(d.object.as_deref(), Some(Path::new("x.o")));
+        assert!(Cli::try_parse_from(["tcpbypass", "dump", "sk_msg", "--object", "x.o"]).is_err());
+        assert!(Cli::try_parse_from(["tcpbypass", "verify", "--object", "x.o", "--log"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["tcpbypass", "export"]).is_err(),
+            "--out is required"
+        );
+
+        let dir =
+            std::env::temp_dir().join(format!("tcpbypass-export-test-{}", std::process::id()));
+        run(&ExportArgs { out: dir.clone() }).unwrap();
+        let ok = dump_object(&dir.join("tcpbypass.o"), true);
+        let not_elf = dump_object(&dir.join("missing.o"), false);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(ok.is_ok());
+        assert!(not_elf.is_err());
+    }
 }
