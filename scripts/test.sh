@@ -11,6 +11,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
   command -v nft >/dev/null 2>&1 || need+=(nftables)
   command -v iptables >/dev/null 2>&1 || need+=(iptables)
+  command -v bpftool >/dev/null 2>&1 || need+=(bpftool)
   if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null ||
