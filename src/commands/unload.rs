@@ -1,5 +1,6 @@
 //! `tcpbypass unload`: detach exactly our programs (by the ids behind our pins), return every
-//! socket to plain TCP by emptying the sockhash, remove the pins. Idempotent.
+//! socket to plain TCP by forgetting every pairing (sockets stay in the sockhash until they
+//! close, so no queued byte is lost), remove the pins. Idempotent.
 
 use std::process::ExitCode;
 
