@@ -198,6 +198,9 @@ pub struct RunArgs {
     /// Leave the bypass in place on exit.
     #[arg(long)]
     pub keep: bool,
+    /// Refuse to load on a kernel with a quirk applications would notice (exit 7).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Where `bench` runs its two ends.

@@ -39,7 +39,7 @@ pub fn load(args: &LoadArgs, replace: bool) -> Result<Outcome> {
 }
 
 /// [`load`], refusing with exit code 7 when `strict` and the kernel self-test finds a quirk.
-fn load_checked(args: &LoadArgs, replace: bool, strict: bool) -> Result<Outcome> {
+pub fn load_checked(args: &LoadArgs, replace: bool, strict: bool) -> Result<Outcome> {
     // Bad input fails before anything touches the kernel.
     let prefixes = prefix_set(args)?;
     require_bpf()?;

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::cli::RunArgs;
-use crate::commands::{load, unload};
+use crate::commands::load::load_checked;
+use crate::commands::unload;
 use crate::log;
 
 /// `tcpbypass run`.
@@ -19,7 +20,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         set.add(s);
     }
     set.thread_block().context("blocking signals")?;
-    load(&args.load, true)?;
+    load_checked(&args.load, true, args.strict)?;
     log::info("tcpbypass running; SIGTERM or SIGINT unloads and exits");
     let sig = set.wait().context("waiting for a signal")?;
     log::info(&format!("received {sig:?}"));
