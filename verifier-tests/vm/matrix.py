@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""Host side of the kernel matrix: picks the test executables out of cargo's JSON messages,
+and turns one kernel's "@@M" result lines (from suite.sh) into a verdict and a matrix line.
+
+Owns: which test executables run in the matrix, what each kernel is expected to offer (by
+version: a feature may be missing only where it is genuinely absent), and the table format.
+
+  matrix.py tests CARGO_JSON WORKSPACE_ROOT OUT_LIST   -> writes the list, prints tcpbypass's path
+  matrix.py row NAME LOG OUT_JSON [HOW]                -> prints the matrix line, exit 1 on failure
+  matrix.py table RESULT_JSON...                       -> prints the Markdown table
+  matrix.py modules MODULES_DIR DEST_DIR               -> stages the guest's kernel modules
+"""
+
+import json
+import lzma
+import os
+import re
+import shutil
+import struct
+import sys
+
+# Features `tcpbypass probe --json` reports, and the first kernel that has each (mainline).
+# A kernel at or above the version must report the feature; below it, it must not.
+EXPECTED_SINCE = {
+    "prog_sock_ops": (4, 13),
+    "prog_sk_msg": (4, 17),
+    "map_sockhash": (4, 18),
+    "map_lpm_trie": (4, 11),
+    "map_percpu_array": (4, 6),
+    "map_hash": (3, 19),
+    "cgroup_link": (5, 7),  # BPF_LINK_CREATE for cgroup programs
+    "sockmap_link": (6, 10),  # BPF_LINK_TYPE_SOCKMAP
+    "netns_cookie_sock_ops": (5, 15),  # bpf_get_netns_cookie allowed in sock_ops
+    "netns_cookie_sk_msg": (5, 15),  # ... and in sk_msg
+}
+
+# Test targets run in the matrix: (package, target kind, target name or None for all).
+SELECT = [
+    ("loader", "test", None),  # the loader's kernel tests (kernel.rs, fd_zero.rs)
+    ("verifier-tests", "test", "kernel"),  # real verifier stats of the real programs
+    ("tcpbypass", "test", None),  # CLI and end-to-end tests (tests/*.rs of the root package)
+]
+
+
+# Kernel modules staged into the guest: every module under these directories, these by name,
+# and everything they depend on.
+MODULE_DIRS = ("kernel/net/netfilter/", "kernel/net/ipv4/netfilter/", "kernel/net/ipv6/netfilter/")
+MODULE_NAMES = ("veth", "dummy")
+
+
+def modinfo(data):
+    """The key=value strings of an ELF64 module's .modinfo section."""
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        return []
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+
+    def section(i):
+        base = shoff + i * shentsize
+        name, _typ, _flags, _addr, off, size = struct.unpack_from("<IIQQQQ", data, base)
+        return name, off, size
+
+    _, stroff, _ = section(shstrndx)
+    for i in range(shnum):
+        name, off, size = section(i)
+        end = data.index(b"\0", stroff + name)
+        if data[stroff + name:end] == b".modinfo":
+            return [x.decode(errors="replace") for x in data[off:off + size].split(b"\0") if x]
+    return []
+
+
+def cmd_modules(src, dst):
+    def modname(path):
+        return os.path.basename(path).split(".ko")[0].replace("-", "_")
+
+    index = {}
+    for dirpath, _dirs, files in os.walk(os.path.join(src, "kernel")):
+        for f in files:
+            if ".ko" in f:
+                full = os.path.join(dirpath, f)
+                index[modname(f)] = os.path.relpath(full, src)
+    todo = [n for n, rel in index.items() if rel.startswith(MODULE_DIRS) or n in MODULE_NAMES]
+    staged = {}
+    while todo:
+        n = todo.pop()
+        if n in staged or n not in index:
+            continue
+        rel = index[n]
+        raw = open(os.path.join(src, rel), "rb").read()
+        if rel.endswith(".xz"):
+            raw = lzma.decompress(raw)
+        elif not rel.endswith(".ko"):
+            sys.exit(f"matrix.py: cannot decompress {rel}")
+        info = modinfo(raw)
+        deps = [d for x in info if x.startswith("depends=") for d in x[8:].split(",") if d]
+        aliases = [x[6:] for x in info if x.startswith("alias=")]
+        out_rel = rel.split(".ko")[0] + ".ko"
+        os.makedirs(os.path.join(dst, os.path.dirname(out_rel)), exist_ok=True)
+        with open(os.path.join(dst, out_rel), "wb") as f:
+            f.write(raw)
+        staged[n] = (out_rel, deps, aliases)
+        todo.extend(deps)
+
+    def closure(n, acc):
+        for d in staged.get(n, (None, [], []))[1]:
+            if d not in acc and d in staged:
+                acc.append(d)
+                closure(d, acc)
+        return acc
+
+    with open(os.path.join(dst, "modules.dep"), "w") as f:
+        for n in sorted(staged):
+            f.write(f"{staged[n][0]}: {' '.join(staged[d][0] for d in closure(n, []))}\n")
+    with open(os.path.join(dst, "modules.alias"), "w") as f:
+        for n in sorted(staged):
+            for a in staged[n][2]:
+                f.write(f"alias {a} {n}\n")
+    for name in ("modules.builtin", "modules.builtin.modinfo", "modules.order"):
+        if os.path.exists(os.path.join(src, name)):
+            shutil.copyfile(os.path.join(src, name), os.path.join(dst, name))
+    print(f"matrix.py: staged {len(staged)} modules into {dst}", file=sys.stderr)
+
+
+def version_of(release):
+    m = re.match(r"(\d+)\.(\d+)", release)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def cmd_tests(cargo_json, root, out_list):
+    root = os.path.realpath(root)
+    rows, tcpbypass = [], None
+    with open(cargo_json) as f:
+        for line in f:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if msg.get("reason") != "compiler-artifact" or not msg.get("executable"):
+                continue
+            pkg_dir = os.path.dirname(msg["manifest_path"])
+            pkg = "tcpbypass" if os.path.realpath(pkg_dir) == root else os.path.basename(pkg_dir)
+            target = msg["target"]
+            kinds = target["kind"]
+            if not msg["profile"]["test"]:
+                if pkg == "tcpbypass" and "bin" in kinds and target["name"] == "tcpbypass":
+                    tcpbypass = msg["executable"]
+                continue
+            for p, kind, name in SELECT:
+                if pkg == p and kind in kinds and (name is None or target["name"] == name):
+                    rows.append((f"{pkg}:{target['name']}", msg["executable"], pkg_dir))
+                    break
+    rows.sort()
+    with open(out_list, "w") as f:
+        for r in rows:
+            f.write("\t".join(r) + "\n")
+    if tcpbypass is None:
+        sys.exit("matrix.py: cargo built no tcpbypass binary")
+    print(tcpbypass)
+
+
+def parse_log(path):
+    """The "@@M kind rest" lines of a log, in order."""
+    out = []
+    with open(path, errors="replace") as f:
+        for raw in f:
+            line = raw.replace("\r", "").rstrip("\n")
+            i = line.find("@@M ")
+            if i < 0:
+                continue
+            parts = line[i + 4:].split(" ", 1)
+            out.append((parts[0], parts[1] if len(parts) > 1 else ""))
+    return out
+
+
+def kv(text):
+    return dict(re.findall(r"(\w+)=(\S+)", text))
+
+
+def json_after(text):
+    i = text.find("{")
+    if i < 0:
+        return None
+    try:
+        return json.loads(text[i:])
+    except ValueError:
+        return None
+
+
+def skip_verdict(reason, kver):
+    """(allowed, why) for a SKIP line on kernel version kver."""
+    m = re.search(r"(?:Linux|kernel|>=|≥)\s*v?(\d+)\.(\d+)", reason)
+    if m:
+        need = (int(m.group(1)), int(m.group(2)))
+        if kver < need:
+            return True, f"needs {need[0]}.{need[1]}"
+        return False, f"skipped although this kernel has {need[0]}.{need[1]}"
+    if re.search(r"not found|not installed|no such (file|command)|unavailable|missing", reason, re.I):
+        return True, "tool missing"
+    return False, "skip without a kernel version"
+
+
+def cmd_row(name, log, out_json, how="?"):
+    marks = parse_log(log)
+    problems, notes = [], []
+    release = next((kv(r).get("kernel") for k, r in marks if k in ("boot", "env")), None)
+    if release is None:
+        problems.append("no result lines (the guest did not boot or run the suite)")
+        release = "?"
+    kver = version_of(release)
+
+    # Probe: the bypass must be possible, and each feature present exactly from its version.
+    probe = next((json_after(r) for k, r in marks if k == "probe"), None)
+    features = (probe or {}).get("features", {})
+    if probe is None:
+        problems.append("probe printed no JSON")
+    elif not probe.get("bypass_possible"):
+        problems.append(f"probe: bypass not possible (missing {probe.get('missing')})")
+    wrong = []
+    for feat, since in EXPECTED_SINCE.items():
+        if feat not in features:
+            continue
+        want = kver >= since
+        if features[feat] is not want:
+            wrong.append(f"{feat}={features[feat]} (expected {want}: since {since[0]}.{since[1]})")
+    if wrong:
+        problems.append("probe: " + "; ".join(wrong))
+    have = sorted(f for f, v in features.items() if v is True)
+    lacking = sorted(f for f, v in features.items() if v is not True)
+
+    # Verify: both programs accepted; processed instructions.
+    verified = []
+    for k, r in marks:
+        if k == "verify-line":
+            m = re.match(r"(\S+): accepted .*?(\d+|\?) processed", r)
+            if m:
+                verified.append(f"{m.group(1)} {m.group(2)}")
+            else:
+                problems.append(f"verify: {r}")
+    vrc = next((kv(r).get("rc") for k, r in marks if k == "verify"), None)
+    if vrc != "0" or len(verified) != 2:
+        problems.append(f"verify rc={vrc}, {len(verified)} program(s) accepted")
+
+    # Attach paths and the loopback transfer through the bypass.
+    attach = {}
+    statuses = {kv(r).get("mode"): json_after(r) for k, r in marks if k == "status"}
+    for k, r in marks:
+        if k != "attach":
+            continue
+        a = kv(r)
+        mode = a.get("mode")
+        st = statuses.get(mode) or {}
+        counters = st.get("counters") or {}
+        path = st.get("attach", "?")
+        want = "prog_attach" if mode == "legacy" or not features.get("cgroup_link") else "bpf_link"
+        red = counters.get("redirected_bytes", 0)
+        ok = (a.get("load_rc") == "0" and a.get("same") == "yes" and a.get("unload_rc") == "0"
+              and a.get("left") == "none" and path == want and st.get("attached") is True
+              and red >= int(a.get("bytes", "0") or 0) > 0)
+        attach[mode] = f"{path}{'' if ok else ' FAIL'}"
+        if not ok:
+            problems.append(f"attach {mode}: {r}; attach={path} (want {want}), "
+                            f"attached={st.get('attached')}, redirected_bytes={red}")
+
+    # Test executables.
+    tests, failed_tests, skips = [], [], []
+    for k, r in marks:
+        if k == "test":
+            label, rest = r.split(" ", 1)
+            a = kv(rest)
+            tests.append((label, a))
+            if a.get("rc") != "0":
+                failed_tests.append(f"{label} (rc={a.get('rc')}, failed={a.get('failed')})")
+        elif k == "skip":
+            label, rest = r.split(" ", 1)
+            allowed, why = skip_verdict(rest, kver)
+            skips.append(f"{label}: {rest} [{why}]")
+            if not allowed:
+                problems.append(f"unjustified skip: {label}: {rest} ({why})")
+        elif k == "fail-line":
+            notes.append(r)
+    if failed_tests:
+        problems.append("tests failed: " + ", ".join(failed_tests))
+    if not tests:
+        problems.append("no test executable ran")
+    passed = sum(int(a.get("passed", 0)) for _, a in tests)
+    failed = sum(int(a.get("failed", 0)) for _, a in tests)
+    ignored = sum(int(a.get("ignored", 0)) for _, a in tests)
+    e2e = [(l, a) for l, a in tests if l.startswith("tcpbypass:")]
+    e2e_text = (", ".join(f"{l.split(':')[1]} {a.get('passed')}/{int(a.get('passed', 0)) + int(a.get('failed', 0))}"
+                          for l, a in e2e) or "none present")
+
+    quirk = ((probe or {}).get("quirks") or {}).get("recv_eagain")
+    if isinstance(quirk, dict) and "affected" in quirk:
+        eagain = (f"{'AFFECTED' if quirk['affected'] else 'not affected'} "
+                  f"({quirk.get('eagain', '?')} of {quirk.get('trials', '?')} trials)")
+    elif quirk is not None:
+        eagain = f"unknown: {json.dumps(quirk)[:120]}"
+    else:
+        eagain = "n/a (probe has no self-test)"
+    dm = next((kv(r).get("warnings") for k, r in marks if k == "dmesg"), None)
+    if dm not in (None, "0"):
+        problems.append(f"kernel log has {dm} warning/BUG lines")
+    done = next((r for k, r in marks if k == "done"), None)
+    if done is None and release != "?":
+        problems.append("suite did not finish (timeout or crash)")
+
+    verdict = "PASS" if not problems else "FAIL"
+    row = {
+        "name": name,
+        "kernel": release,
+        "how": how,
+        "verdict": verdict,
+        "verified": ", ".join(verified) or "-",
+        "features": f"{len(have)}/{len(features)}" + (f" (no {', '.join(lacking)})" if lacking else ""),
+        "attach": f"sock_ops {attach.get('default', '?')} (forced legacy: {attach.get('legacy', '?')}), "
+                  f"sk_msg prog_attach (sockmap link {'yes' if features.get('sockmap_link') else 'no'})",
+        "tests": f"{passed} passed, {failed} failed, {ignored} ignored, {len(skips)} skipped",
+        "e2e": e2e_text,
+        "eagain": eagain,
+        "problems": problems,
+        "skips": skips,
+        "notes": notes[:20],
+    }
+    with open(out_json, "w") as f:
+        json.dump(row, f, indent=1)
+    print(f"{name:<6} {release:<28} ({how}) {verdict}  verified: {row['verified']}; features {row['features']}; "
+          f"attach: {row['attach']}; tests: {row['tests']}; e2e: {row['e2e']}; EAGAIN self-test: {eagain}")
+    for p in problems:
+        print(f"       problem: {p}")
+    for s in skips:
+        print(f"       skip: {s}")
+    sys.exit(0 if verdict == "PASS" else 1)
+
+
+def cmd_table(paths):
+    print("| kernel | verdict | processed insns (verify) | features probed | attach path | "
+          "kernel+CLI tests | e2e | EAGAIN self-test |")
+    print("|---|---|---|---|---|---|---|---|")
+    for p in paths:
+        with open(p) as f:
+            r = json.load(f)
+        print(f"| {r['name']}: {r['kernel']} ({r.get('how', '?')}) | {r['verdict']} | {r['verified']} | {r['features']} | "
+              f"{r['attach']} | {r['tests']} | {r['e2e']} | {r['eagain']} |")
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[1] == "tests" and len(argv) == 5:
+        cmd_tests(argv[2], argv[3], argv[4])
+    elif len(argv) >= 2 and argv[1] == "row" and len(argv) in (5, 6):
+        cmd_row(*argv[2:])
+    elif len(argv) >= 2 and argv[1] == "modules" and len(argv) == 4:
+        cmd_modules(argv[2], argv[3])
+    elif len(argv) >= 2 and argv[1] == "table":
+        cmd_table(argv[2:])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,137 @@
+#!/bin/sh
+# The kernel matrix's test suite for one kernel: runs inside the qemu guest (busybox ash, as
+# root, from init) and natively on the host for the host kernel's row (run-matrix.sh).
+# Owns: what is run per kernel and the "@@M" result lines run-matrix.sh/matrix.py parse.
+#
+# Environment:
+#   MATRIX_LIST       file of test executables: "label<TAB>executable<TAB>working dir" lines
+#   MATRIX_TCPBYPASS  the tcpbypass binary
+#   MATRIX_BUSYBOX    a busybox binary (for nc and sha256sum)
+#   MATRIX_WHERE      guest | native
+#   MATRIX_FILTER     optional: only test executables whose label contains this
+#
+# Safety (also natively): everything is loaded into throwaway child cgroups and unique pin
+# directories, and removed again; only processes this script starts join those cgroups.
+
+TB=${MATRIX_TCPBYPASS:?}
+BB=${MATRIX_BUSYBOX:-busybox}
+WHERE=${MATRIX_WHERE:-native}
+LIST=${MATRIX_LIST:?}
+TMP=$(mktemp -d /tmp/tcpbypass-matrix.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+m() { echo "@@M $*"; }
+oneline() { tr '\n\r' '  '; }
+
+# Mount points from mountinfo (field 5 is the mount point, the field after "-" the fs type).
+mount_of() {
+  awk -v t="$1" '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == t) print $5; break } }' \
+    /proc/self/mountinfo | head -n 1
+}
+CGROOT=$(mount_of cgroup2)
+BPFFS=$(mount_of bpf)
+if [ -z "$BPFFS" ]; then
+  mkdir -p /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf && BPFFS=/sys/fs/bpf
+fi
+m env where=$WHERE kernel=$(uname -r) cgroup2=${CGROOT:-none} bpffs=${BPFFS:-none}
+
+# ---- tcpbypass probe (JSON for the host, with the EAGAIN self-test's verdict; text for the log).
+"$TB" probe --json >"$TMP/probe.json" 2>"$TMP/probe.err"
+rc=$?
+m probe rc=$rc "$(oneline <"$TMP/probe.json")"
+"$TB" probe >"$TMP/probe.txt" 2>&1
+m probe-text rc=$?
+cat "$TMP/probe.txt"
+
+# ---- tcpbypass verify: both programs through this kernel's verifier.
+"$TB" verify >"$TMP/verify.txt" 2>&1
+rc=$?
+cat "$TMP/verify.txt"
+m verify rc=$rc
+grep -E ': (accepted|REJECTED)' "$TMP/verify.txt" | while IFS= read -r line; do
+  m verify-line "$line"
+done
+
+# ---- load in a throwaway cgroup (bpf_link where the kernel has it, and forced PROG_ATTACH),
+# status, a 4 MiB loopback transfer by processes in that cgroup, unload, nothing left.
+head -c 4194304 /dev/urandom >"$TMP/send"
+want=$("$BB" sha256sum "$TMP/send" | cut -d' ' -f1)
+port=47000
+for mode in default legacy; do
+  port=$((port + 1))
+  name=tcpbypass-matrix-$$-$mode
+  cg=$CGROOT/$name
+  pins=$BPFFS/$name/p
+  mkdir "$cg" || { m attach mode=$mode error=cannot-create-cgroup; continue; }
+  extra=""
+  [ "$mode" = legacy ] && extra=--legacy-attach
+  "$TB" load --cgroup "$cg" --pin-dir "$pins" $extra >"$TMP/load.txt" 2>&1
+  lrc=$?
+  cat "$TMP/load.txt"
+  "$TB" status --json --pin-dir "$pins" >"$TMP/status0.json" 2>&1
+  # The server and the client each join the cgroup first thing, then exec busybox nc. The
+  # server's stdin is a FIFO this shell holds open: at EOF on stdin busybox nc would shut
+  # down its side and the client would stop sending.
+  rm -f "$TMP/hold" && mkfifo "$TMP/hold" && exec 3<>"$TMP/hold"
+  sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" nc -l -p "$3"' _ "$cg" "$BB" "$port" \
+    <&3 >"$TMP/recv" 2>"$TMP/nc-server.err" &
+  server=$!
+  sleep 1
+  sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" nc -w 5 127.0.0.1 "$3" <"$4"' _ "$cg" "$BB" "$port" "$TMP/send" \
+    2>"$TMP/nc-client.err"
+  crc=$?
+  # Bound the wait for the server (busybox timeout is not available natively everywhere).
+  i=0
+  while kill -0 "$server" 2>/dev/null && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+  kill "$server" 2>/dev/null
+  wait "$server" 2>/dev/null
+  exec 3>&-
+  got=$("$BB" sha256sum "$TMP/recv" | cut -d' ' -f1)
+  same=no
+  [ "$got" = "$want" ] && same=yes
+  "$TB" status --json --pin-dir "$pins" >"$TMP/status.json" 2>&1
+  m status mode=$mode "$(oneline <"$TMP/status.json")"
+  "$TB" unload --pin-dir "$pins" >"$TMP/unload.txt" 2>&1
+  urc=$?
+  cat "$TMP/unload.txt"
+  left=none
+  [ -e "$pins" ] && left=pins
+  rmdir "$BPFFS/$name" 2>/dev/null
+  rmdir "$cg" 2>/dev/null || left="$left,cgroup-busy"
+  [ -e "$cg" ] && rmdir "$cg" 2>/dev/null
+  m attach mode=$mode load_rc=$lrc client_rc=$crc bytes=$(wc -c <"$TMP/recv" | tr -d ' ') same=$same unload_rc=$urc left=$left
+  if [ $crc -ne 0 ] || [ $same = no ]; then cat "$TMP/nc-client.err" "$TMP/nc-server.err"; fi
+done
+
+# ---- the project's kernel and end-to-end test executables.
+total_rc=0
+while IFS="$(printf '\t')" read -r label exe dir; do
+  [ -n "$label" ] || continue
+  case "$label" in *"${MATRIX_FILTER:-}"*) ;; *) continue ;; esac
+  start=$(date +%s)
+  (cd "$dir" 2>/dev/null || cd /; TCPBYPASS_REQUIRE_KERNEL=1 RUST_BACKTRACE=1 \
+    "$BB" timeout -s KILL 600 "$exe" --nocapture </dev/null) >"$TMP/test.out" 2>&1
+  rc=$?
+  secs=$(($(date +%s) - start))
+  cat "$TMP/test.out"
+  sums=$(grep -E '^test result:' "$TMP/test.out" | awk '
+    { for (i = 1; i <= NF; i++) { v = $(i - 1); gsub(/[^0-9]/, "", v)
+        if ($i ~ /^passed/) p += v; if ($i ~ /^failed/) f += v; if ($i ~ /^ignored/) g += v } }
+    END { printf "passed=%d failed=%d ignored=%d", p, f, g }')
+  grep -E '^SKIP ' "$TMP/test.out" | while IFS= read -r line; do m skip "$label" "$line"; done
+  grep -E '^test .* FAILED$|panicked at' "$TMP/test.out" | head -n 20 | while IFS= read -r line; do
+    m fail-line "$label" "$line"
+  done
+  m test "$label" rc=$rc $sums secs=$secs
+  [ $rc -ne 0 ] && total_rc=1
+done <"$LIST"
+
+# ---- kernel complaints during the run (guest only: the host's log is not ours to judge).
+if [ "$WHERE" = guest ]; then
+  dmesg >"$TMP/dmesg"
+  n=$(grep -c -E 'BUG:|WARNING:|Oops|Call Trace|general protection' "$TMP/dmesg")
+  m dmesg warnings=$n
+  [ "$n" -gt 0 ] && grep -E -A 20 'BUG:|WARNING:|Oops|general protection' "$TMP/dmesg" | head -n 80
+fi
+m done rc=$total_rc
+exit $total_rc
