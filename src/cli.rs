@@ -246,7 +246,12 @@ pub struct BenchArgs {
           default_value = "1,64,512,1K,4K,16K,64K", value_name = "SIZES")]
     pub sizes: Vec<usize>,
     /// Which tests, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "latency,stream")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "latency,stream"
+    )]
     pub tests: Vec<BenchTest>,
     /// A quick run: about 25 s, 3 rounds.
     #[arg(long)]

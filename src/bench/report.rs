@@ -207,6 +207,7 @@ impl Results {
                     let cell = |m| self.get(cpu, BenchTest::Stream, size, m);
                     let t = |m| cell(m).and_then(Cell::throughput);
                     let fmt = |m| match t(m) {
+                        Some(v) if v < 10e6 => format!("{:.2}", v / 1e6),
                         Some(v) => format!("{:.1}", v / 1e6),
                         None => "-".to_string(),
                     };
