@@ -366,6 +366,19 @@ impl Installed {
     }
 }
 
+/// The value of a counter, summed over every CPU's slot of the per-CPU counters map.
+pub fn read_counter(map: &Map, c: programs::Counter) -> Result<u64> {
+    let vals = map
+        .get_per_cpu(&c.key())
+        .with_context(|| format!("reading counter {}", c.name()))?
+        .unwrap_or_default();
+    Ok(vals
+        .iter()
+        .filter_map(|v| v.get(..8))
+        .map(|b| u64::from_ne_bytes(b.try_into().expect("a slice of 8 bytes")))
+        .sum())
+}
+
 /// Removes every pin and directory under `dir`, then `dir` itself. Missing entries are fine.
 pub fn remove_pins(dir: &Path) -> Result<()> {
     match fs::remove_dir_all(dir) {

@@ -259,16 +259,7 @@ impl LoadedBypass {
 
     /// The counters now (summed over CPUs).
     pub fn counters(&self) -> Result<Counters> {
-        let read = |c: Counter| -> Result<u64> {
-            let vals = self.counters.get_per_cpu(&c.key())?.unwrap_or_default();
-            Ok(vals
-                .iter()
-                .filter_map(|v| {
-                    v.get(..8)
-                        .map(|b| u64::from_ne_bytes(b.try_into().expect("8")))
-                })
-                .sum())
-        };
+        let read = |c: Counter| crate::bypass::read_counter(&self.counters, c);
         Ok(Counters {
             redirected: read(Counter::Redirected)?,
             redirected_bytes: read(Counter::RedirectedBytes)?,

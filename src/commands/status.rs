@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use loader::{cgroup, AttachType, Map, Program};
+use loader::{cgroup, AttachType, Program};
 use programs::Counter;
 
 use crate::bypass::{self, Installed, PinState, Pins};
@@ -39,18 +39,6 @@ fn prog_json(p: &Option<ProgStatus>) -> Json {
             .with("verified_insns", p.verified_insns)
             .with("matches_binary", p.matches_binary),
     }
-}
-
-/// Sums a per-CPU u64 counter.
-fn counter(map: &Map, c: Counter) -> Result<u64> {
-    let vals = map.get_per_cpu(&c.key())?.unwrap_or_default();
-    Ok(vals
-        .iter()
-        .filter_map(|v| {
-            v.get(..8)
-                .map(|b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))
-        })
-        .sum())
 }
 
 /// `tcpbypass status`.
@@ -105,7 +93,7 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     let counters: Vec<(Counter, u64)> = match inst.map(programs::names::COUNTERS) {
         Some(m) => Counter::ALL
             .iter()
-            .map(|c| Ok((*c, counter(m, *c)?)))
+            .map(|c| Ok((*c, bypass::read_counter(m, *c)?)))
             .collect::<Result<_>>()?,
         None => Vec::new(),
     };

@@ -348,7 +348,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
                 )));
             }
             let end = sym.st_value.checked_add(sym.st_size);
-            if end.map_or(true, |e| e > s.size()) || sym.st_value >= s.size() {
+            if end.is_none_or(|e| e > s.size()) || sym.st_value >= s.size() {
                 return Err(malformed(format!(
                     "function symbol {i} ({}) lies outside section {}",
                     sym_name(i)?,
@@ -453,7 +453,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
                 index,
                 reason,
             };
-            if r.r_offset % 8 != 0 || r.r_offset.checked_add(8).map_or(true, |e| e > tsize) {
+            if r.r_offset % 8 != 0 || r.r_offset.checked_add(8).is_none_or(|e| e > tsize) {
                 return Err(bad(format!(
                     "offset {} is outside {} ({} bytes) or not instruction-aligned",
                     r.r_offset, sections[target].name, tsize
@@ -507,9 +507,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
         }
         for (off, name) in defs {
             if ms.shdr.sh_type == SHT_NOBITS
-                || off
-                    .checked_add(MAP_DEF_SIZE)
-                    .map_or(true, |e| e > ms.size())
+                || off.checked_add(MAP_DEF_SIZE).is_none_or(|e| e > ms.size())
             {
                 return Err(ElfError::BadMap {
                     name,
