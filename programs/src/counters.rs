@@ -11,21 +11,27 @@ pub enum Counter {
     Redirected = 1,
     /// `sk_msg`: bytes of the redirected messages.
     RedirectedBytes = 2,
-    /// `sk_msg`: a message went through TCP because the socket has no peer (yet), or the
-    /// peer socket is gone from the sockhash.
+    /// `sk_msg`: a message went through TCP: the socket has no peer, it is tainted (it sent
+    /// through TCP before it was paired, so it is never redirected), or the peer socket is
+    /// gone from the sockhash.
     NoPeer = 3,
-    /// `sock_ops`: an insert failed because a map was full (`-E2BIG`); the connection stays
-    /// on plain TCP.
+    /// `sock_ops` or `sk_msg`: an insert failed because a map was full (`-E2BIG`); the
+    /// connection stays on plain TCP.
     MapFull = 4,
     /// `sock_ops`: a server socket was paired with its client.
     Paired = 5,
-    /// `sock_ops`: an insert failed for another reason (for example the key already existed).
+    /// `sock_ops` or `sk_msg`: an insert failed for another reason, or
+    /// `bpf_sock_ops_cb_flags_set` failed.
     Errors = 6,
+    /// `sock_ops`: a server found its client already tainted (the client sent bytes through
+    /// TCP before the server's `PASSIVE_ESTABLISHED`), so the connection stays on TCP for good.
+    /// Counted once per connection.
+    TcpFirst = 7,
 }
 
 impl Counter {
     /// Every counter, in index order.
-    pub const ALL: [Counter; 7] = [
+    pub const ALL: [Counter; 8] = [
         Counter::Inserted,
         Counter::Redirected,
         Counter::RedirectedBytes,
@@ -33,6 +39,7 @@ impl Counter {
         Counter::MapFull,
         Counter::Paired,
         Counter::Errors,
+        Counter::TcpFirst,
     ];
 
     /// The index in the counters map.
@@ -55,6 +62,7 @@ impl Counter {
             Counter::MapFull => "map_full",
             Counter::Paired => "paired",
             Counter::Errors => "errors",
+            Counter::TcpFirst => "tcp_first",
         }
     }
 
@@ -95,5 +103,7 @@ mod tests {
     #[test]
     fn key_is_the_index() {
         assert_eq!(Counter::Paired.key(), 5u32.to_ne_bytes());
+        assert_eq!(Counter::TcpFirst.key(), 7u32.to_ne_bytes());
+        assert_eq!(Counter::TcpFirst.name(), "tcp_first");
     }
 }

@@ -9,7 +9,8 @@
 //! | r6       | the context pointer (kept for helper calls)                            |
 //! | r7       | the socket's netns cookie (0 without cookies)                          |
 //! | r8       | `sock_ops`: the op; `sk_msg`: the message size                         |
-//! | r9       | `sock_ops`: loopback bits (1: local address, 2: remote address)        |
+//! | r9       | loopback bits (1: local address, 2: remote address); `sk_msg` computes |
+//! |          | them only on the path that needs the local endpoint                    |
 //! | r1–r5    | scratch and helper arguments (clobbered by every call)                 |
 
 use asm::{Builder, Helper, Reg, Reg::*, Size};
@@ -25,7 +26,8 @@ pub(crate) mod stack {
     pub const OWN: i16 = -48;
     /// An `Endpoint` (32 bytes).
     pub const EP: i16 = -80;
-    /// The peer's `ConnKey` (48 bytes), copied out of a map value.
+    /// The peer's `ConnKey` (48 bytes), copied out of a map value; in `sk_msg` also the
+    /// `TAINT` value written to PEERS.
     pub const PEER: i16 = -128;
     /// A PREFIXES key (20 bytes: u32 prefix length, 16 address bytes).
     pub const PREFIX: i16 = -152;
@@ -289,14 +291,33 @@ impl Emitter {
     /// `Errors`, and jump to `fail`; on success fall through.
     pub fn check_insert(&mut self, fail: &str) {
         let ok = self.fresh("inserted");
+        self.b.jeq(R0, 0, &ok);
+        self.count_failure();
+        self.b.ja(fail).label(&ok);
+    }
+
+    /// After a failed map insert (negative errno in r0): counts `MapFull` for `-E2BIG`, else
+    /// `Errors`, then falls through.
+    pub fn count_failure(&mut self) {
         let full = self.fresh("full");
+        let done = self.fresh("failure_counted");
         self.b
-            .jeq(R0, 0, &ok)
             .jeq32(R0, -uapi::E2BIG, &full)
             .comment("-E2BIG: the map is full");
         self.count(Counter::Errors, None);
-        self.b.ja(fail).label(&full);
+        self.b.ja(&done).label(&full);
         self.count(Counter::MapFull, None);
-        self.b.ja(fail).label(&ok);
+        self.b.label(&done);
+    }
+
+    /// Writes the `TAINT` value of PEERS (48 zero bytes: a `ConnKey` with both ports 0, which
+    /// no real key has) at `r10 + off`.
+    pub fn taint(&mut self, off: i16) {
+        for i in 0..6 {
+            self.b.st(Size::DW, R10, off + 8 * i, 0);
+            if i == 0 {
+                self.b.comment("TAINT: 48 zero bytes");
+            }
+        }
     }
 }

@@ -28,6 +28,10 @@ pub const PORT_KEY_LEN: usize = 4;
 /// The value to store in the PREFIXES and EXCLUDED_PORTS maps (a u32 1; the programs only
 /// test for presence).
 pub const PRESENT: [u8; 4] = 1u32.to_ne_bytes();
+/// The PEERS value that marks a socket as *tainted*: it sent bytes through TCP before it was
+/// paired, so it must never be redirected (48 zero bytes; no real [`ConnKey`] has both ports
+/// 0, which is what the programs test). See [`ConnKey::is_taint`].
+pub const TAINT: [u8; CONN_KEY_LEN] = [0; CONN_KEY_LEN];
 
 /// Why a key could not be built or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,6 +168,12 @@ impl ConnKey {
             local_port: u32::from_ne_bytes(get(b, 40)),
             remote_port: u32::from_ne_bytes(get(b, 44)),
         })
+    }
+
+    /// Whether this PEERS value is the [`TAINT`] mark rather than a peer's key (the programs
+    /// test both ports, the u64 at offset 40, for 0).
+    pub fn is_taint(&self) -> bool {
+        self.local_port == 0 && self.remote_port == 0
     }
 
     /// The socket's own local endpoint (the ACTIVE key a client registers under).
@@ -398,6 +408,19 @@ pub fn loopback_v4() -> PrefixKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn taint_is_no_real_key() {
+        let t = ConnKey::from_bytes(&TAINT).unwrap();
+        assert!(t.is_taint());
+        assert_eq!(t.to_bytes(), TAINT);
+        let k = ConnKey::new(
+            0,
+            "127.0.0.1:40000".parse().unwrap(),
+            "127.0.0.1:80".parse().unwrap(),
+        );
+        assert!(!k.is_taint());
+    }
 
     fn sa(s: &str) -> SocketAddr {
         s.parse().unwrap()

@@ -7,7 +7,10 @@
 //!   excluded and loopback is allowed (cookies available), insert the socket under its own
 //!   `ConnKey` and register it in ACTIVE under its local endpoint.
 //! - `PASSIVE_ESTABLISHED` (a server): if a client registered the endpoint the server sees as
-//!   remote, insert the socket and link both keys in PEERS (both directions).
+//!   remote, insert the socket, then *claim* the client: `PEERS[client] = own key` with
+//!   `BPF_NOEXIST`. If that fails with `-EEXIST` the client's `sk_msg` got there first and
+//!   wrote TAINT (it sent bytes through TCP): no pair, count `TcpFirst`. Otherwise link the
+//!   other direction, `PEERS[own] = client key`. Either way the client stops waiting in ACTIVE.
 //! - `STATE_CB` to `TCP_CLOSE`: delete the socket's PEERS and ACTIVE entries.
 //!
 //! It always returns 1.
@@ -103,36 +106,50 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
         .jeq(R0, 0, "out");
     e.copy(Size::DW, R0, 0, stack::PEER, 48);
     e.b.comment("peer key = the client's key");
+    // In the sockhash BEFORE the client can see the pairing: a client redirect that found
+    // no server socket would go through TCP and a later one would not.
     e.b.mov64(R1, R6).ld_map(R2, names::SOCK_HASH);
     e.stack_ptr(R3, stack::OWN);
     e.b.mov64(R4, uapi::BPF_NOEXIST)
         .call(Helper::SockHashUpdate)
         .comment("sockhash[own key] = this socket");
     e.check_insert("out");
+    // The claim: one atomic decision per client key. Either we create peers[peer key] here,
+    // or the client's sk_msg already wrote TAINT there (it sent through TCP first).
     e.b.ld_map(R1, names::PEERS);
+    e.stack_ptr(R2, stack::PEER);
+    e.stack_ptr(R3, stack::OWN);
+    e.b.mov64(R4, uapi::BPF_NOEXIST)
+        .call(Helper::MapUpdateElem)
+        .comment("claim the client: peers[peer key] = own key, if it has no entry yet")
+        .jeq(R0, 0, "claimed")
+        .jne32(R0, -uapi::EEXIST, "claim_failed")
+        .comment("-EEXIST means TAINT: the client sent through TCP first");
+    e.count(Counter::TcpFirst, None);
+    e.b.ja("unpaired");
+    e.b.label("claim_failed");
+    e.count_failure();
+    e.b.label("unpaired").ld_map(R1, names::ACTIVE);
+    e.stack_ptr(R2, stack::EP);
+    e.b.call(Helper::MapDeleteElem)
+        .comment("no pair: the client is no longer waiting")
+        .ja("inserted")
+        .comment("in the sockhash, unpaired: its sk_msg taints it on its first send");
+    e.b.label("claimed").ld_map(R1, names::PEERS);
     e.stack_ptr(R2, stack::OWN);
     e.stack_ptr(R3, stack::PEER);
     e.b.mov64(R4, uapi::BPF_ANY)
         .call(Helper::MapUpdateElem)
-        .comment("peers[own key] = peer key");
-    e.check_insert("inserted");
-    e.b.ld_map(R1, names::PEERS);
-    e.stack_ptr(R2, stack::PEER);
-    e.stack_ptr(R3, stack::OWN);
-    e.b.mov64(R4, uapi::BPF_ANY)
-        .call(Helper::MapUpdateElem)
-        .comment("peers[peer key] = own key");
-    e.check_insert("unpair");
-    e.b.ld_map(R1, names::ACTIVE);
+        .comment("peers[own key] = peer key")
+        .jeq(R0, 0, "paired");
+    e.b.comment("failed: client -> server only (order-safe)");
+    e.count_failure();
+    e.b.label("paired").ld_map(R1, names::ACTIVE);
     e.stack_ptr(R2, stack::EP);
     e.b.call(Helper::MapDeleteElem)
         .comment("the client is no longer waiting");
     e.count(Counter::Paired, None);
     e.b.ja("inserted");
-    e.b.label("unpair").ld_map(R1, names::PEERS);
-    e.stack_ptr(R2, stack::OWN);
-    e.b.call(Helper::MapDeleteElem)
-        .comment("half a pair is no pair");
 
     // Both sides: ask for the close callback, count.
     e.b.label("inserted")

@@ -230,6 +230,8 @@ fn only_the_expected_helpers_are_called() {
         } else {
             &[
                 Helper::MapLookupElem,
+                Helper::MapUpdateElem,
+                Helper::MapDeleteElem,
                 Helper::MsgRedirectHash,
                 Helper::GetNetnsCookie,
             ]
@@ -269,7 +271,15 @@ fn referenced_maps_are_defined() {
     let msg_prog = sk_msg(&Config::default()).unwrap();
     let mut msg = msg_prog.map_names();
     msg.sort();
-    assert_eq!(msg, [names::COUNTERS, names::PEERS, names::SOCK_HASH]);
+    assert_eq!(
+        msg,
+        [
+            names::ACTIVE,
+            names::COUNTERS,
+            names::PEERS,
+            names::SOCK_HASH
+        ]
+    );
 }
 
 #[test]

@@ -12,6 +12,8 @@ pub const AF_INET6: i32 = 10;
 
 /// `E2BIG` (`asm-generic/errno-base.h`): a map insert failed because the map is full.
 pub const E2BIG: i32 = 7;
+/// `EEXIST` (`asm-generic/errno-base.h`): a `BPF_NOEXIST` insert found the key already there.
+pub const EEXIST: i32 = 17;
 
 /// `BPF_ANY` (`enum { BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK }`): create or update.
 pub const BPF_ANY: i32 = 0;
