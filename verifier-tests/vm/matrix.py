@@ -297,6 +297,9 @@ def cmd_row(name, log, out_json, how="?"):
         eagain = f"unknown: {json.dumps(quirk)[:120]}"
     else:
         eagain = "n/a (probe has no self-test)"
+    tools = next((r for k, r in marks if k == "tools"), None)
+    if tools and "FAIL" in tools:
+        notes.append(f"guest tools: {tools}")
     dm = next((kv(r).get("warnings") for k, r in marks if k == "dmesg"), None)
     if dm not in (None, "0"):
         problems.append(f"kernel log has {dm} warning/BUG lines")
@@ -329,6 +332,8 @@ def cmd_row(name, log, out_json, how="?"):
         print(f"       problem: {p}")
     for s in skips:
         print(f"       skip: {s}")
+    if tools and "FAIL" in tools:
+        print(f"       note: guest tools {tools}")
     sys.exit(0 if verdict == "PASS" else 1)
 
 

@@ -14,7 +14,7 @@
 #
 # Environment: MATRIX_CACHE (downloads, default /var/cache/tcpbypass-matrix), MATRIX_TIMEOUT
 # (seconds per guest, default 900), MATRIX_ACCEL=tcg (skip trying KVM), MATRIX_KVM_GRACE
-# (seconds a KVM guest gets to print its first line before TCG is used instead, default 60),
+# (seconds a KVM guest gets to print its first line before TCG is used instead, default 30),
 # MATRIX_FILTER (only test executables whose label contains
 # it), CARGO_TARGET_DIR. Needs root (apt-get, native kernel tests). Downloads nothing but
 # Debian packages. Exit status: 0 when every kernel that could be obtained passed.
@@ -169,9 +169,12 @@ build_initramfs() {
   # Test executables at their build paths (tests find tcpbypass through CARGO_BIN_EXE_*, a
   # build path) and their package directories as working directories.
   mkdir -p "$root$(dirname "$tcpbypass")" && cp "$tcpbypass" "$root$tcpbypass"
+  # Their packages' tests/ directories come along: tests read data files (e.g. committed ELF
+  # objects) relative to CARGO_MANIFEST_DIR.
   while IFS=$'\t' read -r label exe dir; do
     mkdir -p "$root$(dirname "$exe")" "$root$dir"
     cp "$exe" "$root$exe"
+    if [ -d "$dir/tests" ] && [ ! -d "$root$dir/tests" ]; then cp -r "$dir/tests" "$root$dir/"; fi
   done <"$out/tests.list"
   cp "$out/tests.list" "$root/matrix/tests.list"
   # Host tools for the end-to-end tier, with their libraries (glibc's loader included).
@@ -207,7 +210,7 @@ build_initramfs() {
 # Boots one guest: boot NAME VMLINUZ INITRAMFS LOG ACCEL_ARGS... Returns 1 when the guest
 # printed nothing of ours within $kvm_grace seconds (or KVM reported an internal error), so the
 # caller can retry with TCG; otherwise waits for power-off or the timeout and returns 0.
-kvm_grace=${MATRIX_KVM_GRACE:-60}
+kvm_grace=${MATRIX_KVM_GRACE:-30}
 boot() {
   local name=$1 kernel=$2 initrd=$3 log=$4
   shift 4
@@ -218,8 +221,8 @@ boot() {
     </dev/null >"$log" 2>&1 &
   local pid=$! waited=0
   while kill -0 $pid 2>/dev/null; do
-    if [ "$1" = "-accel" ] && [ "$2" = kvm ] && ! grep -q '@@M' "$log" &&
-      { [ $waited -ge "$kvm_grace" ] || grep -q 'KVM internal error' "$log"; }; then
+    if [ "$1" = "-accel" ] && [ "$2" = kvm ] && ! grep -q '@@M' "$log" 2>/dev/null &&
+      { [ $waited -ge "$kvm_grace" ] || grep -q 'KVM internal error' "$log" 2>/dev/null; }; then
       kill $pid 2>/dev/null
       wait $pid 2>/dev/null
       return 1

@@ -35,6 +35,22 @@ if [ -z "$BPFFS" ]; then
 fi
 m env where=$WHERE kernel=$(uname -r) cgroup2=${CGROOT:-none} bpffs=${BPFFS:-none}
 
+# ---- tools the end-to-end tier uses (guest only: copied from the host with their libraries).
+if [ "$WHERE" = guest ]; then
+  tools=""
+  # By path: busybox sh would run its own applet of the same name (e.g. a small `ip`).
+  tool() {
+    t=$1 && shift
+    p=$(which "$t") || { tools="$tools $t=absent"; return 1; }
+    if "$p" "$@" >/dev/null 2>"$TMP/tool.err"; then tools="$tools $t=ok"; else
+      tools="$tools $t=FAIL"; sed "s/^/  $t: /" "$TMP/tool.err" | head -n 3; return 1; fi
+  }
+  tool ip netns add tcpbypass-matrix && "$(which ip)" netns del tcpbypass-matrix
+  tool nft list ruleset
+  tool iptables -t nat -L -n
+  m tools$tools
+fi
+
 # ---- tcpbypass probe (JSON for the host, with the EAGAIN self-test's verdict; text for the log).
 "$TB" probe --json >"$TMP/probe.json" 2>"$TMP/probe.err"
 rc=$?
