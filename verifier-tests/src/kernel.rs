@@ -63,6 +63,10 @@ pub struct Kernel {
     pub violations: Vec<String>,
     /// Every helper call of the current run: (helper id, return value).
     pub calls: Vec<(u32, u64)>,
+    /// Interleaving injection: the next `bpf_map_lookup_elem` on the map with this name
+    /// returns NULL (then the field is cleared). It stands for a lookup that ran before
+    /// another CPU's update landed: the program sees the state of a moment ago.
+    pub miss_next_lookup: Option<String>,
 }
 
 thread_local! {
@@ -106,6 +110,7 @@ impl Kernel {
             run: None,
             violations: Vec::new(),
             calls: Vec::new(),
+            miss_next_lookup: None,
         }
     }
 
@@ -207,6 +212,10 @@ pub fn map_lookup_elem(map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
             return 0;
         }
         let kb = unsafe { read(key, ks) };
+        if k.miss_next_lookup.as_deref() == Some(k.maps[i].spec.name.as_str()) {
+            k.miss_next_lookup = None;
+            return 0;
+        }
         k.maps[i].lookup(&kb, k.cpu).unwrap_or(0)
     });
     record(helper::MAP_LOOKUP_ELEM, r)

@@ -205,3 +205,63 @@ pub fn narrow_port_load(
     );
     Ok((with_insns(p, insns), *i))
 }
+
+/// No taint: `sk_msg`'s only `call bpf_map_update_elem` (the TAINT write to PEERS) becomes
+/// `mov64 r0, 0`, so the program believes it tainted the socket but wrote nothing: a server
+/// established later claims a client that already sent through TCP.
+pub fn no_taint_write(p: &Program, maps: &[MapSpec]) -> Result<Program, MutationError> {
+    const M: &str = "no TAINT write in sk_msg";
+    let r = report(p, ProgKind::SkMsg, maps, M)?;
+    let updates: Vec<usize> = r
+        .calls
+        .iter()
+        .filter(|(_, id)| *id == helper::MAP_UPDATE_ELEM)
+        .map(|(i, _)| *i)
+        .collect();
+    let [at] = updates[..] else {
+        return fail(
+            M,
+            format!("expected one map update, found {}", updates.len()),
+        );
+    };
+    let mut insns = p.insns().to_vec();
+    insns[at] = Insn::alu64(AluOp::Mov, Reg::R0, 0);
+    Ok(with_insns(p, insns))
+}
+
+/// The last instruction before `call` that sets `reg`, if it is `mov64 reg, imm`.
+fn imm_set_before(insns: &[Insn], call: usize, reg: Reg) -> Option<usize> {
+    let i = (0..call)
+        .rev()
+        .find(|i| insns[*i].dst == reg.num() && is_write(&insns[*i]))?;
+    (insns[i] == Insn::alu64(AluOp::Mov, reg, insns[i].imm)).then_some(i)
+}
+
+fn is_write(i: &Insn) -> bool {
+    matches!(i.code & 0x07, op::ALU | op::ALU64 | op::LDX | op::LD)
+}
+
+/// Claim with `BPF_ANY`: in `sock_ops`, every `bpf_map_update_elem` called with
+/// `r4 = BPF_NOEXIST` (the server's claim on its client's PEERS entry) gets `BPF_ANY`, so the
+/// server overwrites a client's TAINT and pairs with a client that already sent through TCP.
+pub fn claim_with_any(p: &Program, maps: &[MapSpec]) -> Result<Program, MutationError> {
+    const M: &str = "server claim with BPF_ANY";
+    let r = report(p, ProgKind::SockOps, maps, M)?;
+    let mut insns = p.insns().to_vec();
+    let mut n = 0;
+    for (call, id) in &r.calls {
+        if *id != helper::MAP_UPDATE_ELEM {
+            continue;
+        }
+        if let Some(i) = imm_set_before(&insns, *call, Reg::R4) {
+            if insns[i].imm == crate::uapi::BPF_NOEXIST as i32 {
+                insns[i].imm = crate::uapi::BPF_ANY as i32;
+                n += 1;
+            }
+        }
+    }
+    if n == 0 {
+        return fail(M, "no map update with BPF_NOEXIST");
+    }
+    Ok(with_insns(p, insns))
+}

@@ -5,7 +5,11 @@
 //! - `accept`: the server's `PASSIVE_ESTABLISHED` (its ACK creates the server socket);
 //! - `send`: if the sending socket is in the sockhash, the `sk_msg` program runs (it is
 //!   attached to the sockhash, so other sockets never see it) and the simulator records where
-//!   the message went; otherwise plain TCP;
+//!   the message went; otherwise plain TCP. A client may send between its `connect` and the
+//!   server's `accept` (the race of a first write with the handshake's last ACK);
+//! - `send_stale`: a `send` whose first PEERS lookup misses, as when the server's
+//!   `PASSIVE_ESTABLISHED` lands on another CPU between the `sk_msg` program's lookup and its
+//!   TAINT write (programs run atomically here; this injects that interleaving);
 //! - `close`: the kernel unlinks the socket from every sockhash, then, if the program asked
 //!   for it with `BPF_SOCK_OPS_STATE_CB_FLAG`, runs `STATE_CB` for each state change to
 //!   `TCP_CLOSE`; the other end sees `ESTABLISHED → CLOSE_WAIT` (a `STATE_CB` that is not a
@@ -321,6 +325,44 @@ impl World {
             (uapi::SK_PASS, Some((to, ingress))) => Delivery::Redirected { to, ingress },
             (uapi::SK_PASS, None) => Delivery::Tcp,
             _ => Delivery::Dropped,
+        })
+    }
+
+    /// Like [`World::send`], but the program's first PEERS lookup returns NULL, as if it ran
+    /// just before a concurrent update of the socket's entry (see the module doc).
+    pub fn send_stale(
+        &mut self,
+        conn: usize,
+        side: Side,
+        size: u32,
+    ) -> Result<Delivery, HarnessError> {
+        kernel::with_kernel(|k| k.miss_next_lookup = Some(programs::names::PEERS.to_string()));
+        let r = self.send(conn, side, size);
+        kernel::with_kernel(|k| k.miss_next_lookup = None);
+        r
+    }
+
+    /// The key a socket is stored under in the sockhash, if it is there.
+    pub fn sock_key(&self, id: SockId) -> Option<Vec<u8>> {
+        kernel::with_kernel(|k| {
+            k.map(programs::names::SOCK_HASH)?
+                .sockets()
+                .into_iter()
+                .find(|(_, s)| *s == id)
+                .map(|(key, _)| key)
+        })
+    }
+
+    /// The PEERS entry of a socket in the sockhash: `None` when it has none (or is not in the
+    /// sockhash), else the value (a peer's key, or `programs::key::TAINT`).
+    pub fn peers_entry(&self, id: SockId) -> Option<Vec<u8>> {
+        let key = self.sock_key(id)?;
+        kernel::with_kernel(|k| {
+            k.map(programs::names::PEERS)?
+                .entries()
+                .into_iter()
+                .find(|(kk, _)| *kk == key)
+                .map(|(_, v)| v)
         })
     }
 

@@ -30,6 +30,25 @@ fn caught(progs: &Programs, cookie: bool) -> Option<String> {
     }
 }
 
+/// Runs the ordering property alone (no model, no counters) over racy scenarios on `progs`
+/// and returns the failure it found, if any.
+fn caught_by_ordering(progs: &Programs) -> Option<String> {
+    let mut runner = TestRunner::new(Config {
+        cases: 1000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = common::racy_scenario(1..=8, Some(true), None);
+    match runner.run(&strategy, |sc| {
+        common::check_ordering(progs, &sc)
+            .map(|_| ())
+            .map_err(TestCaseError::fail)
+    }) {
+        Ok(()) => None,
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 fn real(cookie: bool) -> Programs {
     Programs::real(&programs::Config {
         netns_cookie: cookie,
@@ -48,6 +67,38 @@ fn assert_caught(name: &str, progs: &Programs, cookie: bool) {
 fn the_real_programs_pass_the_same_check() {
     // The control: the runner used below finds nothing wrong with the real programs.
     assert_eq!(caught(&real(true), true), None);
+}
+
+#[test]
+fn the_real_programs_keep_the_order() {
+    // The control for the ordering-only runner below.
+    assert_eq!(caught_by_ordering(&real(true)), None);
+}
+
+fn assert_ordering_catches(name: &str, progs: &Programs) {
+    match caught_by_ordering(progs) {
+        Some(why) => {
+            assert!(why.contains("ordering"), "{name}: {why}");
+            eprintln!("mutant `{name}` caught by the ordering property:\n{why}\n");
+        }
+        None => panic!("mutant `{name}` survived 1000 racy scenarios of the ordering property"),
+    }
+}
+
+#[test]
+fn a_missing_taint_write_breaks_the_order() {
+    let mut p = real(true);
+    p.sk_msg = mutants::no_taint_write(&p.sk_msg, &p.maps).unwrap();
+    assert_ordering_catches("no TAINT write in sk_msg", &p);
+    // The full check sees it too.
+    assert_caught("no TAINT write in sk_msg", &p, true);
+}
+
+#[test]
+fn a_claim_with_bpf_any_breaks_the_order() {
+    let mut p = real(true);
+    p.sock_ops = mutants::claim_with_any(&p.sock_ops, &p.maps).unwrap();
+    assert_ordering_catches("server claim with BPF_ANY", &p);
 }
 
 #[test]

@@ -8,7 +8,11 @@
 //! - after every socket closed, PEERS, ACTIVE and the sockhash are empty;
 //! - the counters add up to what happened;
 //! - without netns cookies loopback is never bypassed;
-//! - with tiny maps (full maps), no message ever goes to a wrong socket, state still drains.
+//! - with tiny maps (full maps), no message ever goes to a wrong socket, state still drains;
+//! - ordering: within one connection and direction, no message redirected after one that
+//!   went through TCP — including when the client sends before its server's
+//!   `PASSIVE_ESTABLISHED` (then that connection never redirects client → server), and when
+//!   the server's claim lands between `sk_msg`'s lookup and its TAINT write.
 //!
 //! Case counts are chosen so the file runs in a few seconds in `--release`; set
 //! `PROPTEST_CASES` to run more.
@@ -65,6 +69,23 @@ proptest! {
 
 proptest! {
     #![proptest_config(cases(1000))]
+    /// The ordering property (checked at every send of every scenario, see `common::run`)
+    /// with three connections in four racing their handshake, roomy and tiny maps: within a
+    /// connection and direction, no redirected message ever follows one that went through
+    /// TCP; a client that sent before its server was established never redirects.
+    #[test]
+    fn tcp_then_redirect_never_happens_even_when_racing_the_handshake(
+        sc in prop_oneof![
+            common::racy_scenario(1..=8, None, None),
+            common::racy_scenario(2..=8, Some(true), Some(1..=4)),
+        ]
+    ) {
+        check(&sc)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(1000))]
     #[test]
     fn full_maps_never_misdirect_and_drain(sc in common::scenario(2..=8, Some(true), Some(1..=4))) {
         check(&sc)?;
@@ -72,7 +93,9 @@ proptest! {
 }
 
 /// The generator reaches what the properties talk about: paired connections, redirected
-/// messages, concurrent connections. Prints the totals of 500 concurrent scenarios.
+/// messages, concurrent connections, clients that send before their server is established
+/// (and the servers that then find them tainted), and sends that take `sk_msg`'s `-EEXIST`
+/// path. Prints the totals of 500 concurrent scenarios.
 #[test]
 fn generated_scenarios_cover_pairing_and_redirects() {
     use proptest::strategy::{Strategy, ValueTree};
@@ -81,11 +104,7 @@ fn generated_scenarios_cover_pairing_and_redirects() {
     let mut total = common::Stats::default();
     for _ in 0..500 {
         let sc = strategy.new_tree(&mut runner).unwrap().current();
-        let st = check(&sc).unwrap();
-        total.conns += st.conns;
-        total.paired += st.paired;
-        total.messages += st.messages;
-        total.redirected += st.redirected;
+        total += check(&sc).unwrap();
     }
     eprintln!("500 scenarios: {total:?}");
     assert!(
@@ -95,5 +114,17 @@ fn generated_scenarios_cover_pairing_and_redirects() {
     assert!(
         total.redirected * 10 > total.messages,
         "too few redirects: {total:?}"
+    );
+    assert!(
+        total.raced * 10 > total.conns,
+        "too few clients sending before their server is established: {total:?}"
+    );
+    assert!(
+        total.tcp_first * 20 > total.conns,
+        "too few servers finding their client tainted: {total:?}"
+    );
+    assert!(
+        total.claimed_late * 50 > total.messages,
+        "too few sends taking sk_msg's -EEXIST path: {total:?}"
     );
 }

@@ -235,3 +235,117 @@ fn real_programs_pass_the_static_check_for_both_configs() {
         }
     }
 }
+
+#[test]
+fn a_client_write_before_the_server_is_established_stays_on_tcp_for_good() {
+    let mut w = world(Config::default(), &setup(&[("10.0.0.0", 8)], &[]));
+    let c = spec(
+        (1, 1),
+        (AF_INET, AF_INET),
+        "10.0.0.1:40000",
+        "10.0.0.2:80",
+        "10.0.0.2:80",
+    );
+    let i = w.connect(&c).unwrap();
+    let client = w.socket(i, Side::Client).unwrap();
+    // The handshake's last ACK is late: the client writes first, through TCP, and taints
+    // itself.
+    assert_eq!(w.send(i, Side::Client, 5).unwrap(), Delivery::Tcp);
+    assert_eq!(
+        w.peers_entry(client).as_deref(),
+        Some(&programs::key::TAINT[..])
+    );
+    // The server is established: in the sockhash, but its claim finds the taint.
+    w.accept(i).unwrap();
+    let server = w.socket(i, Side::Server).unwrap();
+    assert!(w.in_sockhash(server));
+    assert_eq!(w.counter(Counter::TcpFirst), 1);
+    assert_eq!(w.counter(Counter::Paired), 0);
+    assert_eq!(w.map_len(names::ACTIVE), 0, "the client stopped waiting");
+    // Neither direction is ever redirected: the client is tainted, the server unpaired (and
+    // taints itself on its first send).
+    for _ in 0..3 {
+        assert_eq!(w.send(i, Side::Client, 100).unwrap(), Delivery::Tcp);
+        assert_eq!(w.send(i, Side::Server, 7).unwrap(), Delivery::Tcp);
+    }
+    assert_eq!(
+        w.peers_entry(server).as_deref(),
+        Some(&programs::key::TAINT[..])
+    );
+    assert_eq!(w.counter(Counter::Redirected), 0);
+    assert_eq!(w.counter(Counter::NoPeer), 7);
+    assert_eq!(
+        w.counter(Counter::TcpFirst),
+        1,
+        "counted once per connection"
+    );
+    assert_eq!(
+        (w.counter(Counter::Errors), w.counter(Counter::MapFull)),
+        (0, 0)
+    );
+    w.close(i, Side::Server).unwrap();
+    w.close(i, Side::Client).unwrap();
+    assert_eq!(w.map_len(names::PEERS), 0, "TAINT entries go on close");
+    assert_eq!(w.map_len(names::SOCK_HASH), 0);
+}
+
+#[test]
+fn a_server_claim_between_lookup_and_taint_write_still_redirects() {
+    let mut w = world(Config::default(), &setup(&[("10.0.0.0", 8)], &[]));
+    let c = spec(
+        (1, 1),
+        (AF_INET, AF_INET),
+        "10.0.0.1:40000",
+        "10.0.0.2:80",
+        "10.0.0.2:80",
+    );
+    let i = w.connect(&c).unwrap();
+    w.accept(i).unwrap();
+    // The client's lookup ran before the claim, its TAINT write after: -EEXIST, look again,
+    // redirect.
+    assert_eq!(
+        w.send_stale(i, Side::Client, 10).unwrap(),
+        redirected_to(&w, i, Side::Server)
+    );
+    let server = w.socket(i, Side::Server).unwrap();
+    assert_eq!(
+        w.peers_entry(w.socket(i, Side::Client).unwrap()),
+        w.sock_key(server),
+        "the server's claim stands"
+    );
+    assert_eq!(w.counter(Counter::Redirected), 1);
+    assert_eq!(w.counter(Counter::TcpFirst), 0);
+}
+
+#[test]
+fn a_taint_write_on_a_full_peers_map_unregisters_the_client() {
+    let mut s = setup(&[("10.0.0.0", 8)], &[]);
+    s.conn_capacity = Some(3);
+    let mut w = world(Config::default(), &s);
+    let c = spec(
+        (1, 1),
+        (AF_INET, AF_INET),
+        "10.0.0.1:40000",
+        "10.0.0.2:80",
+        "10.0.0.2:80",
+    );
+    let i = w.connect(&c).unwrap();
+    // Fill PEERS to capacity behind the programs' back.
+    verifier_tests::kernel::with_kernel(|k| {
+        let peers = k.map_mut(names::PEERS).unwrap();
+        for n in 1..=3u8 {
+            assert_eq!(peers.update(&[n; 48], &[n; 48], 0, 0), 0);
+        }
+    });
+    assert_eq!(w.send(i, Side::Client, 5).unwrap(), Delivery::Tcp);
+    assert_eq!(w.counter(Counter::MapFull), 1);
+    assert_eq!(w.map_len(names::ACTIVE), 0, "no server can find the client");
+    // Room again: the server comes, finds no client waiting, stays out of the bypass.
+    verifier_tests::kernel::with_kernel(|k| {
+        assert_eq!(k.map_mut(names::PEERS).unwrap().delete(&[1; 48]), 0);
+    });
+    w.accept(i).unwrap();
+    assert!(!w.in_sockhash(w.socket(i, Side::Server).unwrap()));
+    assert_eq!(w.send(i, Side::Client, 5).unwrap(), Delivery::Tcp);
+    assert_eq!(w.counter(Counter::Redirected), 0);
+}

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use programs::key::TAINT;
 use programs::{names, Counter};
 use proptest::prelude::*;
 use verifier_tests::ctx::addr16;
@@ -86,6 +87,9 @@ pub enum Ev {
     Connect(usize),
     Accept(usize),
     Send(usize, Side, u32),
+    /// A client send whose PEERS lookup saw the moment before (`World::send_stale`): when it
+    /// follows the server's claim, the interleaving claim-between-lookup-and-taint.
+    SendStale(usize, u32),
     Close(usize, Side),
 }
 
@@ -96,6 +100,7 @@ impl fmt::Debug for Ev {
             Ev::Connect(i) => write!(f, "connect{i}"),
             Ev::Accept(i) => write!(f, "accept{i}"),
             Ev::Send(i, side, n) => write!(f, "send{i}{}({n})", s(side)),
+            Ev::SendStale(i, n) => write!(f, "send{i}c~({n})"),
             Ev::Close(i, side) => write!(f, "close{i}{}", s(side)),
         }
     }
@@ -311,35 +316,79 @@ pub fn server_eligible(sc: &Scenario, c: &ConnSpec) -> bool {
 }
 
 /// What one run of a scenario did, for coverage statistics.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
     pub conns: usize,
     pub paired: usize,
     pub messages: usize,
     pub redirected: usize,
+    /// Connections whose client sent before the server's `PASSIVE_ESTABLISHED`.
+    pub raced: usize,
+    /// Servers that found their client tainted (`tcp_first`).
+    pub tcp_first: usize,
+    /// Stale client sends that found the server's claim (the `-EEXIST` path of `sk_msg`).
+    pub claimed_late: usize,
+}
+
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, o: Stats) {
+        self.conns += o.conns;
+        self.paired += o.paired;
+        self.messages += o.messages;
+        self.redirected += o.redirected;
+        self.raced += o.raced;
+        self.tcp_first += o.tcp_first;
+        self.claimed_late += o.claimed_late;
+    }
 }
 
 /// Runs `sc` through `progs` and checks every property; the error names the first broken
 /// one.
 pub fn check(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
+    run(progs, sc, true)
+}
+
+/// Runs `sc` and checks only the ordering property (and that nothing is dropped): no model,
+/// no counters. The mutation tests use it to show that the ordering property alone catches a
+/// broken taint rule.
+pub fn check_ordering(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
+    run(progs, sc, false)
+}
+
+const C2S: usize = 0;
+const S2C: usize = 1;
+
+fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
     let specs = sc.specs();
     let mut w = World::new(progs, &sc.setup()).map_err(|e| format!("load: {e}"))?;
     let full = sc.capacity.is_some();
-    let mut idx: Vec<usize> = vec![usize::MAX; specs.len()];
-    let mut paired = vec![false; specs.len()];
-    let mut open = vec![[false, false]; specs.len()];
+    // Exact predictions of the model need roomy maps; with tiny maps only the safety
+    // properties (no misdirection, ordering, drain, counters as observed) are checked.
+    let strict = model && !full;
+    let n = specs.len();
+    let mut idx: Vec<usize> = vec![usize::MAX; n];
+    let mut paired = vec![false; n];
+    let mut open = vec![[false, false]; n];
+    let mut accepted = vec![false; n];
+    // The client sent before its server's PASSIVE_ESTABLISHED (the race).
+    let mut raced = vec![false; n];
+    // Model: the client's sk_msg wrote TAINT (it sent through TCP while unpaired).
+    let mut tainted = vec![false; n];
+    // Ordering: a message of this connection and direction went through TCP.
+    let mut via_tcp = vec![[false, false]; n];
     let mut st = Stats {
-        conns: specs.len(),
+        conns: n,
         ..Stats::default()
     };
-    let (mut exp_inserted, mut exp_bytes, mut exp_nopeer) = (0u64, 0u64, 0u64);
+    let (mut exp_inserted, mut exp_bytes, mut exp_nopeer, mut exp_tcp_first) =
+        (0u64, 0u64, 0u64, 0u64);
     for ev in &sc.events {
         match *ev {
             Ev::Connect(i) => {
                 idx[i] = w.connect(&specs[i]).map_err(|e| format!("{ev:?}: {e}"))?;
                 open[i][0] = true;
                 let inserted = w.in_sockhash(w.socket(idx[i], Side::Client).unwrap());
-                if !full && inserted != client_eligible(sc, &specs[i]) {
+                if strict && inserted != client_eligible(sc, &specs[i]) {
                     return Err(format!(
                         "{ev:?}: client in sockhash = {inserted}, but eligible = {}",
                         client_eligible(sc, &specs[i])
@@ -348,20 +397,57 @@ pub fn check(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
                 exp_inserted += inserted as u64;
             }
             Ev::Accept(i) => {
+                let client = w.socket(idx[i], Side::Client).unwrap();
+                let before = w.peers_entry(client);
                 w.accept(idx[i]).map_err(|e| format!("{ev:?}: {e}"))?;
                 open[i][1] = true;
-                let inserted = w.in_sockhash(w.socket(idx[i], Side::Server).unwrap());
+                accepted[i] = true;
+                let server = w.socket(idx[i], Side::Server).unwrap();
+                let inserted = w.in_sockhash(server);
                 let want = client_eligible(sc, &specs[i]) && server_eligible(sc, &specs[i]);
-                if !full && inserted != want {
+                if strict && inserted != want {
                     return Err(format!(
                         "{ev:?}: server in sockhash = {inserted}, but both ends eligible = {want}"
                     ));
                 }
-                paired[i] = inserted;
+                // Observed: the server claimed its client (PEERS[client] = server's key), or
+                // found it tainted.
+                let server_key = w.sock_key(server);
+                let claimed = server_key.is_some() && w.peers_entry(client) == server_key;
+                let lost = inserted && before.as_deref() == Some(&TAINT[..]);
+                if strict && claimed != (want && !tainted[i]) {
+                    return Err(format!(
+                        "{ev:?}: paired = {claimed}, but both ends eligible = {want} and client tainted = {}",
+                        tainted[i]
+                    ));
+                }
+                if strict && lost != (want && tainted[i]) {
+                    return Err(format!(
+                        "{ev:?}: server found its client tainted = {lost}, model says {}",
+                        want && tainted[i]
+                    ));
+                }
+                paired[i] = claimed;
                 exp_inserted += inserted as u64;
-                st.paired += inserted as usize;
+                exp_tcp_first += lost as u64;
+                st.paired += claimed as usize;
+                st.tcp_first += lost as usize;
             }
-            Ev::Send(i, side, n) => {
+            Ev::Send(..) | Ev::SendStale(..) => {
+                let (i, side, bytes, stale) = match *ev {
+                    Ev::Send(i, side, bytes) => (i, side, bytes, false),
+                    Ev::SendStale(i, bytes) => (i, Side::Client, bytes, true),
+                    _ => unreachable!(),
+                };
+                let (me_i, peer_i, dir) = if side == Side::Client {
+                    (0, 1, C2S)
+                } else {
+                    (1, 0, S2C)
+                };
+                if side == Side::Client && !accepted[i] && !raced[i] {
+                    raced[i] = true;
+                    st.raced += 1;
+                }
                 let me = w.socket(idx[i], side).unwrap();
                 let other_side = if side == Side::Client {
                     Side::Server
@@ -370,14 +456,37 @@ pub fn check(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
                 };
                 let peer = w.socket(idx[i], other_side);
                 let runs = w.in_sockhash(me);
-                let d = w
-                    .send(idx[i], side, n)
-                    .map_err(|e| format!("{ev:?}: {e}"))?;
+                let before = w.peers_entry(me);
+                let d = if stale {
+                    w.send_stale(idx[i], side, bytes)
+                } else {
+                    w.send(idx[i], side, bytes)
+                }
+                .map_err(|e| format!("{ev:?}: {e}"))?;
+                debug_assert!(open[i][me_i]);
                 st.messages += 1;
-                let peer_open = open[i][if side == Side::Client { 1 } else { 0 }];
+                let peer_open = open[i][peer_i];
+                let redirected = matches!(d, Delivery::Redirected { .. });
+                if d == Delivery::Dropped {
+                    return Err(format!("{ev:?}: message dropped"));
+                }
+                // The ordering property: within one connection and direction, once a message
+                // went through TCP no later message is redirected (the receiver reads its
+                // redirect queue before its TCP queue, so it would read them out of order).
+                if redirected && via_tcp[i][dir] {
+                    return Err(format!(
+                        "{ev:?}: ordering: redirected after an earlier message of this direction went through TCP"
+                    ));
+                }
+                if d == Delivery::Tcp {
+                    via_tcp[i][dir] = true;
+                }
+                if !model {
+                    continue;
+                }
                 if let Delivery::Redirected { to, ingress } = d {
                     if Some(to) != peer {
-                        let who = (0..specs.len())
+                        let who = (0..n)
                             .flat_map(|j| [(j, Side::Client), (j, Side::Server)])
                             .find(|(j, s)| {
                                 idx[*j] != usize::MAX && w.socket(idx[*j], *s) == Some(to)
@@ -394,19 +503,27 @@ pub fn check(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
                     {
                         return Err(format!("{ev:?}: loopback bypassed without netns cookies"));
                     }
+                    if side == Side::Client && raced[i] {
+                        return Err(format!(
+                            "{ev:?}: the client sent before the server's PASSIVE_ESTABLISHED, yet this message was redirected"
+                        ));
+                    }
                     st.redirected += 1;
-                    exp_bytes += u64::from(n);
+                    exp_bytes += u64::from(bytes);
+                    if stale && before.as_deref().is_some_and(|v| v != &TAINT[..]) {
+                        st.claimed_late += 1;
+                    }
                 } else if runs {
                     exp_nopeer += 1;
                 }
-                if d == Delivery::Dropped {
-                    return Err(format!("{ev:?}: message dropped"));
+                // Model: an unpaired client in the sockhash taints itself on its first send.
+                if side == Side::Client && runs && !paired[i] {
+                    tainted[i] = true;
                 }
                 let want = paired[i] && peer_open;
-                let got = matches!(d, Delivery::Redirected { .. });
-                if !full && got != want {
+                if strict && redirected != want {
                     return Err(format!(
-                        "{ev:?}: redirected = {got}, but paired and peer open = {want}"
+                        "{ev:?}: redirected = {redirected}, but paired and peer open = {want}"
                     ));
                 }
             }
@@ -415,6 +532,9 @@ pub fn check(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
                 open[i][if side == Side::Client { 0 } else { 1 }] = false;
             }
         }
+    }
+    if !model {
+        return Ok(st);
     }
     // Every socket closed: no pairing state left.
     for (name, n) in [
@@ -436,6 +556,7 @@ pub fn check(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
         c(Counter::Redirected),
         c(Counter::RedirectedBytes),
         c(Counter::NoPeer),
+        c(Counter::TcpFirst),
     ];
     let want = [
         exp_inserted,
@@ -443,10 +564,11 @@ pub fn check(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
         st.redirected as u64,
         exp_bytes,
         exp_nopeer,
+        exp_tcp_first,
     ];
     if got != want {
         return Err(format!(
-            "counters [inserted, paired, redirected, bytes, no_peer] = {got:?}, expected {want:?}"
+            "counters [inserted, paired, redirected, bytes, no_peer, tcp_first] = {got:?}, expected {want:?}"
         ));
     }
     if !full && (c(Counter::Errors), c(Counter::MapFull)) != (0, 0) {
@@ -470,35 +592,60 @@ fn plan() -> impl Strategy<Value = Plan> {
     })
 }
 
-/// Per connection: sends while both are open, who closes first, sends from the survivor.
-type Life = (Vec<(bool, u32)>, bool, Vec<u32>);
+/// Per connection: client sends before the server's `PASSIVE_ESTABLISHED` (the race),
+/// sends while both are open (client?, size, stale lookup?), who closes first, sends from the
+/// survivor.
+#[derive(Debug, Clone)]
+struct Life {
+    early: Vec<u32>,
+    sends: Vec<(bool, u32, bool)>,
+    client_first: bool,
+    after: Vec<u32>,
+}
 
-fn life() -> impl Strategy<Value = Life> {
+/// `race` out of 4 connections (on average) have early client sends.
+fn life(race: u32) -> impl Strategy<Value = Life> {
+    let early = prop_oneof![
+        4 - race => Just(Vec::new()),
+        race => proptest::collection::vec(1..5000u32, 1..3),
+    ];
     (
-        proptest::collection::vec((any::<bool>(), 1..5000u32), 0..4),
+        early,
+        proptest::collection::vec(
+            (any::<bool>(), 1..5000u32, proptest::bool::weighted(0.25)),
+            0..4,
+        ),
         any::<bool>(),
         proptest::collection::vec(1..5000u32, 0..2),
     )
+        .prop_map(|(early, sends, client_first, after)| Life {
+            early,
+            sends,
+            client_first,
+            after,
+        })
 }
 
 fn interleave(lives: &[Life], picks: &[u16]) -> Vec<Ev> {
     let mut queues: Vec<Vec<Ev>> = lives
         .iter()
         .enumerate()
-        .map(|(i, (sends, client_first, after))| {
-            let mut q = vec![Ev::Connect(i), Ev::Accept(i)];
-            q.extend(
-                sends
-                    .iter()
-                    .map(|(c, n)| Ev::Send(i, if *c { Side::Client } else { Side::Server }, *n)),
-            );
-            let (first, second) = if *client_first {
+        .map(|(i, l)| {
+            let mut q = vec![Ev::Connect(i)];
+            q.extend(l.early.iter().map(|n| Ev::Send(i, Side::Client, *n)));
+            q.push(Ev::Accept(i));
+            q.extend(l.sends.iter().map(|(c, n, stale)| match (*c, *stale) {
+                (true, true) => Ev::SendStale(i, *n),
+                (true, false) => Ev::Send(i, Side::Client, *n),
+                (false, _) => Ev::Send(i, Side::Server, *n),
+            }));
+            let (first, second) = if l.client_first {
                 (Side::Client, Side::Server)
             } else {
                 (Side::Server, Side::Client)
             };
             q.push(Ev::Close(i, first));
-            q.extend(after.iter().map(|n| Ev::Send(i, second, *n)));
+            q.extend(l.after.iter().map(|n| Ev::Send(i, second, *n)));
             q.push(Ev::Close(i, second));
             q.reverse();
             q
@@ -520,11 +667,30 @@ fn interleave(lives: &[Life], picks: &[u16]) -> Vec<Ev> {
     }
 }
 
-/// Scenarios with `conns` connections; `cookie` fixed or random.
+/// Scenarios with `conns` connections; `cookie` fixed or random; about one connection in
+/// four races its handshake (the client sends before the server is established).
 pub fn scenario(
     conns: std::ops::RangeInclusive<usize>,
     cookie: Option<bool>,
     capacity: Option<std::ops::RangeInclusive<u32>>,
+) -> impl Strategy<Value = Scenario> {
+    scenario_with(conns, cookie, capacity, 1)
+}
+
+/// Like [`scenario`], but three connections in four race their handshake.
+pub fn racy_scenario(
+    conns: std::ops::RangeInclusive<usize>,
+    cookie: Option<bool>,
+    capacity: Option<std::ops::RangeInclusive<u32>>,
+) -> impl Strategy<Value = Scenario> {
+    scenario_with(conns, cookie, capacity, 3)
+}
+
+fn scenario_with(
+    conns: std::ops::RangeInclusive<usize>,
+    cookie: Option<bool>,
+    capacity: Option<std::ops::RangeInclusive<u32>>,
+    race: u32,
 ) -> impl Strategy<Value = Scenario> {
     let cookie = match cookie {
         Some(c) => Just(c).boxed(),
@@ -541,7 +707,7 @@ pub fn scenario(
         1..=4usize,
         any::<u64>(),
         cap,
-        proptest::collection::vec((plan(), life()), conns),
+        proptest::collection::vec((plan(), life(race)), conns),
         proptest::collection::vec(any::<u16>(), 0..64),
     )
         .prop_map(
