@@ -755,12 +755,11 @@ fn first_write_racing_the_handshake() {
     bp.finish(&[s0.so_id, s0.sm_id]);
 }
 
-/// The forced case of the race above: REORDERS today (4 of 4 connections: the server's first
-/// read returns redirected bytes sent after the header, which came through TCP). Needs a
-/// programs change (e.g. sk_msg never redirects a socket that already passed bytes to TCP);
-/// ignored until then. Run with `--ignored` to see it.
+/// The forced case of the race above: the client writes before the server's
+/// PASSIVE_ESTABLISHED. Reordered 4 of 4 connections before the taint rule (docs/programs.md,
+/// "A first write racing the handshake"); now the client taints itself on that first TCP
+/// write, the server's claim fails, and the connection stays on TCP in order.
 #[test]
-#[ignore = "known limitation (docs/programs.md): reorders when the first write beats the server's PASSIVE_ESTABLISHED; needs a programs change"]
 fn first_write_through_tcp_before_pairing_keeps_order() {
     let Some(_g) = start("first_write_through_tcp_before_pairing_keeps_order") else {
         return;
