@@ -61,7 +61,9 @@ pub fn sk_msg(cfg: &Config) -> Result<Program, asm::AsmError> {
         .jeq32(R0, -uapi::EEXIST, "claimed")
         .comment("-EEXIST: the server just paired us");
     e.count_failure();
-    e.b.mov64(R9, 0).comment("r9 = loopback bits");
+    e.b.label("untainted")
+        .mov64(R9, 0)
+        .comment("could not taint (map full): leave ACTIVE; r9 = loopback bits");
     e.loopback_bit("key.local", OWN_LOCAL, LOCAL_LOOPBACK);
     e.endpoint(OWN_LOCAL, OWN_LOCAL_PORT, LOCAL_LOOPBACK);
     e.b.ld_map(R1, names::ACTIVE);
