@@ -253,13 +253,16 @@ def cmd_row(name, log, out_json, how="?"):
         path = st.get("attach", "?")
         want = "prog_attach" if mode == "legacy" or not features.get("cgroup_link") else "bpf_link"
         red = counters.get("redirected_bytes", 0)
+        # status recognises its own programs by tag (SHA-1 before 6.18, SHA-256 after).
+        same_tags = all((st.get(p) or {}).get("matches_binary") is True for p in ("sock_ops", "sk_msg"))
         ok = (a.get("load_rc") == "0" and a.get("same") == "yes" and a.get("unload_rc") == "0"
               and a.get("left") == "none" and path == want and st.get("attached") is True
-              and red >= int(a.get("bytes", "0") or 0) > 0)
+              and same_tags and red >= int(a.get("bytes", "0") or 0) > 0)
         attach[mode] = f"{path}{'' if ok else ' FAIL'}"
         if not ok:
             problems.append(f"attach {mode}: {r}; attach={path} (want {want}), "
-                            f"attached={st.get('attached')}, redirected_bytes={red}")
+                            f"attached={st.get('attached')}, tags match={same_tags}, "
+                            f"redirected_bytes={red}")
 
     # Test executables.
     tests, failed_tests, skips = [], [], []

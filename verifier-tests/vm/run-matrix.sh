@@ -63,7 +63,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 busybox=$(static_busybox) || { say "no static busybox at /bin/busybox"; exit 1; }
 # Tools the end-to-end tests may call, copied into the guest with their libraries.
-guest_tools=(ip nft iptables ip6tables iptables-nft ip6tables-nft ss)
+guest_tools=(ip nft iptables ip6tables iptables-nft ip6tables-nft ss bpftool)
 
 # ---- static binaries: tcpbypass and the test executables.
 say "building static binaries (target $triple, crt-static)"
