@@ -482,3 +482,37 @@ fn verify_and_probe_report_on_this_kernel() {
     assert!(s.contains("\"bypass_possible\":true"), "{}", text(&o));
     assert!(o.status.success());
 }
+
+#[test]
+fn replace_refuses_pinned_maps_of_another_layout() {
+    if !kernel_or_skip("replace_refuses_pinned_maps_of_another_layout") {
+        return;
+    }
+    let l = Loaded::new(&[]);
+    let before = l.status();
+    // Stand in for an install by an older version: a counters map with one entry fewer.
+    let counters = l.pin_dir.join("maps").join(programs::names::COUNTERS);
+    std::fs::remove_file(&counters).unwrap();
+    let old = loader::Map::create(&loader::MapSpec::new(
+        programs::names::COUNTERS,
+        loader::MapType::PerCpuArray,
+        4,
+        8,
+        programs::Counter::ALL.len() as u32 - 1,
+    ))
+    .unwrap();
+    old.pin(&counters).unwrap();
+    let o = l.cmd("load", &["--replace"]);
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("layout changed"), "{}", text(&o));
+    // Nothing changed: the same programs are attached.
+    let after = l.status();
+    assert_eq!(
+        json_u64(&after, Some("sock_ops"), "id"),
+        json_u64(&before, Some("sock_ops"), "id")
+    );
+    assert_eq!(
+        l.attached_ids(),
+        vec![json_u64(&before, Some("sock_ops"), "id").unwrap() as u32]
+    );
+}

@@ -330,21 +330,17 @@ fn replace_programs(
                 def.name
             )
         })?;
-        if m.key_size() != def.key_size || m.value_size() != def.value_size {
+        let have = (m.map_type().raw(), m.key_size(), m.value_size(), m.max_entries());
+        let want = (def.kind.uapi_type(), def.key_size, def.value_size, def.max_entries);
+        if have != want {
             bail!(Failure::new(
                 exit::ENVIRONMENT,
                 format!(
-                    "the pinned map {} has key/value sizes {}/{}, this binary needs {}/{}",
-                    def.name,
-                    m.key_size(),
-                    m.value_size(),
-                    def.key_size,
-                    def.value_size
+                    "the pinned map {} is (type {}, key {} B, value {} B, {} entries); this binary needs (type {}, key {} B, value {} B, {} entries)",
+                    def.name, have.0, have.1, have.2, have.3, want.0, want.1, want.2, want.3
                 )
             )
-            .hint(
-                "the map layout changed between versions: `tcpbypass unload` then `tcpbypass load`"
-            ));
+            .hint("the map layout changed between versions: `tcpbypass unload` then `tcpbypass load`"));
         }
     }
     let old_so = installed

@@ -303,6 +303,7 @@ impl Bypass {
                 "map_full",
                 "paired",
                 "errors",
+                "tcp_first",
             ] {
                 if let Some(v) = json_num(&s[i..], name) {
                     st.counters.insert(name.to_string(), v);
