@@ -504,7 +504,11 @@ fn replace_refuses_pinned_maps_of_another_layout() {
     old.pin(&counters).unwrap();
     let o = l.cmd("load", &["--replace"]);
     assert_eq!(o.status.code(), Some(6), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("layout changed"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("layout changed"),
+        "{}",
+        text(&o)
+    );
     // Nothing changed: the same programs are attached.
     let after = l.status();
     assert_eq!(

@@ -819,9 +819,17 @@ fn first_write_through_tcp_before_pairing_keeps_order() {
     // Every connection raced (its first write went through TCP), so none may pair, and the
     // server's claim found the client's taint each time.
     let get = |k: &str| d.get(k).copied().unwrap_or(0);
-    assert_eq!(get("tcp_first"), 4, "every raced connection counts tcp_first: {d:?}");
+    assert_eq!(
+        get("tcp_first"),
+        4,
+        "every raced connection counts tcp_first: {d:?}"
+    );
     assert_eq!(get("paired"), 0, "a raced connection must not pair: {d:?}");
-    assert_eq!(get("redirected"), 0, "nothing may be redirected after TCP: {d:?}");
+    assert_eq!(
+        get("redirected"),
+        0,
+        "nothing may be redirected after TCP: {d:?}"
+    );
     ns.close();
     bp.finish(&[s0.so_id, s0.sm_id]);
 }

@@ -330,8 +330,18 @@ fn replace_programs(
                 def.name
             )
         })?;
-        let have = (m.map_type().raw(), m.key_size(), m.value_size(), m.max_entries());
-        let want = (def.kind.uapi_type(), def.key_size, def.value_size, def.max_entries);
+        let have = (
+            m.map_type().raw(),
+            m.key_size(),
+            m.value_size(),
+            m.max_entries(),
+        );
+        let want = (
+            def.kind.uapi_type(),
+            def.key_size,
+            def.value_size,
+            def.max_entries,
+        );
         if have != want {
             bail!(Failure::new(
                 exit::ENVIRONMENT,
