@@ -10,7 +10,16 @@
 //!
 //! Wire protocol: the client's first 16 bytes are a header (connection id, flags, number of
 //! bytes the server must send back, `u64::MAX` = until the client's EOF); everything after is
-//! keystream.
+//! keystream. With `greet=1` the server speaks first: right after `accept` it writes a 16-byte
+//! greeting (derived from the run), and the client reads and checks all of it before it
+//! writes anything. `accept` returns only after the server's `PASSIVE_ESTABLISHED` has run
+//! (the new socket stays locked until the handshake's last segment is processed), so a client
+//! that has the greeting knows the pairing is decided: its first write cannot race the
+//! handshake. Tests about that race leave `greet` off.
+//!
+//! Progress: on the stdin command `progress` a child prints
+//! `@e2e progress sent=<bytes> received=<bytes>` (keystream bytes over all its connections),
+//! so the runner can wait for real data flow instead of sleeping.
 
 #![allow(dead_code)]
 
@@ -19,6 +28,14 @@ use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Keystream bytes this process sent, over all connections (for `progress`).
+static SENT_ALL: AtomicU64 = AtomicU64::new(0);
+/// Keystream bytes this process received, over all connections (for `progress`).
+static RECV_ALL: AtomicU64 = AtomicU64::new(0);
+
+/// Length of the server's greeting (`greet=1`).
+pub const GREETING_LEN: usize = 16;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -132,10 +149,13 @@ pub struct Plan {
     pub stream: bool,
     /// pause after each write in stream mode (ms).
     pub pace_ms: u64,
-    /// client: write right after connect, before anything else (the header is always first).
+    /// Seconds after which the child gives up (prints `@e2e timeout …` and exits 3).
     pub deadline_s: u64,
     /// server: sleep this long after accepting before reading (provokes late reads).
     pub late_read_ms: u64,
+    /// Server speaks first: a greeting right after accept, which the client reads fully
+    /// before it writes (see the module doc).
+    pub greet: bool,
 }
 
 impl Plan {
@@ -166,6 +186,7 @@ impl Plan {
             pace_ms: num("pace_ms", 0),
             deadline_s: num("deadline_s", 50),
             late_read_ms: num("late_read_ms", 0),
+            greet: num("greet", 0) == 1,
         }
     }
 }
@@ -471,6 +492,7 @@ impl Sender {
             self.hash.update(&self.buf[..w]);
         }
         self.sent += w as u64;
+        SENT_ALL.fetch_add(w as u64, Ordering::Relaxed);
         Ok(w)
     }
 }
@@ -569,7 +591,63 @@ impl Receiver {
             }
         }
         self.received += r as u64;
+        RECV_ALL.fetch_add(r as u64, Ordering::Relaxed);
     }
+}
+
+/// The greeting of run `run`.
+pub fn greeting(run: u64) -> [u8; GREETING_LEN] {
+    let mut g = [0u8; GREETING_LEN];
+    keystream(seed(run, u32::MAX, 7), 0, &mut g);
+    g
+}
+
+/// Writes all of `b` on a blocking socket.
+fn send_all(fd: RawFd, b: &[u8]) -> std::io::Result<()> {
+    let mut off = 0;
+    while off < b.len() {
+        match send(fd, &b[off..]) {
+            Ok(n) => off += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Server, `greet=1`: the greeting, written right after accept on the (still blocking) socket.
+fn send_greeting(p: &Plan, fd: RawFd) -> std::io::Result<()> {
+    send_all(fd, &greeting(p.run))
+}
+
+/// Client, `greet=1`: reads exactly the greeting (never a byte more) on a blocking socket and
+/// checks it. Blocking `recv` on a socket in the sockhash may return EAGAIN (the quirk of
+/// docs/operations.md): it is retried.
+fn read_greeting(p: &Plan, fd: RawFd) -> std::io::Result<()> {
+    let mut g = [0u8; GREETING_LEN];
+    let mut got = 0;
+    while got < GREETING_LEN {
+        match recv(fd, &mut g[got..]) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("EOF after {got} bytes of the greeting"),
+                ))
+            }
+            Ok(n) => got += n,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if g != greeting(p.run) {
+        return Err(std::io::Error::other(format!(
+            "wrong greeting {g:02x?}, want {:02x?}",
+            greeting(p.run)
+        )));
+    }
+    Ok(())
 }
 
 fn header(id: u32, flags: u32, back: u64) -> [u8; 16] {
@@ -803,6 +881,16 @@ fn client_blocking(p: Plan, stop: Arc<AtomicBool>, more: std::sync::mpsc::Receiv
         handles.push(std::thread::spawn(move || {
             let cp = conn_plan(&p, id);
             let h = header(id, cp.flags, cp.s2c.unwrap_or(u64::MAX));
+            if p.greet {
+                if let Err(e) = read_greeting(&p, fd.as_raw_fd()) {
+                    let rep = EndReport {
+                        error: Some(format!("greeting: {e}")),
+                        ..Default::default()
+                    };
+                    report("client", id, &rep);
+                    return;
+                }
+            }
             let mut rep_err = None;
             if let Err(e) = send(fd.as_raw_fd(), &h) {
                 rep_err = Some(format!("header: {e}"));
@@ -848,6 +936,16 @@ fn server_blocking(p: Plan, l: OwnedFd) {
         };
         let p = p.clone();
         handles.push(std::thread::spawn(move || {
+            if p.greet {
+                if let Err(e) = send_greeting(&p, fd.as_raw_fd()) {
+                    let rep = EndReport {
+                        error: Some(format!("greeting: {e}")),
+                        ..Default::default()
+                    };
+                    report("server", u32::MAX, &rep);
+                    return;
+                }
+            }
             if p.late_read_ms > 0 {
                 std::thread::sleep(Duration::from_millis(p.late_read_ms));
             }
@@ -999,7 +1097,7 @@ fn epoll_loop(
                         );
                         ends.push(e);
                     }
-                    Err(e) => println!("@e2e error connect:{e}"),
+                    Err(e) => report_failed_client(id, e),
                 }
             }
             println!("@e2e started_more {}", p.more);
@@ -1020,6 +1118,12 @@ fn epoll_loop(
                     match accept(l) {
                         Ok(fd) => {
                             expect -= 1;
+                            // Still blocking (accept4 does not inherit O_NONBLOCK).
+                            let greeted = if p.greet {
+                                send_greeting(p, fd.as_raw_fd())
+                            } else {
+                                Ok(())
+                            };
                             set_nonblocking(fd.as_raw_fd(), true);
                             ep.ctl(
                                 libc::EPOLL_CTL_ADD,
@@ -1041,6 +1145,10 @@ fn epoll_loop(
                                 rep: EndReport::default(),
                                 finished: false,
                             });
+                            if let Err(e) = greeted {
+                                let i = ends.len() - 1;
+                                fail(&mut ends[i], &ep, "greeting", e);
+                            }
                         }
                         Err(_) => break,
                     }
@@ -1066,6 +1174,10 @@ fn epoll_loop(
 fn client_end(p: &Plan, id: u32) -> std::io::Result<EpEnd> {
     let cp = conn_plan(p, id);
     let fd = connect(&p.addr, p.bind.as_ref())?;
+    if p.greet {
+        read_greeting(p, fd.as_raw_fd())
+            .map_err(|e| std::io::Error::new(e.kind(), format!("greeting: {e}")))?;
+    }
     let h = header(id, cp.flags, cp.s2c.unwrap_or(u64::MAX));
     if send(fd.as_raw_fd(), &h)? != 16 {
         return Err(std::io::Error::other("short header write"));
@@ -1090,6 +1202,15 @@ fn client_end(p: &Plan, id: u32) -> std::io::Result<EpEnd> {
         rep: EndReport::default(),
         finished: false,
     })
+}
+
+/// A client connection that failed before it started (connect or greeting): its report.
+fn report_failed_client(id: u32, e: std::io::Error) {
+    let rep = EndReport {
+        error: Some(format!("start: {e}")),
+        ..Default::default()
+    };
+    report("client", id, &rep);
 }
 
 fn finish(e: &mut EpEnd, ep: &Epoll) {
@@ -1275,6 +1396,14 @@ pub fn run_if_child() {
                     Ok("more") => {
                         let _ = more_tx.send(());
                     }
+                    Ok("progress") => {
+                        println!(
+                            "@e2e progress sent={} received={}",
+                            SENT_ALL.load(Ordering::Relaxed),
+                            RECV_ALL.load(Ordering::Relaxed)
+                        );
+                        let _ = std::io::stdout().flush();
+                    }
                     Ok(_) => {}
                     Err(_) => break,
                 }
@@ -1301,7 +1430,7 @@ pub fn run_if_child() {
                 for i in 0..p.conns {
                     match client_end(&p, p.first_id + i) {
                         Ok(e) => ends.push(e),
-                        Err(e) => println!("@e2e error connect:{e}"),
+                        Err(e) => report_failed_client(p.first_id + i, e),
                     }
                 }
                 println!("@e2e started {}", p.conns);
