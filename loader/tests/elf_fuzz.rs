@@ -122,7 +122,8 @@ fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
             }
             let shoff = u64::from_le_bytes(bytes[40..48].try_into().unwrap()) as usize;
             let at = shoff.saturating_add(64 * s + f);
-            if at + 8 <= len {
+            // `at` saturates for a mutated e_shoff near u64::MAX: no wrapping past the end.
+            if at.checked_add(8).is_some_and(|end| end <= len) {
                 let w = if matches!(f, 4 | 40 | 44) { 4 } else { 8 };
                 bytes[at..at + w].copy_from_slice(&v.to_le_bytes()[..w]);
             }
