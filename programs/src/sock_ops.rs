@@ -38,6 +38,18 @@ const OWN_REMOTE: i16 = stack::OWN + conn::REMOTE;
 const OWN_LOCAL_PORT: i16 = stack::OWN + conn::LOCAL_PORT;
 const OWN_REMOTE_PORT: i16 = stack::OWN + conn::REMOTE_PORT;
 
+/// The checks both ends of a connection pass before anything is inserted: a loopback address
+/// only with netns cookies (r9 holds the loopback bits), and neither port excluded. Jumps to
+/// `out` otherwise.
+fn ends_allowed(e: &mut Emitter, cfg: &Config) {
+    if !cfg.netns_cookie {
+        e.b.jne(R9, 0, "out")
+            .comment("loopback needs netns cookies");
+    }
+    e.port_excluded(OWN_LOCAL_PORT, "out");
+    e.port_excluded(OWN_REMOTE_PORT, "out");
+}
+
 /// Assembles the `sock_ops` program (`BPF_PROG_TYPE_SOCK_OPS`).
 pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
     let mut e = Emitter::new(cfg.netns_cookie);
@@ -67,12 +79,7 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
 
     // ACTIVE_ESTABLISHED: the client.
     e.b.label("active").comment("client (active open)");
-    if !cfg.netns_cookie {
-        e.b.jne(R9, 0, "out")
-            .comment("loopback needs netns cookies");
-    }
-    e.port_excluded(OWN_LOCAL_PORT, "out");
-    e.port_excluded(OWN_REMOTE_PORT, "out");
+    ends_allowed(&mut e, cfg);
     e.prefix_allowed(OWN_REMOTE, "out");
     e.b.mov64(R1, R6).ld_map(R2, names::SOCK_HASH);
     e.stack_ptr(R3, stack::OWN);
@@ -92,12 +99,7 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
 
     // PASSIVE_ESTABLISHED: the server.
     e.b.label("passive").comment("server (passive open)");
-    if !cfg.netns_cookie {
-        e.b.jne(R9, 0, "out")
-            .comment("loopback needs netns cookies");
-    }
-    e.port_excluded(OWN_LOCAL_PORT, "out");
-    e.port_excluded(OWN_REMOTE_PORT, "out");
+    ends_allowed(&mut e, cfg);
     e.endpoint(OWN_REMOTE, OWN_REMOTE_PORT, REMOTE_LOOPBACK);
     e.b.ld_map(R1, names::ACTIVE);
     e.stack_ptr(R2, stack::EP);
