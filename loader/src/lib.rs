@@ -8,8 +8,10 @@
 //! - [`map`], [`program`], [`link`], [`cgroup`], [`sk_msg`]: typed objects, one file per kind.
 //! - [`verifier`]: [`VerifierError`] (reason + instruction first, whole log with `{:#}`) and
 //!   [`LoadStats`].
+//! - [`btf`]: the running kernel's BTF, far enough to find a kernel struct's fields.
 //! - [`features`]: cached probes by trying; [`FeatureError::Missing`] names what is missing.
 //! - [`env`](mod@env): cgroup v2 mount discovery, cgroup path checks, bpffs, pin dirs, memlock.
+//! - [`lock`]: [`lock::PinDirLock`], one operation at a time on a pin directory (`flock(2)`).
 //! - [`testing`]: helpers for this workspace's kernel tests.
 //!
 //! # Example
@@ -35,6 +37,7 @@
 
 #![warn(missing_docs)]
 
+pub mod btf;
 pub mod cgroup;
 pub mod elf;
 pub mod env;
@@ -42,6 +45,7 @@ mod error;
 pub mod features;
 mod legacy;
 pub mod link;
+pub mod lock;
 pub mod map;
 pub mod pin;
 pub mod program;
