@@ -181,8 +181,20 @@ pub fn mount_bpffs(path: &Path) -> Result<()> {
 }
 
 /// Makes sure `path` is a bpffs, mounting one there if it is not; returns whether it mounted.
+///
+/// Concurrent callers mount once: two processes that both found no bpffs would otherwise stack
+/// two mounts, the second hiding whatever the first pinned. The mount is made under an
+/// exclusive `flock(2)` on the mount point directory, and whether a bpffs is there is looked at
+/// again under that lock (a caller that opens the directory after the mount locks the bpffs
+/// root instead, and finds the bpffs).
 pub fn ensure_bpffs(path: &Path) -> Result<bool> {
     if path.exists() && is_bpffs(path)? {
+        return Ok(false);
+    }
+    fs::create_dir_all(path).map_err(|e| Error::io("creating", path, e))?;
+    let mount_point = open_dir(path)?;
+    crate::sys::flock(std::os::fd::AsFd::as_fd(&mount_point), libc::LOCK_EX)?;
+    if is_bpffs(path)? {
         return Ok(false);
     }
     mount_bpffs(path)?;

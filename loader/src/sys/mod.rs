@@ -134,6 +134,23 @@ pub fn own_fd(raw: i64, call: &'static str) -> Result<OwnedFd, SyscallError> {
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
+/// `flock(2)` on `fd` with `op` (`LOCK_EX`, `LOCK_EX | LOCK_NB`, …), retried on `EINTR`.
+pub fn flock(fd: BorrowedFd<'_>, op: i32) -> Result<(), SyscallError> {
+    loop {
+        // SAFETY: flock on an fd the caller keeps open for the call; no memory is passed.
+        if unsafe { libc::flock(fd.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let io_error = io::Error::last_os_error();
+        if io_error.raw_os_error() != Some(libc::EINTR) {
+            return Err(SyscallError {
+                call: "flock",
+                io_error,
+            });
+        }
+    }
+}
+
 fn raw(fd: BorrowedFd<'_>) -> u32 {
     fd.as_raw_fd() as u32
 }
