@@ -108,26 +108,38 @@ struct Loaded {
 
 impl Loaded {
     fn new(extra: &[&str]) -> Loaded {
-        let cg = TempCgroup::new().expect("temp cgroup");
-        let pins = TempPinDir::new().expect("temp pin dir");
-        let pin_dir = pins.join("tb");
-        let l = Loaded {
-            cg,
-            _pins: pins,
-            pin_dir,
-        };
+        let l = Loaded::not_yet();
         let o = l.cmd("load", extra);
         assert!(o.status.success(), "load failed: {}", text(&o));
         l
     }
 
-    fn cmd(&self, cmd: &str, extra: &[&str]) -> Output {
+    /// The throwaway cgroup and pin dir, nothing loaded yet (still unloaded on drop).
+    fn not_yet() -> Loaded {
+        let cg = TempCgroup::new().expect("temp cgroup");
+        let pins = TempPinDir::new().expect("temp pin dir");
+        let pin_dir = pins.join("tb");
+        Loaded {
+            cg,
+            _pins: pins,
+            pin_dir,
+        }
+    }
+
+    fn args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
         let mut args = vec![cmd, "--pin-dir", self.pin_dir.to_str().unwrap()];
         if cmd == "load" || cmd == "run" {
             args.extend(["--cgroup", self.cg.path().to_str().unwrap()]);
         }
         args.extend(extra);
-        run(&args)
+        args.into_iter().map(String::from).collect()
+    }
+
+    fn cmd(&self, cmd: &str, extra: &[&str]) -> Output {
+        bin()
+            .args(self.args(cmd, extra))
+            .output()
+            .expect("running tcpbypass")
     }
 
     fn status(&self) -> String {
@@ -519,4 +531,204 @@ fn replace_refuses_pinned_maps_of_another_layout() {
         l.attached_ids(),
         vec![json_u64(&before, Some("sock_ops"), "id").unwrap() as u32]
     );
+}
+
+// ---- concurrent commands on one pin directory -------------------------------------------------
+
+/// Starts `tcpbypass -v ARGS` for every argument list before waiting for any, then waits for
+/// all of them.
+fn run_all_at_once(lists: &[Vec<String>]) -> Vec<Output> {
+    let children: Vec<_> = lists
+        .iter()
+        .map(|args| {
+            bin()
+                .arg("-v")
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("starting tcpbypass")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("waiting for tcpbypass"))
+        .collect()
+}
+
+/// Every number after `word id ` in a text (the ids `load -v` reports for the programs it
+/// loaded, and `--replace` for the old and new ones).
+fn ids_after(text: &str, word: &str) -> Vec<u32> {
+    let pat = format!("{word} id ");
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices(&pat) {
+        let rest = &text[i + pat.len()..];
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        out.extend(digits.parse::<u32>().ok());
+        // "replaced sock_ops id A by id B": B too.
+        if let Some(by) = rest.strip_prefix(&format!("{digits} by id ")) {
+            let d: String = by.chars().take_while(|c| c.is_ascii_digit()).collect();
+            out.extend(d.parse::<u32>().ok());
+        }
+    }
+    out
+}
+
+/// What the kernel says is attached for this install: exactly our one sock_ops on the cgroup
+/// and our one sk_msg on the sockhash when pinned, nothing on the cgroup when not.
+fn assert_one_or_none(l: &Loaded, context: &str) {
+    let attached = l.attached_ids();
+    if !l.pin_dir.exists() {
+        assert!(
+            attached.is_empty(),
+            "{context}: no pins but sock_ops {attached:?} attached"
+        );
+        return;
+    }
+    let s = l.status();
+    assert!(
+        s.contains("\"loaded\":true") && s.contains("\"attached\":true"),
+        "{context}: pins but not a complete load: {s}"
+    );
+    let so = json_u64(&s, Some("sock_ops"), "id").expect("sock_ops id") as u32;
+    let sm = json_u64(&s, Some("sk_msg"), "id").expect("sk_msg id") as u32;
+    assert_eq!(attached, vec![so], "{context}: the cgroup's sock_ops");
+    let sockhash =
+        loader::Map::open_pinned(l.pin_dir.join("maps").join(programs::names::SOCK_HASH))
+            .expect("opening the pinned sockhash");
+    // BPF_PROG_QUERY on a sockmap needs 5.19; older kernels are checked through the cgroup only.
+    if let Ok(ids) = loader::sk_msg::attached(&sockhash) {
+        assert_eq!(ids, vec![sm], "{context}: the sockhash's sk_msg");
+    }
+}
+
+/// Waits (the kernel frees from a work queue) until none of `ids` is a live program.
+fn assert_programs_gone(ids: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let live = loader::ids::programs().unwrap();
+        let left: Vec<u32> = ids.iter().copied().filter(|i| live.contains(i)).collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "programs {left:?} are still in the kernel after the last unload: leaked"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn parallel_loads_all_exit_0_with_one_attachment() {
+    if !kernel_or_skip("parallel_loads_all_exit_0_with_one_attachment") {
+        return;
+    }
+    let l = Loaded::not_yet();
+    let n = 16;
+    let outs = run_all_at_once(&vec![l.args("load", &[]); n]);
+    let mut fresh = 0;
+    let mut prog_ids = Vec::new();
+    for o in &outs {
+        assert!(o.status.success(), "a parallel load failed: {}", text(o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        if err.contains("tcpbypass loaded:") {
+            fresh += 1;
+        } else {
+            assert!(err.contains("already loaded"), "{}", text(o));
+        }
+        prog_ids.extend(ids_after(&err, "sock_ops"));
+        prog_ids.extend(ids_after(&err, "sk_msg"));
+    }
+    assert_eq!(
+        fresh, 1,
+        "exactly one of {n} parallel loads loads, as when run one after the other"
+    );
+    assert_eq!(
+        prog_ids.len(),
+        2,
+        "one sock_ops and one sk_msg: {prog_ids:?}"
+    );
+    assert_one_or_none(&l, "after parallel loads");
+    assert!(l.pin_dir.exists());
+
+    let o = l.cmd("unload", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!l.pin_dir.exists());
+    assert!(l.attached_ids().is_empty());
+    assert_programs_gone(&prog_ids);
+}
+
+#[test]
+fn parallel_load_replace_and_unload_answer_as_if_one_after_the_other() {
+    if !kernel_or_skip("parallel_load_replace_and_unload_answer_as_if_one_after_the_other") {
+        return;
+    }
+    let l = Loaded::not_yet();
+    let mut prog_ids = Vec::new();
+    let mut loaded = false;
+    for round in 0..4 {
+        // Interleaved: load, unload, load, unload, …, with two --replace among them.
+        let mut lists = Vec::new();
+        for i in 0..12 {
+            lists.push(match i % 6 {
+                0 | 2 => l.args("load", &[]),
+                4 => l.args("load", &["--replace"]),
+                _ => l.args("unload", &[]),
+            });
+        }
+        let outs = run_all_at_once(&lists);
+        let (mut fresh, mut unloaded) = (0i32, 0i32);
+        for o in &outs {
+            assert!(
+                o.status.success(),
+                "round {round}: a command failed: {}",
+                text(o)
+            );
+            let err = String::from_utf8_lossy(&o.stderr);
+            if err.contains("tcpbypass loaded:") {
+                fresh += 1;
+            } else if err.contains("tcpbypass unloaded") {
+                unloaded += 1;
+            } else {
+                assert!(
+                    err.contains("already loaded")
+                        || err.contains("not loaded")
+                        || err.contains("replaced in place"),
+                    "round {round}: unexpected answer: {}",
+                    text(o)
+                );
+            }
+            prog_ids.extend(ids_after(&err, "sock_ops"));
+            prog_ids.extend(ids_after(&err, "sk_msg"));
+        }
+        // One after the other, loads that load and unloads that unload alternate.
+        let net = fresh - unloaded;
+        let want_loaded = match (loaded, net) {
+            (false, 0) => false,
+            (false, 1) => true,
+            (true, 0) => true,
+            (true, -1) => false,
+            _ => panic!(
+                "round {round}: {fresh} fresh loads and {unloaded} unloads from loaded={loaded}: \
+                 no sequential order gives that"
+            ),
+        };
+        assert_eq!(
+            l.pin_dir.exists(),
+            want_loaded,
+            "round {round}: {fresh} fresh loads, {unloaded} unloads from loaded={loaded}"
+        );
+        assert_one_or_none(&l, &format!("round {round}"));
+        loaded = want_loaded;
+    }
+    assert!(!prog_ids.is_empty(), "no command reported a program id");
+    let o = l.cmd("unload", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!l.pin_dir.exists(), "pin dir left behind");
+    assert!(l.attached_ids().is_empty(), "sock_ops still attached");
+    prog_ids.sort_unstable();
+    prog_ids.dedup();
+    assert_programs_gone(&prog_ids);
 }

@@ -45,6 +45,8 @@ pub fn load_checked(args: &LoadArgs, replace: bool, strict: bool) -> Result<Outc
     require_bpf()?;
     let cgroup = resolve_cgroup(args.cgroup.as_deref())?;
     ensure_bpffs(&args.pins)?;
+    // Held until the pins are complete: concurrent loads, unloads and replaces take turns.
+    let _lock = crate::commands::lock_pins(&args.pins.pin_dir)?;
     let pins = Pins::new(&args.pins.pin_dir);
     let state = pin_state(&pins)?;
     preflight()?;
@@ -385,6 +387,13 @@ fn replace_programs(
         .context("the sockhash map is missing")?;
     loader::sk_msg::replace(old_sm, &sm, sockhash)
         .map_err(|e| Failure::from_loader("replacing sk_msg on the sockhash", e))?;
+    log::debug(&format!(
+        "replaced sock_ops id {} by id {}, sk_msg id {} by id {}",
+        old_so.id(),
+        so.id(),
+        old_sm.id(),
+        sm.id()
+    ));
 
     // Re-pin the programs.
     for (path, prog) in [

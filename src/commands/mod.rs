@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
+use loader::lock::PinDirLock;
 
 use crate::bypass::{PinState, Pins};
 use crate::cli::{Command, PinArgs};
@@ -122,6 +123,29 @@ pub fn ensure_bpffs(args: &PinArgs) -> Result<()> {
         "choose a --pin-dir under a mounted bpffs (e.g. /sys/fs/bpf/tcpbypass)".to_string()
     })
     .into())
+}
+
+/// Takes the pin directory's lock ([`loader::lock::PinDirLock`]) for a command that may create
+/// pins (`load`, `load --replace`, `run`), so concurrent commands on one pin directory act one
+/// after the other and each gets the answer it would get alone. Says so when it has to wait.
+pub fn lock_pins(pin_dir: &Path) -> Result<PinDirLock> {
+    PinDirLock::acquire(pin_dir, |dir| waiting(pin_dir, dir))
+        .map_err(|e| Failure::from_loader(&at(pin_dir, "locking the pin directory"), e))
+}
+
+/// [`lock_pins`] for a command that only removes pins (`unload`): creates nothing, and is
+/// `None` when the pin directory's parent does not exist (so neither do the pins).
+pub fn lock_pins_if_present(pin_dir: &Path) -> Result<Option<PinDirLock>> {
+    PinDirLock::acquire_if_present(pin_dir, |dir| waiting(pin_dir, dir))
+        .map_err(|e| Failure::from_loader(&at(pin_dir, "locking the pin directory"), e))
+}
+
+fn waiting(pin_dir: &Path, dir: &Path) {
+    log::info(&format!(
+        "waiting for another tcpbypass command on {} (lock on {})",
+        pin_dir.display(),
+        dir.display()
+    ));
 }
 
 /// The state of the pin directory, refusing one that holds something that is not ours.

@@ -22,6 +22,8 @@ pub fn run(args: &PinArgs) -> Result<ExitCode> {
 /// Unloads the bypass pinned under `args.pin_dir`; returns whether there was one.
 pub fn unload(args: &PinArgs) -> Result<bool> {
     require_bpf()?;
+    // Held until the pins are gone: concurrent loads, unloads and replaces take turns.
+    let _lock = crate::commands::lock_pins_if_present(&args.pin_dir)?;
     let pins = Pins::new(&args.pin_dir);
     match pin_state(&pins)? {
         PinState::Absent => {
