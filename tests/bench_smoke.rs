@@ -7,7 +7,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tcpbypass"))
+    Command::new(loader::testing::runtime_path(
+        "CARGO_BIN_EXE_tcpbypass",
+        env!("CARGO_BIN_EXE_tcpbypass"),
+    ))
 }
 
 #[test]

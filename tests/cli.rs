@@ -11,7 +11,10 @@ use loader::testing::{kernel_or_skip, TempCgroup, TempPinDir};
 use loader::{cgroup, AttachType};
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tcpbypass"))
+    Command::new(loader::testing::runtime_path(
+        "CARGO_BIN_EXE_tcpbypass",
+        env!("CARGO_BIN_EXE_tcpbypass"),
+    ))
 }
 
 fn run(args: &[&str]) -> Output {

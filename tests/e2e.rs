@@ -381,7 +381,7 @@ fn concurrent_nonblocking_epoll() {
 /// The probe's answer on the EAGAIN quirk: (affected, trials with EAGAIN).
 fn probe_quirk() -> (Option<bool>, u64) {
     let o = run_bounded(
-        std::process::Command::new(BIN).args(["probe", "--json"]),
+        std::process::Command::new(bin_path()).args(["probe", "--json"]),
         Duration::from_secs(30),
     );
     let s = String::from_utf8_lossy(&o.stdout).to_string();

@@ -6,6 +6,7 @@
 //! - [`TempCgroup`]: a unique child cgroup under the cgroup v2 mount, removed on drop.
 //! - [`TempPinDir`]: a unique directory on the bpffs at `/sys/fs/bpf`, removed with every pin
 //!   in it on drop.
+//! - [`runtime_path`]: a build path (`env!`) the kernel matrix can point elsewhere at run time.
 //!
 //! ```no_run
 //! use loader::testing::{kernel_or_skip, TempCgroup, TempPinDir};
@@ -27,6 +28,24 @@ use std::time::Duration;
 
 use crate::env;
 use crate::error::{Error, Result};
+
+/// A path a test bakes in at build time with `env!` (`CARGO_BIN_EXE_<name>`,
+/// `CARGO_MANIFEST_DIR`), unless the variable of the same name is set, not empty, when the test
+/// runs. The kernel matrix (`verifier-tests/vm`) runs test executables in a VM where the build
+/// paths may not exist (a checkout under `/tmp` is hidden by the guest's tmpfs there): it stages
+/// the files at fixed guest paths and names them through these variables. When cargo runs the
+/// tests, the variables are unset or hold the built values.
+///
+/// ```no_run
+/// let bin = loader::testing::runtime_path("CARGO_BIN_EXE_tcpbypass", "/build/tcpbypass");
+/// let data = loader::testing::runtime_path("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
+/// ```
+pub fn runtime_path(var: &str, built: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from(built),
+    }
+}
 
 /// The environment variable that turns skips into failures.
 pub const REQUIRE_KERNEL_ENV: &str = "TCPBYPASS_REQUIRE_KERNEL";

@@ -14,7 +14,7 @@ use elf_samples as samples;
 fn committed_samples_are_what_the_writer_writes() {
     let bless = std::env::var_os("TCPBYPASS_BLESS").is_some();
     for (name, bytes) in samples::all() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        let path = loader::testing::runtime_path("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"))
             .join("tests/data")
             .join(name);
         if bless {

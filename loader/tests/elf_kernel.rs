@@ -23,7 +23,7 @@ macro_rules! require_kernel {
 }
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    loader::testing::runtime_path("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
 }

@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 
 use loader::testing::{kernel_or_skip, TempCgroup, TempPinDir};
 
-/// The CLI under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_tcpbypass");
+/// The CLI under test (its build path, or where `CARGO_BIN_EXE_tcpbypass` says at run time).
+pub fn bin_path() -> PathBuf {
+    loader::testing::runtime_path("CARGO_BIN_EXE_tcpbypass", env!("CARGO_BIN_EXE_tcpbypass"))
+}
 
 /// Kernel e2e tests run one at a time: they measure segment counters and move a lot of data
 /// on a 2-CPU machine.
@@ -250,7 +252,7 @@ impl Bypass {
 
     /// Runs the CLI with `args` (bounded to 30 s).
     pub fn cli(&self, args: &[&str]) -> Output {
-        run_bounded(Command::new(BIN).args(args), Duration::from_secs(30))
+        run_bounded(Command::new(bin_path()).args(args), Duration::from_secs(30))
     }
 
     /// `tcpbypass load --cgroup … --pin-dir … extra…`, which must succeed; returns stderr.
@@ -362,7 +364,7 @@ impl Drop for Bypass {
         if self.loaded {
             let pd = self.pin_dir.to_str().unwrap().to_string();
             let _ = run_bounded(
-                Command::new(BIN).args(["unload", "--pin-dir", &pd]),
+                Command::new(bin_path()).args(["unload", "--pin-dir", &pd]),
                 Duration::from_secs(30),
             );
         }

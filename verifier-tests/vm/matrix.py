@@ -264,14 +264,23 @@ def cmd_row(name, log, out_json, how="?"):
                             f"attached={st.get('attached')}, tags match={same_tags}, "
                             f"redirected_bytes={red}")
 
-    # Test executables.
-    tests, failed_tests, skips = [], [], []
+    # Test executables. One that ran no test is a failure that says why (its first output
+    # lines, from suite.sh's "no-tests" line), never a quiet "0 passed".
+    tests, failed_tests, skips, not_run = [], [], [], []
+    why_none = {}
+    for k, r in marks:
+        if k == "no-tests":
+            label, _, rest = r.partition(" ")
+            why_none[label] = rest.strip()
     for k, r in marks:
         if k == "test":
-            label, rest = r.split(" ", 1)
+            label, _, rest = r.partition(" ")
             a = kv(rest)
             tests.append((label, a))
-            if a.get("rc") != "0":
+            ran = sum(int(a.get(x, 0) or 0) for x in ("passed", "failed", "ignored"))
+            if ran == 0:
+                not_run.append(f"{label} ran no test ({why_none.get(label) or 'rc=' + str(a.get('rc'))})")
+            elif a.get("rc") != "0":
                 failed_tests.append(f"{label} (rc={a.get('rc')}, failed={a.get('failed')})")
         elif k == "skip":
             label, rest = r.split(" ", 1)
@@ -283,11 +292,14 @@ def cmd_row(name, log, out_json, how="?"):
             notes.append(r)
     if failed_tests:
         problems.append("tests failed: " + ", ".join(failed_tests))
+    problems.extend(not_run)
     if not tests:
         problems.append("no test executable ran")
     passed = sum(int(a.get("passed", 0)) for _, a in tests)
     failed = sum(int(a.get("failed", 0)) for _, a in tests)
     ignored = sum(int(a.get("ignored", 0)) for _, a in tests)
+    if tests and passed + failed == 0:
+        problems.append(f"no test ran on this kernel ({len(tests)} test executable(s) started, 0 tests run)")
     e2e = [(l, a) for l, a in tests if l.startswith("tcpbypass:")]
     e2e_text = (", ".join(f"{l.split(':')[1]} {a.get('passed')}/{int(a.get('passed', 0)) + int(a.get('failed', 0))}"
                           for l, a in e2e) or "none present")

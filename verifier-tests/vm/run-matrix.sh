@@ -9,8 +9,9 @@
 # - 6.1, 6.12: Debian's cloud-amd64 kernel of that series, the newest the configured apt
 #   sources offer, fetched with `apt-get download`, unpacked with `dpkg-deb -x` (nothing is
 #   installed), booted with qemu (KVM when /dev/kvm is usable, TCG otherwise) on an initramfs
-#   holding busybox-static, the static test executables, tcpbypass, the kernel's netfilter and
-#   veth modules, and the host's ip/nft/iptables with their shared libraries.
+#   holding busybox-static, the static test executables and tcpbypass (at fixed guest paths
+#   under /opt/tb, wherever the checkout is), the kernel's netfilter and veth modules, and the
+#   host's ip/nft/iptables with their shared libraries.
 #
 # Environment: MATRIX_CACHE (downloads, default /var/cache/tcpbypass-matrix), MATRIX_TIMEOUT
 # (seconds per guest, default 900), MATRIX_ACCEL=tcg (skip trying KVM), MATRIX_KVM_GRACE
@@ -62,6 +63,9 @@ if [ ${#need[@]} -gt 0 ]; then
     --no-install-recommends "${need[@]}" >/dev/null
 fi
 busybox=$(static_busybox) || { say "no static busybox at /bin/busybox"; exit 1; }
+# Where the guest finds our files (see build_initramfs): not under /tmp, /run, /dev, /proc or
+# /sys, which the guest's init mounts over.
+guest_dir=/opt/tb
 # Tools the end-to-end tests may call, copied into the guest with their libraries.
 guest_tools=(ip nft iptables ip6tables iptables-nft ip6tables-nft ss bpftool)
 
@@ -166,17 +170,25 @@ build_initramfs() {
   cp "$vm/init" "$root/init" && chmod 755 "$root/init"
   cp "$vm/suite.sh" "$root/matrix/suite.sh"
   cp "$tcpbypass" "$root/bin/tcpbypass"
-  # Test executables at their build paths (tests find tcpbypass through CARGO_BIN_EXE_*, a
-  # build path) and their package directories as working directories.
-  mkdir -p "$root$(dirname "$tcpbypass")" && cp "$tcpbypass" "$root$tcpbypass"
-  # Their packages' tests/ directories come along: tests read data files (e.g. committed ELF
-  # objects) relative to CARGO_MANIFEST_DIR.
+  # Everything of ours at fixed guest paths under $guest_dir, never at host paths: the host
+  # paths may lie under a directory the guest mounts over (init mounts tmpfs on /tmp and /run,
+  # so a checkout under /tmp would be hidden). Test executables go to $guest_dir/tests, each
+  # package's tests/ directory (data files such as committed ELF objects) to
+  # $guest_dir/pkg/<package>/tests; the guest's list names those paths, and suite.sh tells the
+  # tests where they are through CARGO_BIN_EXE_tcpbypass and CARGO_MANIFEST_DIR (see
+  # loader::testing::runtime_path).
+  mkdir -p "$root$guest_dir/tests" "$root$guest_dir/pkg"
+  : >"$root/matrix/tests.list"
+  local label exe dir pkg gexe gdir
   while IFS=$'\t' read -r label exe dir; do
-    mkdir -p "$root$(dirname "$exe")" "$root$dir"
-    cp "$exe" "$root$exe"
-    if [ -d "$dir/tests" ] && [ ! -d "$root$dir/tests" ]; then cp -r "$dir/tests" "$root$dir/"; fi
+    pkg=${label%%:*}
+    gexe=$guest_dir/tests/$(basename "$exe")
+    gdir=$guest_dir/pkg/$pkg
+    mkdir -p "$root$gdir"
+    cp "$exe" "$root$gexe"
+    if [ -d "$dir/tests" ] && [ ! -d "$root$gdir/tests" ]; then cp -r "$dir/tests" "$root$gdir/"; fi
+    printf '%s\t%s\t%s\n' "$label" "$gexe" "$gdir" >>"$root/matrix/tests.list"
   done <"$out/tests.list"
-  cp "$out/tests.list" "$root/matrix/tests.list"
   # Host tools for the end-to-end tier, with their libraries (glibc's loader included).
   local t p real
   for t in "${guest_tools[@]}"; do

@@ -119,15 +119,23 @@ for mode in default legacy; do
   if [ $crc -ne 0 ] || [ $same = no ]; then cat "$TMP/nc-client.err" "$TMP/nc-server.err"; fi
 done
 
-# ---- the project's kernel and end-to-end test executables.
+# ---- the project's kernel and end-to-end test executables. They were built elsewhere: the
+# paths they baked in (CARGO_BIN_EXE_tcpbypass, CARGO_MANIFEST_DIR) are given at run time
+# (loader::testing::runtime_path), so they use the files staged for this run.
 total_rc=0
 while IFS="$(printf '\t')" read -r label exe dir; do
   [ -n "$label" ] || continue
   case "$label" in *"${MATRIX_FILTER:-}"*) ;; *) continue ;; esac
   start=$(date +%s)
-  (cd "$dir" 2>/dev/null || cd /; TCPBYPASS_REQUIRE_KERNEL=1 RUST_BACKTRACE=1 \
-    "$BB" timeout -s KILL 600 "$exe" --nocapture </dev/null) >"$TMP/test.out" 2>&1
-  rc=$?
+  if [ ! -x "$exe" ]; then
+    echo "$exe: no such executable" >"$TMP/test.out"
+    rc=127
+  else
+    (cd "$dir" 2>/dev/null || cd /; TCPBYPASS_REQUIRE_KERNEL=1 RUST_BACKTRACE=1 \
+      CARGO_BIN_EXE_tcpbypass="$TB" CARGO_MANIFEST_DIR="$dir" \
+      "$BB" timeout -s KILL 600 "$exe" --nocapture </dev/null) >"$TMP/test.out" 2>&1
+    rc=$?
+  fi
   secs=$(($(date +%s) - start))
   cat "$TMP/test.out"
   sums=$(grep -E '^test result:' "$TMP/test.out" | awk '
@@ -138,6 +146,11 @@ while IFS="$(printf '\t')" read -r label exe dir; do
   grep -E '^test .* FAILED$|panicked at' "$TMP/test.out" | head -n 20 | while IFS= read -r line; do
     m fail-line "$label" "$line"
   done
+  # An executable that ran no test at all (it could not start, or its harness printed no
+  # result) must say why: its first lines of output go to the host.
+  if ! grep -q -E '^test result:' "$TMP/test.out"; then
+    m no-tests "$label" rc=$rc "$(head -n 3 "$TMP/test.out" | cut -c 1-300 | oneline)"
+  fi
   m test "$label" rc=$rc $sums secs=$secs
   [ $rc -ne 0 ] && total_rc=1
 done <"$LIST"

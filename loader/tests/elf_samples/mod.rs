@@ -133,7 +133,7 @@ pub fn all() -> Vec<(&'static str, Vec<u8>)> {
 
 /// The committed copy of a sample.
 pub fn committed(name: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let p = loader::testing::runtime_path("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
