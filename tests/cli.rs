@@ -443,13 +443,44 @@ fn bad_environment_gets_exit_6_and_changes_nothing() {
     assert!(pin_dir.join("x").exists());
 }
 
+/// A copy of the binary that user `nobody` can execute, removed on drop.
+struct CopyForNobody(PathBuf);
+
+impl Drop for CopyForNobody {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The binary at a path user `nobody` can reach and execute: where it was built when every
+/// directory above it lets others through, otherwise a copy (mode 0755) in the temp directory.
+/// A checkout in a `mktemp -d` directory (mode 0700) is not reachable for `nobody`.
+fn bin_for_nobody() -> (PathBuf, Option<CopyForNobody>) {
+    use std::os::unix::fs::PermissionsExt;
+    let built =
+        loader::testing::runtime_path("CARGO_BIN_EXE_tcpbypass", env!("CARGO_BIN_EXE_tcpbypass"));
+    let others_may = |p: &Path, bits: u32| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & bits == bits)
+            .unwrap_or(false)
+    };
+    if others_may(&built, 0o005) && built.ancestors().skip(1).all(|d| others_may(d, 0o001)) {
+        return (built, None);
+    }
+    let copy = std::env::temp_dir().join(format!("tcpbypass-for-nobody-{}", std::process::id()));
+    std::fs::copy(&built, &copy).expect("copying the binary");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (copy.clone(), Some(CopyForNobody(copy)))
+}
+
 #[test]
 fn unprivileged_user_gets_exit_3_naming_capabilities() {
     if !kernel_or_skip("unprivileged_user_gets_exit_3_naming_capabilities") {
         return;
     }
     let cg = TempCgroup::new().unwrap();
-    let mut cmd = bin();
+    let (path, _copy) = bin_for_nobody();
+    let mut cmd = Command::new(path);
     cmd.args([
         "load",
         "--cgroup",
