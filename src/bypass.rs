@@ -146,6 +146,9 @@ pub struct Meta {
     pub netns_cookie: bool,
     /// The cgroup sock_ops is attached to.
     pub cgroup: PathBuf,
+    /// The receive-queue bound's floor when sk_msg was built with the bound
+    /// ([`programs::RcvqGuard::rcvbuf_floor`]), `None` when built without it.
+    pub rcvq_floor: Option<u32>,
 }
 
 impl Meta {
@@ -166,6 +169,10 @@ impl Meta {
         }
         if self.netns_cookie {
             flags |= 2;
+        }
+        if let Some(floor) = self.rcvq_floor {
+            flags |= 4;
+            v[12..16].copy_from_slice(&floor.to_ne_bytes());
         }
         v[4..8].copy_from_slice(&flags.to_ne_bytes());
         v[8..12].copy_from_slice(&(path.len() as u32).to_ne_bytes());
@@ -197,6 +204,7 @@ impl Meta {
                 AttachKind::Link
             },
             netns_cookie: flags & 2 != 0,
+            rcvq_floor: (flags & 4 != 0).then(|| word(12)),
             cgroup: PathBuf::from(std::ffi::OsStr::from_bytes(&v[16..16 + len])),
         })
     }
@@ -231,14 +239,71 @@ impl Meta {
     }
 }
 
-/// The program configuration this kernel supports.
+/// The program configuration this kernel supports: netns cookies when the helper is allowed,
+/// and the receive-queue bound when the kernel's BTF has what it reads.
 pub fn program_config() -> programs::Config {
+    program_config_with(None)
+}
+
+/// [`program_config`] with the receive-queue bound's floor given (`None`: `tcp_rmem[2]`).
+pub fn program_config_with(rcvq_floor: Option<u32>) -> programs::Config {
     let cookie = |t| {
         loader::features::probe(Feature::Helper(t, asm::Helper::GetNetnsCookie)).unwrap_or(false)
     };
+    let rcvq_guard = match rcvq_guard(rcvq_floor) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            crate::log::debug(&format!("no receive-queue bound: {e}"));
+            None
+        }
+    };
     programs::Config {
         netns_cookie: cookie(ProgramType::SockOps) && cookie(ProgramType::SkMsg),
+        rcvq_guard,
     }
+}
+
+/// `net.ipv4.tcp_rmem[2]` of this network namespace: the largest receive buffer TCP's
+/// autotuning grows to.
+pub fn tcp_rmem_max() -> Result<u32, String> {
+    const PATH: &str = "/proc/sys/net/ipv4/tcp_rmem";
+    let text = fs::read_to_string(PATH).map_err(|e| format!("{PATH}: {e}"))?;
+    text.split_whitespace()
+        .nth(2)
+        .and_then(|w| w.parse::<u64>().ok())
+        .map(|v| v.min(i32::MAX as u64) as u32)
+        .ok_or_else(|| format!("{PATH}: cannot read the third number of {text:?}"))
+}
+
+/// The receive-queue bound for the running kernel: `struct sock` offsets and the size of
+/// `struct sk_msg` from its BTF, and `floor` (or, when `None`, [`tcp_rmem_max`]).
+pub fn rcvq_guard(floor: Option<u32>) -> Result<programs::RcvqGuard, String> {
+    let btf = loader::btf::KernelBtf::from_sys().map_err(|e| e.to_string())?;
+    let off = |path: &str| -> Result<i16, String> {
+        let f = btf.field("sock", path).map_err(|e| e.to_string())?;
+        i16::try_from(f.offset).map_err(|_| format!("sock.{path} is at {}", f.offset))
+    };
+    // One queued message is a kmalloc'ed struct sk_msg: the slab rounds it up to a power of two.
+    let msg = btf.struct_size("sk_msg").map_err(|e| e.to_string())?;
+    let floor = match floor {
+        Some(f) => f,
+        None => tcp_rmem_max()?,
+    };
+    let id = |r: Result<u32, loader::btf::BtfError>| -> Result<u32, String> {
+        r.map_err(|e| e.to_string())
+            .and_then(|v| i32::try_from(v).map(|_| v).map_err(|e| e.to_string()))
+    };
+    let redir = btf.field("sk_msg", "sk_redir").map_err(|e| e.to_string())?;
+    Ok(programs::RcvqGuard {
+        rdonly_cast: id(btf.func_id("bpf_rdonly_cast"))?,
+        msg_id: id(btf.struct_id("sk_msg"))?,
+        sk_redir: i16::try_from(redir.offset).map_err(|e| e.to_string())?,
+        rmem_alloc: off("sk_backlog.rmem_alloc")?,
+        rcvbuf: off("sk_rcvbuf")?,
+        userlocks: off("sk_userlocks")?,
+        rcvbuf_floor: floor,
+        msg_overhead: msg.max(1).next_power_of_two().min(1 << 20),
+    })
 }
 
 /// Both programs as this binary builds them.
@@ -293,6 +358,33 @@ pub fn load_programs(
     let sm = Program::load(&sk_msg_spec(), sm, maps)
         .map_err(|e| Failure::from_loader("loading the sk_msg program", e))?;
     Ok((so, sm))
+}
+
+/// Builds and loads both programs for `cfg`; when sk_msg with the receive-queue bound is
+/// refused (a kernel whose verifier or helpers cannot do what the bound needs), warns and
+/// loads it without the bound. Returns the configuration that was loaded.
+pub fn build_and_load(
+    cfg: &programs::Config,
+    maps: &[&Map],
+) -> Result<(Program, Program, programs::Config)> {
+    let (so_src, sm_src) = build(cfg)?;
+    match load_programs(&so_src, &sm_src, maps) {
+        Ok((so, sm)) => Ok((so, sm, *cfg)),
+        Err(e) if cfg.rcvq_guard.is_some() => {
+            crate::log::warn(&format!(
+                "the receive-queue bound is not available on this kernel, so a sender to a \
+                 peer that never reads can queue without limit (compat: slow_reader): {e:#}"
+            ));
+            let cfg = programs::Config {
+                rcvq_guard: None,
+                ..*cfg
+            };
+            let (so_src, sm_src) = build(&cfg)?;
+            let (so, sm) = load_programs(&so_src, &sm_src, maps)?;
+            Ok((so, sm, cfg))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A bypass opened back from its pins.
@@ -399,11 +491,13 @@ mod tests {
             attach: AttachKind::Legacy,
             netns_cookie: true,
             cgroup: PathBuf::from("/sys/fs/cgroup/unified/kubepods"),
+            rcvq_floor: Some(6 << 20),
         };
         assert_eq!(Meta::decode(&m.encode().unwrap()).unwrap(), m);
         let m2 = Meta {
             attach: AttachKind::Link,
             netns_cookie: false,
+            rcvq_floor: None,
             ..m
         };
         assert_eq!(Meta::decode(&m2.encode().unwrap()).unwrap(), m2);
@@ -429,6 +523,7 @@ mod tests {
             attach: AttachKind::Link,
             netns_cookie: true,
             cgroup: PathBuf::from("/".repeat(600)),
+            rcvq_floor: None,
         };
         assert!(m.encode().is_err());
     }

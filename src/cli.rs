@@ -104,6 +104,13 @@ pub struct LoadArgs {
     /// A TCP port never bypassed, on either end of a connection (repeatable).
     #[arg(long = "exclude-port", value_name = "PORT")]
     pub exclude_ports: Vec<u16>,
+    /// The most a bypassed socket may hold unread (bytes, plus a per-message overhead) before
+    /// its sender moves to plain TCP, where TCP's flow control makes send() block. Default:
+    /// net.ipv4.tcp_rmem[2], the largest receive buffer TCP would grow to; 0 keeps to the
+    /// peer's own receive buffer (SO_RCVBUF, 128 KiB unset), the bound closest to TCP for
+    /// a reader that stops, at the cost of more connections leaving the bypass.
+    #[arg(long, value_name = "BYTES")]
+    pub rcvq_limit: Option<u32>,
     /// When already loaded, swap in this binary's programs without detaching first.
     #[arg(long)]
     pub replace: bool,

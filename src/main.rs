@@ -6,6 +6,7 @@ mod bench;
 mod bypass;
 mod cli;
 mod commands;
+mod compat;
 mod exit;
 mod json;
 mod log;

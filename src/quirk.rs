@@ -60,35 +60,6 @@ impl EagainQuirk {
          with --exclude-port (see docs/operations.md, \"Kernel quirks\")";
 }
 
-/// Runs the self-test before a load: warns naming the effect when the kernel is affected,
-/// and with `strict` refuses (exit code [`crate::exit::QUIRK`]).
-pub fn check_for_load(strict: bool) -> Result<()> {
-    let q = recv_eagain_selftest();
-    crate::log::debug(&format!("kernel self-test (EAGAIN quirk): {}", q.detail));
-    match q.affected {
-        Some(true) => {
-            if strict {
-                return Err(crate::exit::Failure::new(
-                    crate::exit::QUIRK,
-                    format!("refusing to load (--strict): {}", EagainQuirk::EFFECT),
-                )
-                .hint(format!(
-                    "self-test: {}; load without --strict to accept it",
-                    q.detail
-                ))
-                .into());
-            }
-            crate::log::warn(&format!("kernel quirk: {}", EagainQuirk::EFFECT));
-        }
-        Some(false) => {}
-        None => crate::log::warn(&format!(
-            "could not check this kernel for the recv() EAGAIN quirk: {}",
-            q.detail
-        )),
-    }
-    Ok(())
-}
-
 /// What one reader saw.
 enum ReadOutcome {
     /// `recv()` returned EAGAIN/EWOULDBLOCK after this long.

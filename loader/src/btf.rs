@@ -229,6 +229,15 @@ impl KernelBtf {
             .ok_or_else(|| BtfError::NoSuchType(name.to_string()))
     }
 
+    /// The id of the function (`BTF_KIND_FUNC`) named `name`: what a kfunc call's `imm` holds.
+    pub fn func_id(&self, name: &str) -> Result<u32, BtfError> {
+        self.types
+            .iter()
+            .position(|t| t.kind == KIND_FUNC && self.name(t.name) == name)
+            .map(|i| i as u32)
+            .ok_or_else(|| BtfError::NoSuchType(format!("function {name}")))
+    }
+
     /// The size in bytes of the struct or union named `name`.
     pub fn struct_size(&self, name: &str) -> Result<u32, BtfError> {
         let id = self.struct_id(name)?;

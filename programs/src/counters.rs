@@ -27,11 +27,15 @@ pub enum Counter {
     /// TCP before the server's `PASSIVE_ESTABLISHED`), so the connection stays on TCP for good.
     /// Counted once per connection.
     TcpFirst = 7,
+    /// `sk_msg`: a sender's peer had more unread than its receive buffer allows (the
+    /// receive-queue bound, [`crate::RcvqGuard`]), so the sender moved to TCP for good, where
+    /// TCP's flow control applies. Counted once per sending socket.
+    RcvqFallback = 8,
 }
 
 impl Counter {
     /// Every counter, in index order.
-    pub const ALL: [Counter; 8] = [
+    pub const ALL: [Counter; 9] = [
         Counter::Inserted,
         Counter::Redirected,
         Counter::RedirectedBytes,
@@ -40,6 +44,7 @@ impl Counter {
         Counter::Paired,
         Counter::Errors,
         Counter::TcpFirst,
+        Counter::RcvqFallback,
     ];
 
     /// The index in the counters map.
@@ -63,6 +68,7 @@ impl Counter {
             Counter::Paired => "paired",
             Counter::Errors => "errors",
             Counter::TcpFirst => "tcp_first",
+            Counter::RcvqFallback => "rcvq_fallback",
         }
     }
 

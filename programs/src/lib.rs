@@ -42,14 +42,58 @@ pub struct Config {
     /// connections in different namespaces cannot be confused and loopback is bypassed;
     /// without, every cookie is 0 and connections with a loopback address are left alone.
     pub netns_cookie: bool,
+    /// The receive-queue bound of `sk_msg` (see [`RcvqGuard`]), or `None` to redirect without
+    /// one (kernels without BTF, or without the helpers it needs).
+    pub rcvq_guard: Option<RcvqGuard>,
 }
 
 impl Default for Config {
-    /// Cookies on (every kernel since 5.15 allows them in both program types).
+    /// Cookies on (every kernel since 5.15 allows them in both program types), no
+    /// receive-queue bound (it needs the running kernel's struct offsets).
     fn default() -> Self {
-        Config { netns_cookie: true }
+        Config {
+            netns_cookie: true,
+            rcvq_guard: None,
+        }
     }
 }
 
-#[cfg(test)]
-mod tests;
+/// The receive-queue bound: before each redirect, `sk_msg` looks at the peer socket and, when
+/// the peer would hold more unread than TCP would let it, moves the sender to TCP for good,
+/// where TCP's flow control makes `send()` block. Without it a sender to a peer that never
+/// reads queues without limit (the redirect path charges only the host-wide `tcp_mem`).
+///
+/// The check runs right after `bpf_msg_redirect_hash` chose the peer: the kernel's
+/// `struct sk_msg` behind the context then holds the peer in `sk_redir`, read through
+/// `bpf_rdonly_cast` (a kfunc, Linux 6.2+) as a BTF pointer (no reference is taken: `sk_msg`
+/// programs cannot call `bpf_sk_release`). A redirect cannot be taken back, so the message
+/// that crosses the limit is still redirected and the sender goes to TCP from the next one:
+/// the queue is bounded by the limit plus one message (at most a send buffer). The cost of the
+/// peer's
+/// queue is its unread bytes (`sk_rmem_alloc`, which the redirect path charges) plus
+/// `msg_overhead` for each message that may still be queued (an upper bound kept in the
+/// `tb_backlog` map), so a stream of one-byte messages is bounded too. The limit is the peer's
+/// `sk_rcvbuf` when the application set `SO_RCVBUF`, else the larger of `sk_rcvbuf` and
+/// `rcvbuf_floor` (what TCP's receive-buffer autotuning may grow to: `net.ipv4.tcp_rmem[2]`).
+///
+/// Offsets and ids come from the running kernel's BTF; this crate does not read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RcvqGuard {
+    /// BTF id of the kfunc `bpf_rdonly_cast`.
+    pub rdonly_cast: u32,
+    /// BTF id of `struct sk_msg` (the kernel object behind `struct sk_msg_md`).
+    pub msg_id: u32,
+    /// Offset of `sk_redir` (`struct sock *`) in `struct sk_msg`.
+    pub sk_redir: i16,
+    /// Offset of `sk_backlog.rmem_alloc` (`sk_rmem_alloc`, an `int`) in `struct sock`.
+    pub rmem_alloc: i16,
+    /// Offset of `sk_rcvbuf` (`int`) in `struct sock`.
+    pub rcvbuf: i16,
+    /// Offset of `sk_userlocks` (`u8`) in `struct sock`.
+    pub userlocks: i16,
+    /// The limit when the application did not set `SO_RCVBUF`, in bytes (at least
+    /// `sk_rcvbuf`).
+    pub rcvbuf_floor: u32,
+    /// The kernel memory one queued message costs beyond its bytes (`struct sk_msg`).
+    pub msg_overhead: u32,
+}

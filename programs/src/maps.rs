@@ -20,6 +20,9 @@ pub mod names {
     pub const PREFIXES: &str = "tb_prefixes";
     /// HASH: ports (host order u32) whose connections are never bypassed.
     pub const EXCLUDED_PORTS: &str = "tb_excl_ports";
+    /// LRU_HASH: a sending socket's `ConnKey` → how many of its redirected messages may
+    /// still be unread by its peer (an upper bound, reset when the peer's queue is empty).
+    pub const BACKLOG: &str = "tb_backlog";
     /// PERCPU_ARRAY: the [`Counter`](crate::Counter)s, one u64 per CPU each.
     pub const COUNTERS: &str = "tb_counters";
 }
@@ -31,6 +34,8 @@ pub enum MapKind {
     Hash,
     /// `BPF_MAP_TYPE_LPM_TRIE` (longest-prefix match; needs `BPF_F_NO_PREALLOC`).
     LpmTrie,
+    /// `BPF_MAP_TYPE_LRU_HASH` (a hash that evicts its least recently used entry when full).
+    LruHash,
     /// `BPF_MAP_TYPE_SOCKHASH` (sockets by key; the target of `bpf_msg_redirect_hash`).
     SockHash,
     /// `BPF_MAP_TYPE_PERCPU_ARRAY` (one value per possible CPU for each index).
@@ -44,6 +49,7 @@ impl MapKind {
             MapKind::Hash => uapi::BPF_MAP_TYPE_HASH,
             MapKind::LpmTrie => uapi::BPF_MAP_TYPE_LPM_TRIE,
             MapKind::SockHash => uapi::BPF_MAP_TYPE_SOCKHASH,
+            MapKind::LruHash => uapi::BPF_MAP_TYPE_LRU_HASH,
             MapKind::PerCpuArray => uapi::BPF_MAP_TYPE_PERCPU_ARRAY,
         }
     }
@@ -54,6 +60,7 @@ impl MapKind {
             MapKind::Hash => "hash",
             MapKind::LpmTrie => "lpm_trie",
             MapKind::SockHash => "sockhash",
+            MapKind::LruHash => "lru_hash",
             MapKind::PerCpuArray => "percpu_array",
         }
     }
@@ -81,7 +88,7 @@ pub const MAX_CONNS: u32 = 65535;
 /// Capacity of the configuration maps (PREFIXES, EXCLUDED_PORTS).
 pub const MAX_CONFIG_ENTRIES: u32 = 1024;
 
-const MAPS: [MapDef; 6] = [
+const MAPS: [MapDef; 7] = [
     MapDef {
         name: names::SOCK_HASH,
         kind: MapKind::SockHash,
@@ -121,6 +128,14 @@ const MAPS: [MapDef; 6] = [
         key_size: PORT_KEY_LEN as u32,
         value_size: 4,
         max_entries: MAX_CONFIG_ENTRIES,
+        flags: 0,
+    },
+    MapDef {
+        name: names::BACKLOG,
+        kind: MapKind::LruHash,
+        key_size: CONN_KEY_LEN as u32,
+        value_size: 8,
+        max_entries: MAX_CONNS,
         flags: 0,
     },
     MapDef {
@@ -230,6 +245,7 @@ mod tests {
         assert_eq!(MapKind::PerCpuArray.uapi_type(), 6);
         assert_eq!(MapKind::LpmTrie.uapi_type(), 11);
         assert_eq!(MapKind::SockHash.uapi_type(), 18);
+        assert_eq!(MapKind::LruHash.uapi_type(), 9);
     }
 
     #[test]

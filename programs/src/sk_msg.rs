@@ -14,6 +14,12 @@
 //!   the peer up again and redirect. Any other failure (a full map) deletes the socket's
 //!   ACTIVE entry instead, so that no server pairs with it later.
 //!
+//! With a [`RcvqGuard`] it then bounds the peer's receive queue: when the peer holds more
+//! unread than TCP would let it (bytes plus a per-message overhead, see [`RcvqGuard`]), the
+//! sender writes TAINT over its own PEERS entry and goes to TCP for good from its next message
+//! (counted in `RcvqFallback`); TCP's flow control then makes its `send()` block, and the peer
+//! reads its redirect queue before the TCP bytes, so the order holds.
+//!
 //! A message that is not redirected counts `NoPeer`. It always returns `SK_PASS`.
 
 use asm::{Helper, Program, Reg::*, Size};
@@ -22,7 +28,7 @@ use crate::counters::Counter;
 use crate::emit::{conn, stack, CtxFields, Emitter, LOCAL_LOOPBACK};
 use crate::maps::names;
 use crate::uapi::{self, sk_msg as ctx};
-use crate::Config;
+use crate::{Config, RcvqGuard};
 
 const FIELDS: CtxFields = CtxFields {
     family: ctx::FAMILY,
@@ -92,6 +98,10 @@ pub fn sk_msg(cfg: &Config) -> Result<Program, asm::AsmError> {
         .comment("into the peer's receive queue")
         .jne(R0, uapi::SK_PASS, "no_peer")
         .comment("the peer socket is gone");
+    if let Some(g) = cfg.rcvq_guard {
+        rcvq_guard(&mut e, &g);
+    }
+    e.b.label("redirected");
     e.count(Counter::Redirected, None);
     e.b.ldx(Size::W, R8, R6, ctx::SIZE)
         .comment("r8 = msg->size");
@@ -101,4 +111,84 @@ pub fn sk_msg(cfg: &Config) -> Result<Program, asm::AsmError> {
     e.count(Counter::NoPeer, None);
     e.b.label("out").mov64(R0, uapi::SK_PASS).exit();
     e.b.build()
+}
+
+/// Where the guard keeps a pointer to the sender's BACKLOG value (0 when it has none).
+const SPILL: i16 = stack::CTR - 8;
+/// The new BACKLOG value, when it has to be inserted.
+const PENDING: i16 = stack::CTR - 16;
+
+/// The receive-queue bound (see [`RcvqGuard`]), right after a successful
+/// `bpf_msg_redirect_hash`; falls through (or jumps) to `redirected`.
+/// Uses r7 (the peer's unread bytes), r8 (the limit) and r9.
+fn rcvq_guard(e: &mut Emitter, g: &RcvqGuard) {
+    e.b.mov64(R1, R6)
+        .mov64(R2, g.msg_id as i32)
+        .call_kfunc(g.rdonly_cast as i32)
+        .comment("bpf_rdonly_cast(ctx, struct sk_msg)")
+        .ldx(Size::DW, R1, R0, g.sk_redir)
+        .comment("msg->sk_redir: the peer socket just chosen")
+        .jeq(R1, 0, "redirected")
+        .ldx(Size::W, R7, R1, g.rmem_alloc)
+        .comment("r7 = peer sk_rmem_alloc: its unread redirected bytes")
+        .ldx(Size::W, R8, R1, g.rcvbuf)
+        .comment("r8 = peer sk_rcvbuf")
+        .ldx(Size::B, R2, R1, g.userlocks)
+        .comment("peer sk_userlocks")
+        .and64(R2, uapi::SOCK_RCVBUF_LOCK)
+        .jne(R2, 0, "limit_set")
+        .comment("SO_RCVBUF set: TCP would not grow it, neither do we")
+        .mov64(R2, g.rcvbuf_floor as i32)
+        .jge(R8, R2, "limit_set")
+        .mov64(R8, R2)
+        .comment("r8 = what TCP autotuning may grow the buffer to")
+        .label("limit_set");
+
+    e.b.ld_map(R1, names::BACKLOG);
+    e.stack_ptr(R2, stack::OWN);
+    e.b.call(Helper::MapLookupElem)
+        .comment("backlog[own key]: messages the peer may not have read")
+        .stx(Size::DW, R10, SPILL, R0)
+        .mov64(R9, 0)
+        .jeq(R0, 0, "backlog_read")
+        .ldx(Size::DW, R9, R0, 0)
+        .label("backlog_read")
+        .jne(R7, 0, "backlog_counted")
+        .mov64(R9, 0)
+        .comment("the peer's queue is empty: nothing of ours is unread")
+        .label("backlog_counted")
+        .add64(R9, 1)
+        .comment("r9 = our messages possibly queued, this one included")
+        .mov64(R1, R9)
+        .mul64(R1, g.msg_overhead as i32)
+        .add64(R1, R7)
+        .ldx(Size::W, R2, R6, ctx::SIZE)
+        .add64(R1, R2)
+        .comment("r1 = unread bytes + this message + per-message overhead")
+        .jgt(R1, R8, "over")
+        .ldx(Size::DW, R1, R10, SPILL)
+        .jeq(R1, 0, "backlog_insert")
+        .stx(Size::DW, R1, 0, R9)
+        .comment("backlog[own key] = r9")
+        .ja("redirected")
+        .label("backlog_insert")
+        .stx(Size::DW, R10, PENDING, R9)
+        .ld_map(R1, names::BACKLOG);
+    e.stack_ptr(R2, stack::OWN);
+    e.stack_ptr(R3, PENDING);
+    e.b.mov64(R4, uapi::BPF_ANY)
+        .call(Helper::MapUpdateElem)
+        .comment("backlog[own key] = r9 (a full LRU map evicts the oldest)")
+        .ja("redirected");
+
+    // Over the bound: TCP for good, from the next message on.
+    e.b.label("over");
+    e.taint(stack::PEER);
+    e.b.ld_map(R1, names::PEERS);
+    e.stack_ptr(R2, stack::OWN);
+    e.stack_ptr(R3, stack::PEER);
+    e.b.mov64(R4, uapi::BPF_ANY)
+        .call(Helper::MapUpdateElem)
+        .comment("peers[own key] = TAINT: TCP's flow control from now on");
+    e.count(Counter::RcvqFallback, None);
 }

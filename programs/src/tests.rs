@@ -9,9 +9,10 @@ use crate::{maps, names, sk_msg, sock_ops, Config};
 
 fn configs() -> [Config; 2] {
     [
-        Config { netns_cookie: true },
+        Config { netns_cookie: true, ..Default::default() },
         Config {
             netns_cookie: false,
+            rcvq_guard: None,
         },
     ]
 }

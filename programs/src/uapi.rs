@@ -31,6 +31,12 @@ pub const BPF_F_NO_PREALLOC: u32 = 1;
 pub const SK_PASS: i32 = 1;
 /// `SK_DROP` (`enum sk_action`): drop the message (or: the redirect target was not found).
 pub const SK_DROP: i32 = 0;
+/// `SOCK_RCVBUF_LOCK` in `sk_userlocks` (`include/net/sock.h`): the application set
+/// `SO_RCVBUF`, so TCP does not grow the receive buffer on its own.
+pub const SOCK_RCVBUF_LOCK: i32 = 2;
+/// The flag bits kept in the low bits of `sk_user_data` (`SK_USER_DATA_NOCOPY | _BPFLOCK |
+/// _PSOCK`, `include/net/sock.h`): masked off to get the `struct sk_psock *`.
+pub const SK_USER_DATA_FLAGS: i32 = 7;
 
 /// `BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB`: a connection this host initiated is established
 /// (the client, on the SYN-ACK).
@@ -53,6 +59,8 @@ pub const BPF_TCP_CLOSE: i32 = 7;
 pub const BPF_MAP_TYPE_HASH: u32 = 1;
 /// `BPF_MAP_TYPE_PERCPU_ARRAY` (`enum bpf_map_type`).
 pub const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+/// `BPF_MAP_TYPE_LRU_HASH`.
+pub const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
 /// `BPF_MAP_TYPE_LPM_TRIE` (`enum bpf_map_type`).
 pub const BPF_MAP_TYPE_LPM_TRIE: u32 = 11;
 /// `BPF_MAP_TYPE_SOCKHASH` (`enum bpf_map_type`).
@@ -109,6 +117,8 @@ pub mod sk_msg {
     pub const LOCAL_PORT: i16 = 64;
     /// `__u32 size`: the total size of the message in bytes.
     pub const SIZE: i16 = 68;
+    /// `sk`: the sending socket (`struct bpf_sock *`).
+    pub const SK: i16 = 72;
 }
 
 #[cfg(test)]

@@ -218,6 +218,7 @@ impl LoadedBypass {
             no_mount_bpffs: false,
         };
         let args = LoadArgs {
+            rcvq_limit: None,
             cgroup: Some(cgroup.to_path_buf()),
             pins: pins.clone(),
             local_prefixes: prefixes.to_vec(),

@@ -14,6 +14,7 @@ pub fn run(args: &DumpArgs) -> Result<ExitCode> {
     }
     let cfg = programs::Config {
         netns_cookie: !args.no_netns_cookie,
+        rcvq_guard: bypass::rcvq_guard(None).ok(),
     };
     let (so, sm) = bypass::build(&cfg)?;
     let mut first = true;

@@ -60,15 +60,21 @@ pub fn load_checked(args: &LoadArgs, replace: bool, strict: bool) -> Result<Outc
             ));
             return Ok(Outcome::AlreadyLoaded);
         }
-        crate::quirk::check_for_load(strict)?;
-        replace_programs(installed, &cgroup, &prefixes, &args.exclude_ports)?;
+        crate::compat::check_for_load(strict)?;
+        replace_programs(
+            installed,
+            &cgroup,
+            &prefixes,
+            &args.exclude_ports,
+            args.rcvq_limit,
+        )?;
         log::info(&format!(
             "tcpbypass programs replaced in place (pins {})",
             pins.dir.display()
         ));
         return Ok(Outcome::Replaced);
     }
-    crate::quirk::check_for_load(strict)?;
+    crate::compat::check_for_load(strict)?;
     fresh_load(args, &pins, &cgroup, &prefixes)?;
     log::info(&format!(
         "tcpbypass loaded: sock_ops on {}, pins under {}",
@@ -224,17 +230,16 @@ fn fresh_load(
     cgroup: &std::path::Path,
     prefixes: &[PrefixKey],
 ) -> Result<()> {
-    let cfg = bypass::program_config();
+    let cfg = bypass::program_config_with(args.rcvq_limit);
     if !cfg.netns_cookie {
         log::warn(
             "this kernel does not allow bpf_get_netns_cookie in sock_ops/sk_msg: loopback connections will not be bypassed",
         );
     }
-    let (so_src, sm_src) = bypass::build(&cfg)?;
     let maps = bypass::create_maps()?;
     fill_config(&maps, prefixes, &args.exclude_ports)?;
     let map_refs: Vec<&Map> = maps.iter().collect();
-    let (so, sm) = bypass::load_programs(&so_src, &sm_src, &map_refs)?;
+    let (so, sm, cfg) = bypass::build_and_load(&cfg, &map_refs)?;
     log::debug(&format!(
         "loaded sock_ops id {} ({} insns verified), sk_msg id {} ({} insns verified)",
         so.id(),
@@ -285,6 +290,7 @@ fn fresh_load(
         attach: kind,
         netns_cookie: cfg.netns_cookie,
         cgroup: cgroup.to_path_buf(),
+        rcvq_floor: cfg.rcvq_guard.map(|g| g.rcvbuf_floor),
     };
     let meta_map = meta.create_map()?;
     if att.is_link() {
@@ -312,6 +318,7 @@ fn replace_programs(
     cgroup: &std::path::Path,
     prefixes: &[PrefixKey],
     ports: &[u16],
+    rcvq_limit: Option<u32>,
 ) -> Result<()> {
     if installed.meta.cgroup != cgroup {
         bail!(Failure::new(
@@ -363,12 +370,9 @@ fn replace_programs(
         .sk_msg
         .as_ref()
         .context("the pinned sk_msg program is missing: unload and load again")?;
-    let cfg = programs::Config {
-        netns_cookie: bypass::program_config().netns_cookie,
-    };
-    let (so_src, sm_src) = bypass::build(&cfg)?;
+    let cfg = bypass::program_config_with(rcvq_limit);
     let map_refs: Vec<&Map> = installed.maps.iter().collect();
-    let (so, sm) = bypass::load_programs(&so_src, &sm_src, &map_refs)?;
+    let (so, sm, cfg) = bypass::build_and_load(&cfg, &map_refs)?;
     fill_config(&installed.maps, prefixes, ports)?;
 
     // sock_ops: swap in place.
@@ -406,6 +410,7 @@ fn replace_programs(
     }
     let meta = Meta {
         netns_cookie: cfg.netns_cookie,
+        rcvq_floor: cfg.rcvq_guard.map(|g| g.rcvbuf_floor),
         ..installed.meta.clone()
     };
     meta.store(&installed.meta_map)?;

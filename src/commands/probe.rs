@@ -115,12 +115,39 @@ pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
             .with("eagain", q.eagain)
             .with("detail", q.detail.as_str()),
     };
+    // The compatibility suite: only where a bypassed pair can be made.
+    let compat = if usable {
+        match crate::compat::run() {
+            Ok(v) => Some(Ok(v)),
+            Err(e) => Some(Err(format!("{e:#}"))),
+        }
+    } else {
+        None
+    };
+    let compat_json = match &compat {
+        None => Json::Null,
+        Some(Err(e)) => Json::obj().with("error", e.as_str()),
+        Some(Ok(v)) => {
+            let mut o = Json::obj();
+            for x in v {
+                o = o.with(
+                    x.name,
+                    Json::obj()
+                        .with("same", x.same)
+                        .with("guard", x.guard)
+                        .with("detail", x.detail.as_str()),
+                );
+            }
+            o
+        }
+    };
     if args.json {
         let j = Json::obj()
             .with("schema", 1u32)
             .with("bypass_possible", usable)
             .with("features", j)
             .with("quirks", Json::obj().with("recv_eagain", quirk_json))
+            .with("compat", compat_json)
             .with(
                 "missing",
                 Json::Arr(
@@ -148,6 +175,29 @@ pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
             );
             if q.affected == Some(true) {
                 println!("warning: {}", crate::quirk::EagainQuirk::EFFECT);
+            }
+        }
+        match &compat {
+            None => {}
+            Some(Err(e)) => println!("compatibility suite could not run: {e}"),
+            Some(Ok(v)) => {
+                println!("compatibility with plain TCP (what applications see):");
+                for x in v {
+                    let verdict = match (x.same, x.guard) {
+                        (Some(true), Some(_)) => "same (guarded)",
+                        (Some(true), None) => "same",
+                        (Some(false), _) => "DIFFERENT",
+                        (None, _) => "unknown",
+                    };
+                    println!("  {:<14} {verdict:<15} {}", x.name, x.detail);
+                }
+                let differ: Vec<&str> = crate::compat::differing(v);
+                if !differ.is_empty() {
+                    println!(
+                        "warning: through the bypass applications can tell: {} (see docs/compatibility.md)",
+                        differ.join(", ")
+                    );
+                }
             }
         }
         if usable {

@@ -67,6 +67,10 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     let inst = Installed::open(&pins)?;
     let cfg = programs::Config {
         netns_cookie: inst.meta.netns_cookie,
+        rcvq_guard: inst
+            .meta
+            .rcvq_floor
+            .and_then(|f| bypass::rcvq_guard(Some(f)).ok()),
     };
     let (so_built, sm_built) = bypass::build(&cfg)?;
     let so = inst

@@ -38,6 +38,7 @@ fn both_programs_pass_the_real_verifier() {
     for cookie in [true, false] {
         let cfg = programs::Config {
             netns_cookie: cookie,
+            rcvq_guard: None,
         };
         for (name, t, p) in [
             (

@@ -52,6 +52,7 @@ fn caught_by_ordering(progs: &Programs) -> Option<String> {
 fn real(cookie: bool) -> Programs {
     Programs::real(&programs::Config {
         netns_cookie: cookie,
+        rcvq_guard: None,
     })
     .unwrap()
 }

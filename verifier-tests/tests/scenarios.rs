@@ -115,6 +115,7 @@ fn ipv6_loopback_is_bypassed_with_cookies_only() {
     let mut w = world(
         Config {
             netns_cookie: false,
+            rcvq_guard: None,
         },
         &s,
     );
@@ -214,6 +215,7 @@ fn real_programs_pass_the_static_check_for_both_configs() {
     for cookie in [false, true] {
         let p = Programs::real(&Config {
             netns_cookie: cookie,
+            rcvq_guard: None,
         })
         .unwrap();
         for (prog, kind) in [

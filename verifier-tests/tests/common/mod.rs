@@ -733,8 +733,13 @@ pub fn real() -> [Programs; 2] {
     [
         Programs::real(&programs::Config {
             netns_cookie: false,
+            rcvq_guard: None,
         })
         .unwrap(),
-        Programs::real(&programs::Config { netns_cookie: true }).unwrap(),
+        Programs::real(&programs::Config {
+            netns_cookie: true,
+            ..Default::default()
+        })
+        .unwrap(),
     ]
 }
