@@ -1023,8 +1023,9 @@ fn slow_reader(bp: &Bypass) -> Verdict {
     };
     let worst = (bypass::tcp_rmem_max().unwrap_or(6 << 20) as usize)
         + (tcp_wmem_max().unwrap_or(4 << 20) as usize);
-    // Stop well before host TCP memory pressure: 4× TCP's worst case, at least 256 MiB.
-    let cap = (4 * worst).max(256 << 20);
+    // Enough to see the bypass go past TCP's worst case, and no more: on a kernel without the
+    // guard an unbounded sender would push the host towards tcp_mem pressure.
+    let cap = 2 * worst + (8 << 20);
     let (tcp_bytes, tcp_end) = match tcp_pair().and_then(|mut p| fill(&mut p, cap)) {
         Ok(r) => r,
         Err(e) => return fail(format!("the control (plain TCP) failed: {e:#}")),
