@@ -8,7 +8,9 @@
 //! maps/<name>        every map of programs::maps()
 //! progs/sock_ops     the sock_ops program
 //! progs/sk_msg       the sk_msg program
+//! progs/setsockopt   the cgroup/setsockopt guard (absent where the kernel refuses it)
 //! links/sock_ops     the cgroup link (absent when attached with BPF_PROG_ATTACH)
+//! links/setsockopt   the guard's cgroup link (likewise)
 //! ```
 
 use std::fs;
@@ -34,6 +36,8 @@ const META_VERSION: u32 = 1;
 pub const SOCK_OPS_NAME: &str = "tb_sock_ops";
 /// Kernel name of the sk_msg program.
 pub const SK_MSG_NAME: &str = "tb_sk_msg";
+/// Kernel name of the cgroup/setsockopt guard.
+pub const SETSOCKOPT_NAME: &str = "tb_setsockopt";
 
 /// Paths of every pin under one pin directory.
 #[derive(Debug, Clone)]
@@ -72,6 +76,14 @@ impl Pins {
     /// The sk_msg program's pin.
     pub fn sk_msg(&self) -> PathBuf {
         self.progs_dir().join("sk_msg")
+    }
+    /// The setsockopt guard's pin.
+    pub fn setsockopt(&self) -> PathBuf {
+        self.progs_dir().join("setsockopt")
+    }
+    /// The setsockopt guard's cgroup link pin.
+    pub fn setsockopt_link(&self) -> PathBuf {
+        self.links_dir().join("setsockopt")
     }
     /// The directory of link pins.
     pub fn links_dir(&self) -> PathBuf {
@@ -347,6 +359,30 @@ pub fn sk_msg_spec() -> ProgramSpec {
         .license("GPL")
 }
 
+/// The spec to load the cgroup/setsockopt guard with.
+pub fn setsockopt_spec() -> ProgramSpec {
+    ProgramSpec::new(SETSOCKOPT_NAME, ProgramType::CgroupSockopt)
+        .expected_attach_type(AttachType::CgroupSetsockopt)
+        .license("GPL")
+}
+
+/// Builds and loads the cgroup/setsockopt guard against `maps`; `None`, with a warning naming
+/// what stays unguarded, where the kernel refuses it.
+pub fn load_guard(cfg: &programs::Config, maps: &[&Map]) -> Result<Option<Program>> {
+    let src = programs::setsockopt(cfg).context("building the setsockopt guard")?;
+    match Program::load(&setsockopt_spec(), &src, maps) {
+        Ok(p) => Ok(Some(p)),
+        Err(e) => {
+            crate::log::warn(&format!(
+                "the setsockopt guard does not load on this kernel, so connections whose \
+                 application sets SO_RCVLOWAT, SO_PEEK_OFF, SO_OOBINLINE, TCP_INQ, TCP_ULP or \
+                 TCP_CORK stay bypassed (see docs/compatibility.md): {e:#}"
+            ));
+            Ok(None)
+        }
+    }
+}
+
 /// Loads both programs against `maps`.
 pub fn load_programs(
     so: &asm::Program,
@@ -404,6 +440,10 @@ pub struct Installed {
     pub sk_msg: Option<Program>,
     /// The cgroup link, when attached through one.
     pub link: Option<Link>,
+    /// The setsockopt guard, when its pin is there.
+    pub guard: Option<Program>,
+    /// The guard's cgroup link, when attached through one.
+    pub guard_link: Option<Link>,
 }
 
 impl Installed {
@@ -433,22 +473,25 @@ impl Installed {
                 Ok(None)
             }
         };
-        let link = if pins.sock_ops_link().exists() {
-            Some(
-                Link::open_pinned(pins.sock_ops_link())
-                    .with_context(|| format!("opening {}", pins.sock_ops_link().display()))?,
-            )
-        } else {
-            None
+        let open_link = |p: PathBuf| -> Result<Option<Link>> {
+            if p.exists() {
+                Ok(Some(
+                    Link::open_pinned(&p).with_context(|| format!("opening {}", p.display()))?,
+                ))
+            } else {
+                Ok(None)
+            }
         };
         Ok(Installed {
+            link: open_link(pins.sock_ops_link())?,
+            guard: open_prog(pins.setsockopt())?,
+            guard_link: open_link(pins.setsockopt_link())?,
             sock_ops: open_prog(pins.sock_ops())?,
             sk_msg: open_prog(pins.sk_msg())?,
             pins: pins.clone(),
             meta_map,
             meta,
             maps,
-            link,
         })
     }
 

@@ -149,6 +149,10 @@ pub enum Which {
     /// The sk_msg program (redirects messages).
     #[value(name = "sk_msg")]
     SkMsg,
+    /// The cgroup/setsockopt guard (keeps connections on TCP when an application sets an
+    /// option the bypass cannot honour).
+    #[value(name = "setsockopt")]
+    Setsockopt,
 }
 
 /// Options of `dump`.

@@ -33,6 +33,9 @@ pub enum ProgramType {
     SockOps,
     /// `BPF_PROG_TYPE_SK_MSG`: sendmsg verdicts of sockets in a sockmap or sockhash.
     SkMsg,
+    /// `BPF_PROG_TYPE_CGROUP_SOCKOPT`: sees (and may change) `setsockopt`/`getsockopt` calls
+    /// of a cgroup's sockets (Linux 5.3).
+    CgroupSockopt,
     /// Any other type, by number.
     Other(u32),
 }
@@ -45,6 +48,7 @@ impl ProgramType {
             ProgramType::CgroupSkb => consts::BPF_PROG_TYPE_CGROUP_SKB,
             ProgramType::SockOps => consts::BPF_PROG_TYPE_SOCK_OPS,
             ProgramType::SkMsg => consts::BPF_PROG_TYPE_SK_MSG,
+            ProgramType::CgroupSockopt => consts::BPF_PROG_TYPE_CGROUP_SOCKOPT,
             ProgramType::Other(n) => n,
         }
     }
@@ -56,6 +60,7 @@ impl ProgramType {
             consts::BPF_PROG_TYPE_CGROUP_SKB => ProgramType::CgroupSkb,
             consts::BPF_PROG_TYPE_SOCK_OPS => ProgramType::SockOps,
             consts::BPF_PROG_TYPE_SK_MSG => ProgramType::SkMsg,
+            consts::BPF_PROG_TYPE_CGROUP_SOCKOPT => ProgramType::CgroupSockopt,
             n => ProgramType::Other(n),
         }
     }
@@ -68,6 +73,7 @@ impl fmt::Display for ProgramType {
             ProgramType::CgroupSkb => f.write_str("cgroup_skb"),
             ProgramType::SockOps => f.write_str("sock_ops"),
             ProgramType::SkMsg => f.write_str("sk_msg"),
+            ProgramType::CgroupSockopt => f.write_str("cgroup_sockopt"),
             ProgramType::Other(n) => write!(f, "type {n}"),
         }
     }
@@ -85,6 +91,8 @@ pub enum AttachType {
     CgroupSockOps,
     /// `BPF_SK_MSG_VERDICT`: an sk_msg program on a sockmap or sockhash.
     SkMsgVerdict,
+    /// `BPF_CGROUP_SETSOCKOPT`: a cgroup sockopt program run on `setsockopt` (Linux 5.3).
+    CgroupSetsockopt,
     /// Any other type, by number.
     Other(u32),
 }
@@ -97,6 +105,7 @@ impl AttachType {
             AttachType::CgroupInetEgress => consts::BPF_CGROUP_INET_EGRESS,
             AttachType::CgroupSockOps => consts::BPF_CGROUP_SOCK_OPS,
             AttachType::SkMsgVerdict => consts::BPF_SK_MSG_VERDICT,
+            AttachType::CgroupSetsockopt => consts::BPF_CGROUP_SETSOCKOPT,
             AttachType::Other(n) => n,
         }
     }
@@ -108,6 +117,7 @@ impl AttachType {
             consts::BPF_CGROUP_INET_EGRESS => AttachType::CgroupInetEgress,
             consts::BPF_CGROUP_SOCK_OPS => AttachType::CgroupSockOps,
             consts::BPF_SK_MSG_VERDICT => AttachType::SkMsgVerdict,
+            consts::BPF_CGROUP_SETSOCKOPT => AttachType::CgroupSetsockopt,
             n => AttachType::Other(n),
         }
     }
@@ -120,6 +130,7 @@ impl fmt::Display for AttachType {
             AttachType::CgroupInetEgress => f.write_str("cgroup_inet_egress"),
             AttachType::CgroupSockOps => f.write_str("cgroup_sock_ops"),
             AttachType::SkMsgVerdict => f.write_str("sk_msg_verdict"),
+            AttachType::CgroupSetsockopt => f.write_str("cgroup_setsockopt"),
             AttachType::Other(n) => write!(f, "attach type {n}"),
         }
     }

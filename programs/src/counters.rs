@@ -31,11 +31,15 @@ pub enum Counter {
     /// receive-queue bound, [`crate::RcvqGuard`]), so the sender moved to TCP for good, where
     /// TCP's flow control applies. Counted once per sending socket.
     RcvqFallback = 8,
+    /// `cgroup/setsockopt`: an application set an option the bypass cannot honour
+    /// ([`crate::GUARDED_SOCKOPTS`]) on a paired socket, so the connection moved to TCP in both
+    /// directions. Counted once per connection.
+    CompatFallback = 9,
 }
 
 impl Counter {
     /// Every counter, in index order.
-    pub const ALL: [Counter; 9] = [
+    pub const ALL: [Counter; 10] = [
         Counter::Inserted,
         Counter::Redirected,
         Counter::RedirectedBytes,
@@ -45,6 +49,7 @@ impl Counter {
         Counter::Errors,
         Counter::TcpFirst,
         Counter::RcvqFallback,
+        Counter::CompatFallback,
     ];
 
     /// The index in the counters map.
@@ -69,6 +74,7 @@ impl Counter {
             Counter::Errors => "errors",
             Counter::TcpFirst => "tcp_first",
             Counter::RcvqFallback => "rcvq_fallback",
+            Counter::CompatFallback => "compat_fallback",
         }
     }
 

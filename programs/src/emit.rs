@@ -66,6 +66,10 @@ pub(crate) struct CtxFields {
     pub remote_ip6: i16,
     pub local_port: i16,
     pub remote_port: i16,
+    /// Whether a 32-bit load of `remote_port` has the network-order port in its upper half
+    /// on little-endian (`bpf_sock_ops`, `sk_msg_md`) rather than its lower half
+    /// (`bpf_sock.dst_port`).
+    pub remote_port_upper: bool,
 }
 
 /// A [`Builder`] plus a counter for unique labels.
@@ -112,10 +116,16 @@ impl Emitter {
     /// Builds the socket's own `ConnKey` at `r10 + key` from the context in r6, and puts the
     /// netns cookie (or 0) in r7. Jumps to `bail` for a family other than AF_INET/AF_INET6.
     pub fn conn_key(&mut self, f: &CtxFields, key: i16, bail: &str) {
+        self.conn_key_from(f, R6, R6, key, bail)
+    }
+
+    /// [`Emitter::conn_key`] with the fields read from `base` (r6–r9) and the netns cookie
+    /// asked of the context in `ctx` (r6–r9).
+    pub fn conn_key_from(&mut self, f: &CtxFields, base: Reg, ctx: Reg, key: i16, bail: &str) {
         let v4 = self.fresh("ipv4");
         let ports = self.fresh("ports");
         self.b
-            .ldx(Size::W, R2, R6, f.family)
+            .ldx(Size::W, R2, base, f.family)
             .comment("family")
             .jeq32(R2, uapi::AF_INET, &v4)
             .jne32(R2, uapi::AF_INET6, bail)
@@ -127,7 +137,7 @@ impl Emitter {
             ("key.remote = remote_ip6", f.remote_ip6, conn::REMOTE),
         ] {
             for i in 0..4 {
-                self.b.ldx(Size::W, R2, R6, ctx_off + 4 * i);
+                self.b.ldx(Size::W, R2, base, ctx_off + 4 * i);
                 if i == 0 {
                     self.b.comment(what);
                 }
@@ -141,22 +151,22 @@ impl Emitter {
             .st(Size::DW, R10, key + conn::LOCAL, 0)
             .comment("key.local = ::ffff:local_ip4")
             .st(Size::W, R10, key + conn::LOCAL + 8, MAPPED_WORD)
-            .ldx(Size::W, R2, R6, f.local_ip4)
+            .ldx(Size::W, R2, base, f.local_ip4)
             .stx(Size::W, R10, key + conn::LOCAL + 12, R2)
             .st(Size::DW, R10, key + conn::REMOTE, 0)
             .comment("key.remote = ::ffff:remote_ip4")
             .st(Size::W, R10, key + conn::REMOTE + 8, MAPPED_WORD)
-            .ldx(Size::W, R2, R6, f.remote_ip4)
+            .ldx(Size::W, R2, base, f.remote_ip4)
             .stx(Size::W, R10, key + conn::REMOTE + 12, R2);
         // Ports as host-order u32 values, read with 32-bit loads only.
         self.b
             .label(&ports)
-            .ldx(Size::W, R2, R6, f.local_port)
+            .ldx(Size::W, R2, base, f.local_port)
             .comment("local_port (host order)")
             .stx(Size::W, R10, key + conn::LOCAL_PORT, R2)
-            .ldx(Size::W, R2, R6, f.remote_port)
+            .ldx(Size::W, R2, base, f.remote_port)
             .comment("remote_port (network order)");
-        if cfg!(target_endian = "little") {
+        if f.remote_port_upper && cfg!(target_endian = "little") {
             self.b
                 .rsh32(R2, 16)
                 .comment("the port is in the upper half");
@@ -167,7 +177,7 @@ impl Emitter {
             .stx(Size::W, R10, key + conn::REMOTE_PORT, R2);
         if self.netns_cookie {
             self.b
-                .mov64(R1, R6)
+                .mov64(R1, ctx)
                 .call(Helper::GetNetnsCookie)
                 .comment("key.cookie = r7 = netns cookie")
                 .mov64(R7, R0)

@@ -24,6 +24,7 @@ mod counters;
 mod emit;
 pub mod key;
 mod maps;
+mod setsockopt;
 mod sk_msg;
 mod sock_ops;
 pub mod uapi;
@@ -31,6 +32,7 @@ pub mod uapi;
 pub use counters::Counter;
 pub use key::KeyError;
 pub use maps::{map, maps, names, MapDef, MapKind, MAX_CONFIG_ENTRIES, MAX_CONNS};
+pub use setsockopt::{setsockopt, GUARDED_SOCKOPTS};
 pub use sk_msg::sk_msg;
 pub use sock_ops::sock_ops;
 

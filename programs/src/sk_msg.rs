@@ -38,6 +38,7 @@ const FIELDS: CtxFields = CtxFields {
     remote_ip6: ctx::REMOTE_IP6,
     local_port: ctx::LOCAL_PORT,
     remote_port: ctx::REMOTE_PORT,
+    remote_port_upper: true,
 };
 
 const OWN_LOCAL: i16 = stack::OWN + conn::LOCAL;

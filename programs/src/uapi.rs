@@ -19,6 +19,8 @@ pub const EEXIST: i32 = 17;
 pub const BPF_ANY: i32 = 0;
 /// `BPF_NOEXIST`: create a new element only if it did not exist.
 pub const BPF_NOEXIST: i32 = 1;
+/// `BPF_EXIST`: update only an element that exists.
+pub const BPF_EXIST: i32 = 2;
 
 /// `BPF_F_INGRESS` (`enum { BPF_F_INGRESS = (1ULL << 0) }`): for `bpf_msg_redirect_hash`,
 /// queue the message on the target socket's receive side (as if the peer had received it).
@@ -121,6 +123,56 @@ pub mod sk_msg {
     pub const SK: i16 = 72;
 }
 
+/// `BPF_PROG_TYPE_CGROUP_SOCKOPT`.
+pub const BPF_PROG_TYPE_CGROUP_SOCKOPT: u32 = 25;
+/// `BPF_CGROUP_SETSOCKOPT` (`enum bpf_attach_type`).
+pub const BPF_CGROUP_SETSOCKOPT: u32 = 22;
+/// `SOL_SOCKET` (`asm-generic/socket.h`).
+pub const SOL_SOCKET: i32 = 1;
+/// `SOL_TCP` (`IPPROTO_TCP`).
+pub const SOL_TCP: i32 = 6;
+/// `SO_OOBINLINE` (`asm-generic/socket.h`).
+pub const SO_OOBINLINE: i32 = 10;
+/// `SO_RCVLOWAT` (`asm-generic/socket.h`).
+pub const SO_RCVLOWAT: i32 = 18;
+/// `SO_PEEK_OFF` (`asm-generic/socket.h`).
+pub const SO_PEEK_OFF: i32 = 42;
+/// `TCP_CORK` (`linux/tcp.h`).
+pub const TCP_CORK: i32 = 3;
+/// `TCP_ULP` (`linux/tcp.h`).
+pub const TCP_ULP: i32 = 31;
+/// `TCP_INQ` (`linux/tcp.h`).
+pub const TCP_INQ: i32 = 36;
+
+/// Field offsets of `struct bpf_sockopt`, the `cgroup/setsockopt` program's context.
+pub mod sockopt {
+    /// `struct bpf_sock *sk`.
+    pub const SK: i16 = 0;
+    /// `__s32 level` (after the `sk`, `optval` and `optval_end` pointer slots).
+    pub const LEVEL: i16 = 24;
+    /// `__s32 optname`.
+    pub const OPTNAME: i16 = 28;
+}
+
+/// Field offsets of `struct bpf_sock` (what `bpf_sockopt.sk` points to).
+pub mod bpf_sock {
+    /// `__u32 family`.
+    pub const FAMILY: i16 = 4;
+    /// `__u32 src_ip4`: network byte order.
+    pub const SRC_IP4: i16 = 24;
+    /// `__u32 src_ip6[4]`: network byte order.
+    pub const SRC_IP6: i16 = 28;
+    /// `__u32 src_port`: host byte order.
+    pub const SRC_PORT: i16 = 44;
+    /// `__be16 dst_port` and 16 bits of zero padding: network byte order, in the low
+    /// 16 bits of a 32-bit load on little-endian.
+    pub const DST_PORT: i16 = 48;
+    /// `__u32 dst_ip4`: network byte order.
+    pub const DST_IP4: i16 = 52;
+    /// `__u32 dst_ip6[4]`: network byte order.
+    pub const DST_IP6: i16 = 56;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +188,20 @@ mod tests {
         assert_eq!(sock_ops::LOCAL_PORT, sock_ops::REMOTE_PORT + 4);
         // local_port, is_fullsock, snd_cwnd, srtt_us, bpf_sock_ops_cb_flags
         assert_eq!(sock_ops::CB_FLAGS, sock_ops::LOCAL_PORT + 4 * 4);
+    }
+
+    #[test]
+    fn bpf_sock_offsets_follow_the_struct() {
+        // bound_dev_if, family, type, protocol, mark, priority, src_ip4, src_ip6[4], ...
+        assert_eq!(bpf_sock::SRC_IP4, bpf_sock::FAMILY + 5 * 4);
+        assert_eq!(bpf_sock::SRC_IP6, bpf_sock::SRC_IP4 + 4);
+        assert_eq!(bpf_sock::SRC_PORT, bpf_sock::SRC_IP6 + 16);
+        assert_eq!(bpf_sock::DST_PORT, bpf_sock::SRC_PORT + 4);
+        assert_eq!(bpf_sock::DST_IP4, bpf_sock::DST_PORT + 4);
+        assert_eq!(bpf_sock::DST_IP6, bpf_sock::DST_IP4 + 4);
+        // three pointer slots, then level, optname
+        assert_eq!(sockopt::LEVEL, 3 * 8);
+        assert_eq!(sockopt::OPTNAME, sockopt::LEVEL + 4);
     }
 
     #[test]

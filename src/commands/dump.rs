@@ -17,10 +17,12 @@ pub fn run(args: &DumpArgs) -> Result<ExitCode> {
         rcvq_guard: bypass::rcvq_guard(None).ok(),
     };
     let (so, sm) = bypass::build(&cfg)?;
+    let guard = programs::setsockopt(&cfg)?;
     let mut first = true;
     for (which, name, prog) in [
         (Which::SockOps, bypass::SOCK_OPS_NAME, &so),
         (Which::SkMsg, bypass::SK_MSG_NAME, &sm),
+        (Which::Setsockopt, bypass::SETSOCKOPT_NAME, &guard),
     ] {
         if args.program.is_some_and(|w| w != which) {
             continue;

@@ -240,6 +240,7 @@ fn fresh_load(
     fill_config(&maps, prefixes, &args.exclude_ports)?;
     let map_refs: Vec<&Map> = maps.iter().collect();
     let (so, sm, cfg) = bypass::build_and_load(&cfg, &map_refs)?;
+    let sockopt_guard = bypass::load_guard(&cfg, &map_refs)?;
     log::debug(&format!(
         "loaded sock_ops id {} ({} insns verified), sk_msg id {} ({} insns verified)",
         so.id(),
@@ -271,13 +272,33 @@ fn fresh_load(
     }
     so.pin(pins.sock_ops()).context("pinning sock_ops")?;
     sm.pin(pins.sk_msg()).context("pinning sk_msg")?;
-
-    // Attach sock_ops last: this is what turns the bypass on.
     let mode = if args.legacy_attach {
         AttachMode::Legacy
     } else {
         AttachMode::Auto
     };
+
+    // The setsockopt guard before sock_ops: no connection is bypassed without it.
+    let guard_att = match &sockopt_guard {
+        None => None,
+        Some(g) => {
+            g.pin(pins.setsockopt())
+                .context("pinning the setsockopt guard")?;
+            let a = cgroup::attach(g, cgroup, AttachType::CgroupSetsockopt, mode).map_err(|e| {
+                Failure::from_loader(
+                    &format!("attaching the setsockopt guard to {}", cgroup.display()),
+                    e,
+                )
+            })?;
+            if a.is_link() {
+                a.pin(pins.setsockopt_link())
+                    .context("pinning the setsockopt guard's link")?;
+            }
+            Some(a)
+        }
+    };
+
+    // Attach sock_ops last: this is what turns the bypass on.
     let att = cgroup::attach(&so, cgroup, AttachType::CgroupSockOps, mode).map_err(|e| {
         Failure::from_loader(&format!("attaching sock_ops to {}", cgroup.display()), e)
     })?;
@@ -304,6 +325,9 @@ fn fresh_load(
 
     guard.armed = false;
     att.keep();
+    if let Some(a) = guard_att {
+        a.keep();
+    }
     sk_msg_att.keep();
     log::debug(&format!("sock_ops attached through {}", kind.name()));
     Ok(())
@@ -398,6 +422,42 @@ fn replace_programs(
         old_sm.id(),
         sm.id()
     ));
+
+    // The setsockopt guard: swap it in place, or attach it where the old load had none.
+    if let Some(new_guard) = bypass::load_guard(&cfg, &map_refs)? {
+        let path = installed.pins.setsockopt();
+        match (&installed.guard_link, &installed.guard) {
+            (Some(link), old) => link.update_program(&new_guard, old.as_ref()).map_err(|e| {
+                Failure::from_loader("replacing the setsockopt guard in its link", e)
+            })?,
+            (None, Some(old)) => {
+                cgroup::replace_attached(cgroup, AttachType::CgroupSetsockopt, old, &new_guard)
+                    .map_err(|e| {
+                        Failure::from_loader("replacing the setsockopt guard (BPF_F_REPLACE)", e)
+                    })?
+            }
+            (None, None) => {
+                let mode = if installed.link.is_some() {
+                    AttachMode::Auto
+                } else {
+                    AttachMode::Legacy
+                };
+                let a = cgroup::attach(&new_guard, cgroup, AttachType::CgroupSetsockopt, mode)
+                    .map_err(|e| Failure::from_loader("attaching the setsockopt guard", e))?;
+                if a.is_link() {
+                    a.pin(installed.pins.setsockopt_link())
+                        .context("pinning the setsockopt guard's link")?;
+                }
+                a.keep();
+            }
+        }
+        if path.exists() {
+            std::fs::remove_file(&path).with_context(|| crate::commands::at(&path, "unpinning"))?;
+        }
+        new_guard
+            .pin(&path)
+            .with_context(|| crate::commands::at(&path, "pinning"))?;
+    }
 
     // Re-pin the programs.
     for (path, prog) in [

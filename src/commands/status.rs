@@ -83,6 +83,12 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
         .as_ref()
         .map(|p| prog_status(p, &sm_built))
         .transpose()?;
+    let guard_built = programs::setsockopt(&cfg)?;
+    let guard = inst
+        .guard
+        .as_ref()
+        .map(|p| prog_status(p, &guard_built))
+        .transpose()?;
     let attached = match (
         &so,
         cgroup::query(&inst.meta.cgroup, AttachType::CgroupSockOps),
@@ -117,6 +123,8 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
             .with("netns_cookie", inst.meta.netns_cookie)
             .with("sock_ops", prog_json(&so))
             .with("sk_msg", prog_json(&sm))
+            .with("setsockopt", prog_json(&guard))
+            .with("rcvq_limit", inst.meta.rcvq_floor)
             .with("sockets", sockets)
             .with("counters", cj);
         println!("{}", j.render());
@@ -130,7 +138,7 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
         if attached { "" } else { ", NOT ATTACHED" }
     );
     println!("  pins       {}", pins.dir.display());
-    for (name, p) in [("sock_ops", &so), ("sk_msg", &sm)] {
+    for (name, p) in [("sock_ops", &so), ("sk_msg", &sm), ("setsockopt", &guard)] {
         match p {
             Some(p) => println!(
                 "  {name:<10} id {}, tag {}, {} insns verified, {}",
@@ -152,6 +160,13 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
             "bypassed (keys carry the netns cookie)"
         } else {
             "not bypassed (this kernel lacks bpf_get_netns_cookie in sock_ops/sk_msg)"
+        }
+    );
+    println!(
+        "  rcvq bound {}",
+        match inst.meta.rcvq_floor {
+            Some(f) => format!("on: a sender moves to TCP when its peer holds over max(SO_RCVBUF, {f} bytes) unread"),
+            None => "off (this kernel refused it): a peer that never reads lets its sender queue without limit".into(),
         }
     );
     if let Some(n) = sockets {

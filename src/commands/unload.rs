@@ -47,31 +47,22 @@ pub fn unload(args: &PinArgs) -> Result<bool> {
     let mut inst = Installed::open(&pins)?;
     let cg = inst.meta.cgroup.clone();
 
-    // 1. Stop inserting new sockets: detach sock_ops.
+    // 1. Stop inserting new sockets: detach sock_ops; then the setsockopt guard.
     let so_id = inst.sock_ops.as_ref().map(|p| p.id());
-    if let Some(link) = inst.link.take() {
-        match link.detach() {
-            Ok(()) => log::debug("sock_ops link detached"),
-            Err(e) if is_enoent(&e) => log::debug("sock_ops link was already detached"),
-            Err(e) => return Err(Failure::from_loader("detaching the sock_ops link", e)),
-        }
-    } else if let Some(so) = &inst.sock_ops {
-        match cgroup::detach_program(&cg, AttachType::CgroupSockOps, so) {
-            Ok(()) => log::debug("sock_ops detached (PROG_DETACH)"),
-            Err(e) if is_enoent(&e) => log::debug("sock_ops was already detached"),
-            Err(loader::Error::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                log::debug("the cgroup is gone, and sock_ops with it")
-            }
-            Err(e) => {
-                return Err(Failure::from_loader(
-                    &format!("detaching sock_ops from {}", cg.display()),
-                    e,
-                ))
-            }
-        }
-    }
+    detach_from_cgroup(
+        inst.link.take(),
+        inst.sock_ops.as_ref(),
+        &cg,
+        AttachType::CgroupSockOps,
+        "sock_ops",
+    )?;
+    detach_from_cgroup(
+        inst.guard_link.take(),
+        inst.guard.as_ref(),
+        &cg,
+        AttachType::CgroupSetsockopt,
+        "the setsockopt guard",
+    )?;
 
     // 2. Detach sk_msg from the sockhash.
     let sockhash = inst.map(programs::names::SOCK_HASH);
@@ -115,11 +106,20 @@ pub fn unload(args: &PinArgs) -> Result<bool> {
     }
 
     // 4. Check through the kernel, not our pins, that nothing of ours is attached.
-    if let Some(id) = so_id {
-        if let Ok(q) = cgroup::query(&cg, AttachType::CgroupSockOps) {
+    let guard_id = inst.guard.as_ref().map(|p| p.id());
+    for (id, attach, what) in [
+        (so_id, AttachType::CgroupSockOps, "sock_ops"),
+        (
+            guard_id,
+            AttachType::CgroupSetsockopt,
+            "the setsockopt guard",
+        ),
+    ] {
+        let Some(id) = id else { continue };
+        if let Ok(q) = cgroup::query(&cg, attach) {
             if q.prog_ids.contains(&id) {
                 bail!(
-                    "sock_ops (id {id}) is still attached to {} after detaching",
+                    "{what} (id {id}) is still attached to {} after detaching",
                     cg.display()
                 );
             }
@@ -128,8 +128,44 @@ pub fn unload(args: &PinArgs) -> Result<bool> {
 
     // 5. Remove the pins: the kernel frees the programs and maps with their last reference.
     drop(inst.sock_ops);
+    drop(inst.guard);
     drop(inst.sk_msg);
     bypass::remove_pins(&pins.dir)?;
     log::info(&format!("tcpbypass unloaded from {}", cg.display()));
     Ok(true)
+}
+
+/// Detaches a program from the cgroup: through its link when it has one, else with
+/// `PROG_DETACH`. Already detached (or the cgroup gone) is fine.
+fn detach_from_cgroup(
+    link: Option<loader::Link>,
+    prog: Option<&loader::Program>,
+    cg: &std::path::Path,
+    attach: AttachType,
+    what: &str,
+) -> Result<()> {
+    if let Some(link) = link {
+        match link.detach() {
+            Ok(()) => log::debug(&format!("{what}: link detached")),
+            Err(e) if is_enoent(&e) => log::debug(&format!("{what}: link was already detached")),
+            Err(e) => return Err(Failure::from_loader(&format!("detaching {what}'s link"), e)),
+        }
+    } else if let Some(p) = prog {
+        match cgroup::detach_program(cg, attach, p) {
+            Ok(()) => log::debug(&format!("{what} detached (PROG_DETACH)")),
+            Err(e) if is_enoent(&e) => log::debug(&format!("{what} was already detached")),
+            Err(loader::Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                log::debug(&format!("the cgroup is gone, and {what} with it"))
+            }
+            Err(e) => {
+                return Err(Failure::from_loader(
+                    &format!("detaching {what} from {}", cg.display()),
+                    e,
+                ))
+            }
+        }
+    }
+    Ok(())
 }

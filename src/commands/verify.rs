@@ -22,10 +22,12 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     let (so, sm) = bypass::build(&cfg)?;
     let maps = bypass::create_maps()?;
     let refs: Vec<&Map> = maps.iter().collect();
+    let guard = programs::setsockopt(&cfg)?;
     let mut rejected = false;
     for (which, spec, prog) in [
         (Which::SockOps, bypass::sock_ops_spec(), &so),
         (Which::SkMsg, bypass::sk_msg_spec(), &sm),
+        (Which::Setsockopt, bypass::setsockopt_spec(), &guard),
     ] {
         if args.program.is_some_and(|w| w != which) {
             continue;

@@ -76,11 +76,13 @@ pub const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
 pub const BPF_PROG_TYPE_CGROUP_SKB: u32 = 8;
 pub const BPF_PROG_TYPE_SOCK_OPS: u32 = 13;
 pub const BPF_PROG_TYPE_SK_MSG: u32 = 16;
+pub const BPF_PROG_TYPE_CGROUP_SOCKOPT: u32 = 25;
 
 // enum bpf_attach_type
 pub const BPF_CGROUP_INET_INGRESS: u32 = 0;
 pub const BPF_CGROUP_INET_EGRESS: u32 = 1;
 pub const BPF_CGROUP_SOCK_OPS: u32 = 3;
+pub const BPF_CGROUP_SETSOCKOPT: u32 = 22;
 pub const BPF_SK_MSG_VERDICT: u32 = 7;
 
 // enum bpf_link_type

@@ -1281,6 +1281,10 @@ fn uapi_numbers_match_the_header() {
         ProgramType::SkMsg.raw()
     );
     assert_eq!(
+        num(&progs, "BPF_PROG_TYPE_CGROUP_SOCKOPT"),
+        ProgramType::CgroupSockopt.raw()
+    );
+    assert_eq!(
         num(&progs, "BPF_PROG_TYPE_SOCKET_FILTER"),
         ProgramType::SocketFilter.raw()
     );
@@ -1296,6 +1300,10 @@ fn uapi_numbers_match_the_header() {
     assert_eq!(
         num(&attach, "BPF_SK_MSG_VERDICT"),
         AttachType::SkMsgVerdict.raw()
+    );
+    assert_eq!(
+        num(&attach, "BPF_CGROUP_SETSOCKOPT"),
+        AttachType::CgroupSetsockopt.raw()
     );
     assert_eq!(
         num(&attach, "BPF_CGROUP_INET_INGRESS"),
