@@ -159,6 +159,11 @@ impl EmuMap {
             uapi::MAP_TYPE_LPM_TRIE => (Store::Lpm(HashMap::new()), n),
             uapi::MAP_TYPE_PERCPU_ARRAY => (Store::PerCpuArray { ncpus }, n * ncpus),
             uapi::MAP_TYPE_SOCKHASH => (Store::SockHash(HashMap::new()), 0),
+            // An LRU hash (`tb_backlog`) is emulated as a plain hash: same return codes, but
+            // a full one answers `-E2BIG` where the kernel would evict its least recently used
+            // entry. No program run here fills one (`tb_backlog` has 65535 entries and only
+            // the receive-queue guard, which rbpf cannot run, writes it).
+            uapi::MAP_TYPE_HASH | uapi::MAP_TYPE_LRU_HASH => (Store::Hash(HashMap::new()), n),
             _ => (Store::Hash(HashMap::new()), n),
         };
         let mut arena = Arena::new(slots, vs.max(1));
@@ -406,6 +411,23 @@ impl EmuMap {
             .fold(0u64, u64::wrapping_add)
     }
 
+    /// Adds `delta` to the u64 at `index` of a per-CPU array, in `cpu`'s copy (what a program's
+    /// load-add-store of a counter does). Returns `false` if this is not a per-CPU array or
+    /// `index`/`cpu` is out of range.
+    pub fn percpu_add_u64(&mut self, index: u32, cpu: usize, delta: u64) -> bool {
+        let Store::PerCpuArray { ncpus } = &self.store else {
+            return false;
+        };
+        let max = self.spec.max_entries as usize;
+        if index as usize >= max || cpu >= *ncpus || self.spec.value_size < 8 {
+            return false;
+        }
+        let b = &mut self.arena.bytes_mut(cpu * max + index as usize)[..8];
+        let v = u64::from_le_bytes(b[..].try_into().expect("8 bytes")).wrapping_add(delta);
+        b.copy_from_slice(&v.to_le_bytes());
+        true
+    }
+
     /// Ends a program run: deferred frees become reusable.
     pub fn end_of_run(&mut self) {
         self.arena.end_of_run();
@@ -511,6 +533,36 @@ mod tests {
             m.lookup(&1u32.to_le_bytes(), 0),
             m.lookup(&1u32.to_le_bytes(), 1)
         );
+    }
+
+    #[test]
+    fn lru_hash_is_emulated_as_a_hash() {
+        let mut m = EmuMap::new(spec(uapi::MAP_TYPE_LRU_HASH, 48, 8, 2), 1);
+        assert!(matches!(m.store, Store::Hash(_)));
+        assert_eq!(m.update(&[1; 48], &[7; 8], uapi::BPF_ANY, 0), 0);
+        assert_eq!(
+            m.update(&[1; 48], &[7; 8], uapi::BPF_NOEXIST, 0),
+            -errno::EEXIST
+        );
+        assert_eq!(m.update(&[2; 48], &[7; 8], uapi::BPF_ANY, 0), 0);
+        let p = m.lookup(&[2; 48], 0).unwrap();
+        assert_eq!(unsafe { *(p as *const u64) }, 0x0707_0707_0707_0707);
+        assert_eq!(m.delete(&[1; 48]), 0);
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn percpu_add_touches_one_cpu() {
+        let mut m = EmuMap::new(spec(uapi::MAP_TYPE_PERCPU_ARRAY, 4, 8, 3), 2);
+        assert!(m.percpu_add_u64(2, 1, 5));
+        assert!(m.percpu_add_u64(2, 1, 1));
+        assert!(m.percpu_add_u64(2, 0, 1));
+        assert_eq!(m.percpu_sum_u64(2), 7);
+        assert_eq!(m.percpu_sum_u64(1), 0);
+        assert!(!m.percpu_add_u64(3, 0, 1));
+        assert!(!m.percpu_add_u64(0, 2, 1));
+        let mut h = EmuMap::new(spec(uapi::MAP_TYPE_HASH, 4, 8, 3), 1);
+        assert!(!h.percpu_add_u64(0, 0, 1));
     }
 
     #[test]

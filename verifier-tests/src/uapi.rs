@@ -125,6 +125,8 @@ pub const SK_PASS: u64 = 1;
 pub const MAP_TYPE_HASH: u32 = 1;
 /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
 pub const MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+/// `BPF_MAP_TYPE_LRU_HASH`.
+pub const MAP_TYPE_LRU_HASH: u32 = 9;
 /// `BPF_MAP_TYPE_LPM_TRIE`.
 pub const MAP_TYPE_LPM_TRIE: u32 = 11;
 /// `BPF_MAP_TYPE_SOCKHASH`.
