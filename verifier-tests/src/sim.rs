@@ -14,6 +14,17 @@
 //!   for it with `BPF_SOCK_OPS_STATE_CB_FLAG`, runs `STATE_CB` for each state change to
 //!   `TCP_CLOSE`; the other end sees `ESTABLISHED → CLOSE_WAIT` (a `STATE_CB` that is not a
 //!   close).
+//! - `rcvq_fallback`: the effect of the receive-queue bound (`programs::RcvqGuard`) deciding
+//!   "over" for the message a socket just redirected. The guarded program calls the
+//!   `bpf_rdonly_cast` kfunc, which rbpf cannot run, so the worlds here load `sk_msg` without
+//!   the guard and this event applies what the guard's `over` path does to the maps:
+//!   `PEERS[own key] = TAINT` with `BPF_ANY` and `RcvqFallback += 1` on the CPU it runs on
+//!   (the message itself stays redirected, the `redirected` counters were already counted by
+//!   the run). The guard runs only after a successful `bpf_msg_redirect_hash`, so the event
+//!   does nothing unless the socket's last message was redirected; and it applies at most
+//!   once per message. Events of other sockets (the peer's sends, the peer's close) may come
+//!   between the message and its fallback, as when the guard runs on one CPU while the peer
+//!   closes on another.
 
 use std::net::SocketAddr;
 
@@ -34,6 +45,27 @@ pub struct Programs {
     pub sk_msg: Program,
     /// The maps both use.
     pub maps: Vec<MapSpec>,
+    /// What [`World::rcvq_fallback`] does: the receive-queue guard's `over` path, emulated
+    /// (rbpf cannot run the guarded program), or a deliberately wrong variant of it.
+    pub rcvq_fallback: Fallback,
+}
+
+/// The emulated `over` path of the receive-queue guard (see [`World::rcvq_fallback`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fallback {
+    /// What `programs::sk_msg` does (`fn rcvq_guard`, label `over`): `PEERS[own key] = TAINT`
+    /// with `BPF_ANY`, then `RcvqFallback += 1`.
+    #[default]
+    TaintOwn,
+    /// Mutant: TAINT written over the *peer's* PEERS entry (under the key the sender's entry
+    /// points to) instead of the sender's own.
+    TaintPeer,
+    /// Mutant: the sender deleted from the sockhash instead of tainted (its `sk_msg` stops
+    /// running, so it sends through TCP, but its psock — and the messages the peer redirected
+    /// into it and it has not read — goes with it).
+    UnlinkOwn,
+    /// Mutant: counts `RcvqFallback` but writes nothing.
+    CountOnly,
 }
 
 /// The maps of `programs::maps()` as harness specs.
@@ -58,6 +90,7 @@ impl Programs {
             sock_ops: programs::sock_ops(cfg)?,
             sk_msg: programs::sk_msg(cfg)?,
             maps: real_maps(),
+            rcvq_fallback: Fallback::TaintOwn,
         })
     }
 }
@@ -126,6 +159,8 @@ pub enum Delivery {
 struct Socket {
     addrs: SockAddrs,
     open: bool,
+    /// Its last message was redirected and the guard has not yet acted on it.
+    guard_pending: bool,
 }
 
 /// A simulated host. Installs the emulated kernel on this thread; dropping it removes it.
@@ -135,6 +170,7 @@ pub struct World {
     sk_msg: Loaded,
     sockets: Vec<Socket>,
     conns: Vec<(ConnSpec, SockId, Option<SockId>)>,
+    fallback: Fallback,
 }
 
 impl Drop for World {
@@ -172,6 +208,7 @@ impl World {
             sk_msg,
             sockets: Vec::new(),
             conns: Vec::new(),
+            fallback: progs.rcvq_fallback,
         };
         kernel::with_kernel(|k| -> Result<(), HarnessError> {
             for (ip, len) in &setup.prefixes {
@@ -210,7 +247,11 @@ impl World {
 
     fn new_socket(&mut self, ns: u64, addrs: SockAddrs) -> SockId {
         let id = self.sockets.len() as SockId + 1;
-        self.sockets.push(Socket { addrs, open: true });
+        self.sockets.push(Socket {
+            addrs,
+            open: true,
+            guard_pending: false,
+        });
         kernel::with_kernel(|k| {
             k.sockets.insert(
                 id,
@@ -309,6 +350,7 @@ impl World {
         if !self.sock(id).open {
             return Err(sim_err(format!("send on closed socket {id}")));
         }
+        self.sockets[(id - 1) as usize].guard_pending = false;
         if !self.in_sockhash(id) {
             return Ok(Delivery::Tcp);
         }
@@ -321,11 +363,75 @@ impl World {
             start + payload.len() as u64,
         );
         let r = self.sk_msg.run(id, 0, &mut img, &payload)?;
-        Ok(match (r.ret, r.redirect) {
+        let d = match (r.ret, r.redirect) {
             (uapi::SK_PASS, Some((to, ingress))) => Delivery::Redirected { to, ingress },
             (uapi::SK_PASS, None) => Delivery::Tcp,
             _ => Delivery::Dropped,
-        })
+        };
+        self.sockets[(id - 1) as usize].guard_pending = matches!(d, Delivery::Redirected { .. });
+        Ok(d)
+    }
+
+    /// The receive-queue guard finds the peer over its limit for the message `side` of `conn`
+    /// just redirected (see the module doc), and applies its `over` path ([`Fallback`]).
+    /// Returns `None` when the guard would not have run (the socket's last message was not
+    /// redirected, or its guard already acted on it), else the return code of its PEERS
+    /// write (the guard ignores it; 0 for `UnlinkOwn`/`CountOnly`).
+    pub fn rcvq_fallback(&mut self, conn: usize, side: Side) -> Result<Option<i64>, HarnessError> {
+        let id = self
+            .socket(conn, side)
+            .ok_or_else(|| sim_err(format!("rcvq fallback on conn {conn} before accept")))?;
+        if !self.sock(id).open {
+            return Err(sim_err(format!("rcvq fallback on closed socket {id}")));
+        }
+        if !std::mem::take(&mut self.sockets[(id - 1) as usize].guard_pending) {
+            return Ok(None);
+        }
+        // The guard runs in the sender's sk_msg, which runs only for sockets in the sockhash,
+        // and the sender cannot have left it since (only its own close unlinks it).
+        let own = self
+            .sock_key(id)
+            .ok_or_else(|| sim_err(format!("socket {id} redirected but is not in the sockhash")))?;
+        let fallback = self.fallback;
+        let rc = kernel::with_kernel(|k| -> Result<i64, HarnessError> {
+            k.pick_cpu();
+            let cpu = k.cpu;
+            let peers = k
+                .map_mut(programs::names::PEERS)
+                .ok_or_else(|| sim_err("no PEERS map".into()))?;
+            let rc = match fallback {
+                Fallback::TaintOwn => peers.update(&own, &programs::key::TAINT, uapi::BPF_ANY, cpu),
+                Fallback::TaintPeer => {
+                    let peer = peers
+                        .entries()
+                        .into_iter()
+                        .find(|(key, _)| *key == own)
+                        .map(|(_, v)| v)
+                        .ok_or_else(|| {
+                            sim_err(format!("socket {id} redirected without a PEERS entry"))
+                        })?;
+                    peers.update(&peer, &programs::key::TAINT, uapi::BPF_ANY, cpu)
+                }
+                Fallback::UnlinkOwn => {
+                    let h = k
+                        .map_mut(programs::names::SOCK_HASH)
+                        .ok_or_else(|| sim_err("no SOCK_HASH map".into()))?;
+                    h.delete(&own)
+                }
+                Fallback::CountOnly => 0,
+            };
+            let counted = k
+                .map_mut(programs::names::COUNTERS)
+                .is_some_and(|m| m.percpu_add_u64(programs::Counter::RcvqFallback.index(), cpu, 1));
+            if !counted {
+                return Err(sim_err("could not count RcvqFallback".into()));
+            }
+            for m in &mut k.maps {
+                m.end_of_run();
+            }
+            Ok(rc)
+        })?;
+        Ok(Some(rc))
     }
 
     /// Like [`World::send`], but the program's first PEERS lookup returns NULL, as if it ran
