@@ -127,4 +127,24 @@ fn generated_scenarios_cover_pairing_and_redirects() {
         total.claimed_late * 50 > total.messages,
         "too few sends taking sk_msg's -EEXIST path: {total:?}"
     );
+    assert!(
+        total.fallbacks * 10 > total.redirected,
+        "too few receive-queue fallbacks: {total:?}"
+    );
+    assert!(
+        total.fallbacks_peer_closed * 20 > total.fallbacks,
+        "too few fallbacks racing the peer's close: {total:?}"
+    );
+    assert!(
+        total.fallbacks_both_ends * 50 > total.paired,
+        "too few connections falling back on both ends: {total:?}"
+    );
+    assert!(
+        total.fallbacks_skipped * 10 > total.fallbacks,
+        "too few fallback events after a message that was not redirected: {total:?}"
+    );
+    assert!(
+        total.delivered * 10 > total.messages * 7,
+        "too few messages read and checked by their receiver: {total:?}"
+    );
 }

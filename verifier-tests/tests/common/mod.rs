@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -90,6 +90,16 @@ pub enum Ev {
     /// A client send whose PEERS lookup saw the moment before (`World::send_stale`): when it
     /// follows the server's claim, the interleaving claim-between-lookup-and-taint.
     SendStale(usize, u32),
+    /// The receive-queue guard of this side finds the peer over its limit for the message
+    /// the side just redirected (`World::rcvq_fallback`; nothing happens if that message was
+    /// not redirected). The generator puts it right after one of the side's sends, sometimes
+    /// moved past the peer's next events (its sends, reads, its close): the guard running on
+    /// one CPU while the peer acts on another. Never past an event of the side itself.
+    Fallback(usize, Side),
+    /// The application on this side reads everything queued for it: its redirect queue
+    /// first, then the bytes that came through TCP (as `tcp_bpf_recvmsg` does).
+    Read(usize, Side),
+    /// Closes this side; its application first reads everything queued for it (as `Read`).
     Close(usize, Side),
 }
 
@@ -101,6 +111,8 @@ impl fmt::Debug for Ev {
             Ev::Accept(i) => write!(f, "accept{i}"),
             Ev::Send(i, side, n) => write!(f, "send{i}{}({n})", s(side)),
             Ev::SendStale(i, n) => write!(f, "send{i}c~({n})"),
+            Ev::Fallback(i, side) => write!(f, "fallback{i}{}", s(side)),
+            Ev::Read(i, side) => write!(f, "read{i}{}", s(side)),
             Ev::Close(i, side) => write!(f, "close{i}{}", s(side)),
         }
     }
@@ -328,6 +340,17 @@ pub struct Stats {
     pub tcp_first: usize,
     /// Stale client sends that found the server's claim (the `-EEXIST` path of `sk_msg`).
     pub claimed_late: usize,
+    /// Receive-queue fallbacks that applied (the guard ran: the message was redirected).
+    pub fallbacks: usize,
+    /// ... of which the peer had closed between the redirect and the fallback.
+    pub fallbacks_peer_closed: usize,
+    /// Connections with a fallback on both ends.
+    pub fallbacks_both_ends: usize,
+    /// Fallback events that did nothing: the message was not redirected (its peer gone,
+    /// unpaired, tainted, or already fallen back).
+    pub fallbacks_skipped: usize,
+    /// Messages read by a receiver (every one checked against what was sent to it).
+    pub delivered: usize,
 }
 
 impl std::ops::AddAssign for Stats {
@@ -339,6 +362,11 @@ impl std::ops::AddAssign for Stats {
         self.raced += o.raced;
         self.tcp_first += o.tcp_first;
         self.claimed_late += o.claimed_late;
+        self.fallbacks += o.fallbacks;
+        self.fallbacks_peer_closed += o.fallbacks_peer_closed;
+        self.fallbacks_both_ends += o.fallbacks_both_ends;
+        self.fallbacks_skipped += o.fallbacks_skipped;
+        self.delivered += o.delivered;
     }
 }
 
@@ -348,15 +376,64 @@ pub fn check(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
     run(progs, sc, true)
 }
 
-/// Runs `sc` and checks only the ordering property (and that nothing is dropped): no model,
-/// no counters. The mutation tests use it to show that the ordering property alone catches a
-/// broken taint rule.
+/// Runs `sc` and checks only the ordering and delivery properties (nothing is dropped; no
+/// redirect after TCP in a direction; every receiver reads exactly the messages sent to it
+/// while it was open, each once, in order): no model, no counters. The mutation tests use it
+/// to show that these properties alone catch a broken taint rule or a fallback that loses
+/// queued bytes.
 pub fn check_ordering(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
     run(progs, sc, false)
 }
 
 const C2S: usize = 0;
 const S2C: usize = 1;
+
+/// The direction `side` receives.
+fn dir_to(side: Side) -> usize {
+    if side == Side::Server {
+        C2S
+    } else {
+        S2C
+    }
+}
+
+fn side_name(dir: usize) -> &'static str {
+    if dir == C2S {
+        "client -> server"
+    } else {
+        "server -> client"
+    }
+}
+
+/// What the receivers get, computed from where each message went: per connection and
+/// direction, the receiver's redirect queue and its TCP queue, what it read, and what was
+/// sent to it while it was open.
+#[derive(Default)]
+struct Streams {
+    next: u64,
+    sent: HashMap<(usize, usize), Vec<u64>>,
+    redirect_q: HashMap<(usize, usize), VecDeque<u64>>,
+    tcp_q: HashMap<(usize, usize), VecDeque<u64>>,
+    read: HashMap<(usize, usize), Vec<u64>>,
+    /// Redirected messages that were queued at a receiver when it left the sockhash while
+    /// open (its psock, and the messages queued in it, are freed).
+    lost: HashMap<(usize, usize), usize>,
+}
+
+impl Streams {
+    /// The receiver of `(conn, dir)` reads everything queued: redirect queue first.
+    fn read_all(&mut self, at: (usize, usize)) -> usize {
+        let mut n = 0;
+        let r = self.read.entry(at).or_default();
+        for q in [&mut self.redirect_q, &mut self.tcp_q] {
+            if let Some(q) = q.get_mut(&at) {
+                n += q.len();
+                r.extend(q.drain(..));
+            }
+        }
+        n
+    }
+}
 
 fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
     let specs = sc.specs();
@@ -376,12 +453,18 @@ fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
     let mut tainted = vec![false; n];
     // Ordering: a message of this connection and direction went through TCP.
     let mut via_tcp = vec![[false, false]; n];
+    // Model: the receive-queue guard moved this direction's sender to TCP.
+    let mut fell_back = vec![[false, false]; n];
+    // Observed: the last message of this side was redirected (the guard may act on it).
+    let mut last_redirected = vec![[false, false]; n];
+    let mut closed = vec![[false, false]; n];
+    let mut streams = Streams::default();
     let mut st = Stats {
         conns: n,
         ..Stats::default()
     };
-    let (mut exp_inserted, mut exp_bytes, mut exp_nopeer, mut exp_tcp_first) =
-        (0u64, 0u64, 0u64, 0u64);
+    let (mut exp_inserted, mut exp_bytes, mut exp_nopeer, mut exp_tcp_first, mut exp_fallback) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     for ev in &sc.events {
         match *ev {
             Ev::Connect(i) => {
@@ -467,8 +550,32 @@ fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
                 st.messages += 1;
                 let peer_open = open[i][peer_i];
                 let redirected = matches!(d, Delivery::Redirected { .. });
+                last_redirected[i][me_i] = redirected;
                 if d == Delivery::Dropped {
                     return Err(format!("{ev:?}: message dropped"));
+                }
+                // Where the message lands: a redirect in the target's redirect queue (whoever
+                // the target is), TCP in the peer's TCP queue unless the peer has closed.
+                let id = streams.next;
+                streams.next += 1;
+                if !closed[i][peer_i] {
+                    streams.sent.entry((i, dir)).or_default().push(id);
+                }
+                match d {
+                    Delivery::Redirected { to, .. } => {
+                        let at = (0..n)
+                            .flat_map(|j| [(j, Side::Client), (j, Side::Server)])
+                            .find(|(j, s)| {
+                                idx[*j] != usize::MAX && w.socket(idx[*j], *s) == Some(to)
+                            })
+                            .map(|(j, s)| (j, dir_to(s)))
+                            .ok_or_else(|| format!("{ev:?}: redirected to unknown socket {to}"))?;
+                        streams.redirect_q.entry(at).or_default().push_back(id);
+                    }
+                    _ if !closed[i][peer_i] => {
+                        streams.tcp_q.entry((i, dir)).or_default().push_back(id)
+                    }
+                    _ => {}
                 }
                 // The ordering property: within one connection and direction, once a message
                 // went through TCP no later message is redirected (the receiver reads its
@@ -520,19 +627,91 @@ fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
                 if side == Side::Client && runs && !paired[i] {
                     tainted[i] = true;
                 }
-                let want = paired[i] && peer_open;
+                // Model: the receive-queue fallback moves only its own direction to TCP.
+                let want = paired[i] && peer_open && !fell_back[i][dir];
                 if strict && redirected != want {
                     return Err(format!(
-                        "{ev:?}: redirected = {redirected}, but paired and peer open = {want}"
+                        "{ev:?}: redirected = {redirected}, but paired and peer open = {} and this direction fell back to TCP = {}",
+                        paired[i] && peer_open,
+                        fell_back[i][dir]
                     ));
                 }
             }
+            Ev::Fallback(i, side) => {
+                let (me_i, peer_i, dir) = if side == Side::Client {
+                    (0, 1, C2S)
+                } else {
+                    (1, 0, S2C)
+                };
+                let r = w
+                    .rcvq_fallback(idx[i], side)
+                    .map_err(|e| format!("{ev:?}: {e}"))?;
+                // The guard runs after a redirect, once per message.
+                let runs = std::mem::take(&mut last_redirected[i][me_i]);
+                if r.is_some() != runs {
+                    return Err(format!(
+                        "{ev:?}: the guard acted = {}, but the socket's last message was redirected = {runs}",
+                        r.is_some()
+                    ));
+                }
+                match r {
+                    Some(rc) => {
+                        // A redirect means PEERS[own key] held the peer's key, so the BPF_ANY
+                        // TAINT write replaces an entry: it cannot fail, even in a full map.
+                        if model && rc != 0 {
+                            return Err(format!("{ev:?}: the fallback's write failed: {rc}"));
+                        }
+                        fell_back[i][dir] = true;
+                        exp_fallback += 1;
+                        st.fallbacks += 1;
+                        st.fallbacks_peer_closed += !open[i][peer_i] as usize;
+                    }
+                    None => st.fallbacks_skipped += 1,
+                }
+            }
+            Ev::Read(i, side) => {
+                st.delivered += streams.read_all((i, dir_to(side)));
+            }
             Ev::Close(i, side) => {
+                // The application reads what is queued for it, then closes: from then on it
+                // has read everything it will ever read.
+                let at = (i, dir_to(side));
+                st.delivered += streams.read_all(at);
                 w.close(idx[i], side).map_err(|e| format!("{ev:?}: {e}"))?;
                 open[i][if side == Side::Client { 0 } else { 1 }] = false;
+                closed[i][if side == Side::Client { 0 } else { 1 }] = true;
+                // Delivery: every message sent to this side while it was open, once, in order.
+                let read = streams.read.remove(&at).unwrap_or_default();
+                let sent = streams.sent.remove(&at).unwrap_or_default();
+                if read != sent {
+                    let lost = streams.lost.get(&at).copied().unwrap_or(0);
+                    return Err(format!(
+                        "{ev:?}: delivery: conn{i} {}: the receiver read messages {read:?}, but was sent {sent:?} ({lost} redirected messages were queued when it left the sockhash while open)",
+                        side_name(at.1)
+                    ));
+                }
+            }
+        }
+        // A receiver that leaves the sockhash while open loses the messages queued in its
+        // psock (the kernel frees them with the psock). The real programs never remove an
+        // open socket; this makes a fallback that does it visible as lost messages.
+        for (&(j, d), q) in streams.redirect_q.iter_mut() {
+            let side = if d == C2S { Side::Server } else { Side::Client };
+            let s = if side == Side::Server { 1 } else { 0 };
+            if q.is_empty() || !open[j][s] {
+                continue;
+            }
+            if let Some(r) = w.socket(idx[j], side) {
+                if !w.in_sockhash(r) {
+                    *streams.lost.entry((j, d)).or_default() += q.len();
+                    q.clear();
+                }
             }
         }
     }
+    st.fallbacks_both_ends = (0..n)
+        .filter(|i| fell_back[*i][C2S] && fell_back[*i][S2C])
+        .count();
     if !model {
         return Ok(st);
     }
@@ -557,6 +736,7 @@ fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
         c(Counter::RedirectedBytes),
         c(Counter::NoPeer),
         c(Counter::TcpFirst),
+        c(Counter::RcvqFallback),
     ];
     let want = [
         exp_inserted,
@@ -565,10 +745,11 @@ fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
         exp_bytes,
         exp_nopeer,
         exp_tcp_first,
+        exp_fallback,
     ];
     if got != want {
         return Err(format!(
-            "counters [inserted, paired, redirected, bytes, no_peer, tcp_first] = {got:?}, expected {want:?}"
+            "counters [inserted, paired, redirected, bytes, no_peer, tcp_first, rcvq_fallback] = {got:?}, expected {want:?}"
         ));
     }
     if !full && (c(Counter::Errors), c(Counter::MapFull)) != (0, 0) {
@@ -592,15 +773,49 @@ fn plan() -> impl Strategy<Value = Plan> {
     })
 }
 
+/// One send while both ends are open.
+#[derive(Debug, Clone)]
+struct Step {
+    client: bool,
+    size: u32,
+    /// A stale PEERS lookup (client sends only).
+    stale: bool,
+    /// The receive-queue guard finds the peer over its limit after this message.
+    over: bool,
+    /// How many of the peer's following events the fallback may be moved past.
+    delay: usize,
+    /// The receiver reads everything queued after this message.
+    read: bool,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (
+        any::<bool>(),
+        1..5000u32,
+        proptest::bool::weighted(0.25),
+        proptest::bool::weighted(0.2),
+        0..3usize,
+        proptest::bool::weighted(0.2),
+    )
+        .prop_map(|(client, size, stale, over, delay, read)| Step {
+            client,
+            size,
+            stale,
+            over,
+            delay,
+            read,
+        })
+}
+
 /// Per connection: client sends before the server's `PASSIVE_ESTABLISHED` (the race),
-/// sends while both are open (client?, size, stale lookup?), who closes first, sends from the
-/// survivor.
+/// sends while both are open, who closes first, sends from the survivor (size, over the
+/// receive-queue limit?).
 #[derive(Debug, Clone)]
 struct Life {
     early: Vec<u32>,
-    sends: Vec<(bool, u32, bool)>,
+    sends: Vec<Step>,
     client_first: bool,
-    after: Vec<u32>,
+    after: Vec<(u32, bool)>,
 }
 
 /// `race` out of 4 connections (on average) have early client sends.
@@ -611,12 +826,9 @@ fn life(race: u32) -> impl Strategy<Value = Life> {
     ];
     (
         early,
-        proptest::collection::vec(
-            (any::<bool>(), 1..5000u32, proptest::bool::weighted(0.25)),
-            0..4,
-        ),
+        proptest::collection::vec(step(), 0..5),
         any::<bool>(),
-        proptest::collection::vec(1..5000u32, 0..2),
+        proptest::collection::vec((1..5000u32, proptest::bool::weighted(0.2)), 0..2),
     )
         .prop_map(|(early, sends, client_first, after)| Life {
             early,
@@ -626,27 +838,87 @@ fn life(race: u32) -> impl Strategy<Value = Life> {
         })
 }
 
+/// Whether `ev` is something `side` of connection `i` does itself (its socket lock orders it
+/// with that side's `sk_msg` run, so a fallback is never moved past it).
+fn own_event(ev: &Ev, i: usize, side: Side) -> bool {
+    match *ev {
+        Ev::Send(j, s, _) | Ev::Fallback(j, s) | Ev::Read(j, s) | Ev::Close(j, s) => {
+            j == i && s == side
+        }
+        Ev::SendStale(j, _) => j == i && side == Side::Client,
+        Ev::Connect(j) => j == i && side == Side::Client,
+        Ev::Accept(j) => j == i,
+    }
+}
+
+/// The events of one connection, in order.
+fn life_events(i: usize, l: &Life) -> Vec<Ev> {
+    let other = |s: Side| {
+        if s == Side::Client {
+            Side::Server
+        } else {
+            Side::Client
+        }
+    };
+    // (event, how far a fallback may move past the peer's events)
+    let mut q: Vec<(Ev, usize)> = vec![(Ev::Connect(i), 0)];
+    q.extend(l.early.iter().map(|n| (Ev::Send(i, Side::Client, *n), 0)));
+    q.push((Ev::Accept(i), 0));
+    for st in &l.sends {
+        let side = if st.client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        q.push((
+            match (st.client, st.stale) {
+                (true, true) => Ev::SendStale(i, st.size),
+                (true, false) => Ev::Send(i, Side::Client, st.size),
+                (false, _) => Ev::Send(i, Side::Server, st.size),
+            },
+            0,
+        ));
+        if st.over {
+            q.push((Ev::Fallback(i, side), st.delay));
+        }
+        if st.read {
+            q.push((Ev::Read(i, other(side)), 0));
+        }
+    }
+    let (first, second) = if l.client_first {
+        (Side::Client, Side::Server)
+    } else {
+        (Side::Server, Side::Client)
+    };
+    q.push((Ev::Close(i, first), 0));
+    for (n, over) in &l.after {
+        q.push((Ev::Send(i, second, *n), 0));
+        if *over {
+            q.push((Ev::Fallback(i, second), 0));
+        }
+    }
+    q.push((Ev::Close(i, second), 0));
+    // Fallbacks racing the peer: moved past up to `delay` of the peer's events (from the
+    // end, so a moved event is not moved again).
+    for p in (0..q.len()).rev() {
+        let (Ev::Fallback(_, side), delay) = q[p] else {
+            continue;
+        };
+        let mut at = p;
+        while at + 1 < q.len() && at - p < delay && !own_event(&q[at + 1].0, i, side) {
+            q.swap(at, at + 1);
+            at += 1;
+        }
+    }
+    q.into_iter().map(|(e, _)| e).collect()
+}
+
 fn interleave(lives: &[Life], picks: &[u16]) -> Vec<Ev> {
     let mut queues: Vec<Vec<Ev>> = lives
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let mut q = vec![Ev::Connect(i)];
-            q.extend(l.early.iter().map(|n| Ev::Send(i, Side::Client, *n)));
-            q.push(Ev::Accept(i));
-            q.extend(l.sends.iter().map(|(c, n, stale)| match (*c, *stale) {
-                (true, true) => Ev::SendStale(i, *n),
-                (true, false) => Ev::Send(i, Side::Client, *n),
-                (false, _) => Ev::Send(i, Side::Server, *n),
-            }));
-            let (first, second) = if l.client_first {
-                (Side::Client, Side::Server)
-            } else {
-                (Side::Server, Side::Client)
-            };
-            q.push(Ev::Close(i, first));
-            q.extend(l.after.iter().map(|n| Ev::Send(i, second, *n)));
-            q.push(Ev::Close(i, second));
+            let mut q = life_events(i, l);
             q.reverse();
             q
         })
