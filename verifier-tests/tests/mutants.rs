@@ -9,7 +9,7 @@ use programs::names;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use verifier_tests::kernel::ProgKind;
 use verifier_tests::mutants;
-use verifier_tests::sim::Programs;
+use verifier_tests::sim::{Fallback, Programs};
 
 /// Runs the concurrent-connections property on `progs` (for scenarios with `cookie`) and
 /// returns the failure it found, if any.
@@ -30,8 +30,8 @@ fn caught(progs: &Programs, cookie: bool) -> Option<String> {
     }
 }
 
-/// Runs the ordering property alone (no model, no counters) over racy scenarios on `progs`
-/// and returns the failure it found, if any.
+/// Runs the ordering and delivery properties alone (no model, no counters) over racy
+/// scenarios on `progs` and returns the failure it found, if any.
 fn caught_by_ordering(progs: &Programs) -> Option<String> {
     let mut runner = TestRunner::new(Config {
         cases: 1000,
@@ -152,4 +152,48 @@ fn narrow_port_load_is_refused_offline() {
             "{s}"
         );
     }
+}
+
+fn with_fallback(f: Fallback) -> Programs {
+    let mut p = real(true);
+    p.rcvq_fallback = f;
+    p
+}
+
+#[test]
+fn a_fallback_that_unlinks_the_sender_loses_queued_bytes() {
+    // Deleting the sender from the sockhash also moves it to TCP, and keeps its own
+    // direction in order; but its psock goes, with the messages its peer redirected into it
+    // and it has not read yet. The delivery property alone sees the loss.
+    let p = with_fallback(Fallback::UnlinkOwn);
+    match caught_by_ordering(&p) {
+        Some(why) => {
+            assert!(why.contains("delivery"), "{why}");
+            eprintln!(
+                "mutant `fallback unlinks the sender` caught by the delivery property:\n{why}\n"
+            );
+        }
+        None => panic!("mutant `fallback unlinks the sender` survived 1000 racy scenarios"),
+    }
+    assert_caught("fallback unlinks the sender", &p, true);
+}
+
+#[test]
+fn a_fallback_that_taints_the_peer_is_caught() {
+    // TAINT over the peer's entry: the sender keeps redirecting past the limit, the peer's
+    // direction moves to TCP instead, and a peer that already closed gets its entry back.
+    assert_caught(
+        "fallback taints the peer's entry",
+        &with_fallback(Fallback::TaintPeer),
+        true,
+    );
+}
+
+#[test]
+fn a_fallback_that_only_counts_is_caught() {
+    assert_caught(
+        "fallback counts but writes nothing",
+        &with_fallback(Fallback::CountOnly),
+        true,
+    );
 }
