@@ -351,3 +351,76 @@ fn a_taint_write_on_a_full_peers_map_unregisters_the_client() {
     assert_eq!(w.send(i, Side::Client, 5).unwrap(), Delivery::Tcp);
     assert_eq!(w.counter(Counter::Redirected), 0);
 }
+
+#[test]
+fn a_sender_over_the_receive_queue_limit_moves_to_tcp_and_the_receiver_reads_in_order() {
+    // The receive-queue guard cannot run under rbpf (kfunc); `rcvq_fallback` applies its
+    // `over` path after the message that crossed the limit.
+    let mut w = world(Config::default(), &setup(&[("10.0.0.0", 8)], &[]));
+    let c = spec(
+        (1, 1),
+        (AF_INET, AF_INET),
+        "10.0.0.1:40000",
+        "10.0.0.2:80",
+        "10.0.0.2:80",
+    );
+    let i = w.connect(&c).unwrap();
+    w.accept(i).unwrap();
+    let (client, server) = (
+        w.socket(i, Side::Client).unwrap(),
+        w.socket(i, Side::Server).unwrap(),
+    );
+    // What the server's application reads: its redirect queue before its TCP bytes.
+    let (mut redirect_q, mut tcp_q) = (Vec::new(), Vec::new());
+    let mut send = |w: &mut World, n: u32| {
+        let d = w.send(i, Side::Client, n).unwrap();
+        match d {
+            Delivery::Redirected { to, ingress: true } if to == server => redirect_q.push(n),
+            Delivery::Tcp => tcp_q.push(n),
+            other => panic!("message {n}: {other:?}"),
+        }
+        d
+    };
+    // Messages 1..=3 are redirected; the peer is over its limit after the third.
+    for n in 1..=3 {
+        assert_eq!(send(&mut w, n), redirected_to(&w, i, Side::Server));
+    }
+    assert_eq!(w.rcvq_fallback(i, Side::Client).unwrap(), Some(0));
+    assert_eq!(
+        w.peers_entry(client).as_deref(),
+        Some(&programs::key::TAINT[..]),
+        "the sender tainted its own entry"
+    );
+    assert_eq!(
+        w.peers_entry(server),
+        w.sock_key(client),
+        "the peer's entry is untouched"
+    );
+    // From the next message on, TCP (its flow control makes send() block).
+    for n in 4..=6 {
+        assert_eq!(send(&mut w, n), Delivery::Tcp);
+    }
+    // The guard runs only after a redirect: nothing happens after a TCP message.
+    assert_eq!(w.rcvq_fallback(i, Side::Client).unwrap(), None);
+    // The reverse direction stays redirected.
+    assert_eq!(
+        w.send(i, Side::Server, 7).unwrap(),
+        redirected_to(&w, i, Side::Client)
+    );
+    let read: Vec<u32> = redirect_q.iter().chain(&tcp_q).copied().collect();
+    assert_eq!(read, vec![1, 2, 3, 4, 5, 6], "every message once, in order");
+    // The counters `tcpbypass status` shows.
+    assert_eq!(Counter::RcvqFallback.name(), "rcvq_fallback");
+    assert_eq!(w.counter(Counter::RcvqFallback), 1);
+    assert_eq!(w.counter(Counter::Redirected), 4);
+    assert_eq!(w.counter(Counter::RedirectedBytes), 1 + 2 + 3 + 7);
+    assert_eq!(w.counter(Counter::NoPeer), 3);
+    assert_eq!(
+        (w.counter(Counter::Errors), w.counter(Counter::MapFull)),
+        (0, 0)
+    );
+    w.close(i, Side::Client).unwrap();
+    w.close(i, Side::Server).unwrap();
+    assert_eq!(w.map_len(names::PEERS), 0, "the TAINT entry goes on close");
+    assert_eq!(w.map_len(names::SOCK_HASH), 0);
+}
