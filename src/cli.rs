@@ -70,6 +70,18 @@ pub enum Command {
     /// One end of a `bench` measurement (started by `bench` itself).
     #[command(name = "bench-worker", hide = true)]
     BenchWorker(crate::bench::worker::WorkerArgs),
+    /// Runs one check of the compatibility suite on a loopback pair this process makes, and
+    /// prints what the application observed (run inside a bypassed cgroup, it tests the
+    /// installed bypass; see docs/compatibility.md).
+    #[command(name = "compat-check", hide = true)]
+    CompatCheck(CompatCheckArgs),
+}
+
+/// Options of the hidden `compat-check`.
+#[derive(Debug, Args)]
+pub struct CompatCheckArgs {
+    /// The behaviour's name, as in `probe --json`'s `compat` object.
+    pub name: String,
 }
 
 /// Where the pins live.

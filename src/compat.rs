@@ -42,7 +42,7 @@ pub struct Verdict {
 
 /// A check: the same code runs on the control pair and on the bypassed pair and returns what
 /// the application observed, as text; equal texts mean the same behaviour.
-type Observe = fn(&mut Pair) -> Result<String>;
+type Observe = for<'m> fn(&mut Pair<'m>) -> Result<String>;
 
 /// Every behaviour of the suite, in the order it runs.
 pub const NAMES: [&str; 22] = [
@@ -96,11 +96,42 @@ fn checks() -> Vec<(&'static str, Observe)> {
 }
 
 /// A connected loopback pair: `a` connected to `b` (the accepted socket).
-pub struct Pair {
+pub struct Pair<'m> {
     /// The connecting end.
     pub a: TcpStream,
     /// The accepted end.
     pub b: TcpStream,
+    /// In the throwaway bypass, where no cgroup program runs: the pairing map and both keys,
+    /// to do what the setsockopt guard does when a check sets a guarded option.
+    emulate: Option<(&'m Map, [u8; 48], [u8; 48])>,
+    /// Whether the check set an option the setsockopt guard reacts to.
+    guarded_used: bool,
+}
+
+impl Pair<'_> {
+    /// `setsockopt` with an int value on `fd` (one of the pair's), as the check's application
+    /// would; in the throwaway bypass also what the setsockopt guard then does.
+    fn setsockopt(&mut self, fd: RawFd, level: i32, opt: i32, v: i32) -> Result<()> {
+        let guarded = programs::GUARDED_SOCKOPTS
+            .iter()
+            .any(|(l, o, _)| (*l, *o) == (level, opt));
+        if guarded {
+            self.guarded_used = true;
+            self.emulate_guard()?;
+        }
+        set_int(fd, level, opt, v)
+    }
+
+    /// The setsockopt guard's effect: TAINT over both ends' pairings (see
+    /// programs/src/setsockopt.rs).
+    fn emulate_guard(&mut self) -> Result<()> {
+        if let Some((peers, ka, kb)) = &self.emulate {
+            let taint = programs::key::TAINT;
+            peers.put(ka, &taint, UpdateFlags::Exist)?;
+            peers.put(kb, &taint, UpdateFlags::Exist)?;
+        }
+        Ok(())
+    }
 }
 
 /// The throwaway bypass the suite's pairs go through.
@@ -110,6 +141,8 @@ struct Bypass {
     _att: ProgAttachment,
     cookies: bool,
     guarded: bool,
+    /// Whether this kernel loads the setsockopt guard (loaded here, attached nowhere).
+    sockopt_guard: bool,
 }
 
 impl Bypass {
@@ -134,12 +167,16 @@ impl Bypass {
         };
         let att = loader::sk_msg::attach(&prog, map(&maps, names::SOCK_HASH)?)
             .context("attaching sk_msg to the suite's sockhash")?;
+        let sockopt_guard = programs::setsockopt(&cfg)
+            .ok()
+            .is_some_and(|g| Program::load(&bypass::setsockopt_spec(), &g, &refs).is_ok());
         Ok(Bypass {
             maps,
             _prog: prog,
             _att: att,
             cookies: cfg.netns_cookie,
             guarded: cfg.rcvq_guard.is_some(),
+            sockopt_guard,
         })
     }
 
@@ -147,8 +184,9 @@ impl Bypass {
         bypass::read_counter(map(&self.maps, names::COUNTERS)?, Counter::Redirected)
     }
 
-    /// Puts both ends of `p` in the sockhash and pairs them, as `sock_ops` does.
-    fn add(&self, p: &Pair) -> Result<()> {
+    /// Puts both ends of `p` in the sockhash and pairs them, as `sock_ops` does; with
+    /// `emulate`, the pair does what the setsockopt guard would.
+    fn add<'m>(&'m self, p: &mut Pair<'m>, emulate: bool) -> Result<()> {
         let cookie = if self.cookies {
             netns_cookie(p.a.as_raw_fd())?
         } else {
@@ -167,6 +205,9 @@ impl Bypass {
         }
         peers.put(&ka, &kb, UpdateFlags::Any)?;
         peers.put(&kb, &ka, UpdateFlags::Any)?;
+        if emulate {
+            p.emulate = Some((peers, ka, kb));
+        }
         Ok(())
     }
 }
@@ -201,13 +242,44 @@ fn netns_cookie(fd: RawFd) -> Result<u64> {
     Ok(v)
 }
 
-/// A fresh loopback pair.
-pub fn tcp_pair() -> Result<Pair> {
+/// A fresh loopback pair. The accepting end speaks first (one byte, read at once): through
+/// an installed bypass that makes sure the pair was paired before the check writes (see the
+/// taint rule in docs/programs.md); elsewhere it changes nothing.
+pub fn tcp_pair<'m>() -> Result<Pair<'m>> {
     let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding a loopback listener")?;
     let addr: SocketAddr = l.local_addr()?;
-    let a = TcpStream::connect(addr).context("connecting over loopback")?;
-    let (b, _) = l.accept().context("accepting over loopback")?;
-    Ok(Pair { a, b })
+    let mut a = TcpStream::connect(addr).context("connecting over loopback")?;
+    let (mut b, _) = l.accept().context("accepting over loopback")?;
+    b.write_all(b"g").context("greeting")?;
+    a.set_read_timeout(Some(Duration::from_secs(2)))?;
+    a.read_exact(&mut [0u8; 1])
+        .context("reading the greeting")?;
+    a.set_read_timeout(None)?;
+    Ok(Pair {
+        a,
+        b,
+        emulate: None,
+        guarded_used: false,
+    })
+}
+
+/// `tcpbypass compat-check NAME`: runs one check on a pair made by this process and prints
+/// what the application observed. Inside a bypassed cgroup, that is what the installed bypass
+/// does (the end-to-end form of the suite).
+pub fn run_one(name: &str) -> Result<std::process::ExitCode> {
+    let Some((_, check)) = checks().into_iter().find(|(n, _)| *n == name) else {
+        return Err(crate::exit::Failure::new(
+            2,
+            format!(
+                "no check named {name:?}; the checks are {}",
+                checks().iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .into());
+    };
+    let mut p = tcp_pair()?;
+    println!("{}", check(&mut p)?);
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// Runs the whole suite (a few seconds). Fails only when no bypassed pair can be made at all.
@@ -302,14 +374,19 @@ fn compare(bp: &Bypass, name: &'static str, check: Observe) -> Verdict {
         Err(e) => return unknown(format!("the control (plain TCP) failed: {e:#}")),
     };
     let before = bp.redirected().unwrap_or(0);
+    let mut guarded_used = false;
     let through = match tcp_pair().and_then(|mut p| {
-        bp.add(&p)?;
-        check(&mut p)
+        bp.add(&mut p, bp.sockopt_guard)?;
+        let o = check(&mut p);
+        guarded_used = p.guarded_used;
+        o
     }) {
         Ok(o) => o,
         Err(e) => return unknown(format!("through the bypass the check failed: {e:#}")),
     };
-    if bp.redirected().unwrap_or(0) == before {
+    // A guarded option set before any data keeps the pair on TCP: nothing to redirect then.
+    let kept_by_guard = guarded_used && bp.sockopt_guard;
+    if bp.redirected().unwrap_or(0) == before && !kept_by_guard {
         return unknown(format!(
             "the bypass did not carry the check's data (nothing redirected); TCP: {control}"
         ));
@@ -318,7 +395,7 @@ fn compare(bp: &Bypass, name: &'static str, check: Observe) -> Verdict {
     Verdict {
         name,
         same: Some(same),
-        guard: None,
+        guard: (same && guarded_used && bp.sockopt_guard).then_some("setsockopt guard"),
         detail: if same {
             control
         } else {
@@ -456,7 +533,7 @@ fn msg_waitall(p: &mut Pair) -> Result<String> {
 /// `SO_RCVLOWAT` 100 with 10 bytes queued: are poll, select and epoll readable?
 fn so_rcvlowat(p: &mut Pair) -> Result<String> {
     let fd = p.a.as_raw_fd();
-    set_int(fd, libc::SOL_SOCKET, libc::SO_RCVLOWAT, 100)?;
+    p.setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVLOWAT, 100)?;
     p.b.write_all(&[1u8; 10])?;
     std::thread::sleep(Duration::from_millis(50));
     let poll = readable(fd, 0);
@@ -488,7 +565,7 @@ fn so_rcvlowat(p: &mut Pair) -> Result<String> {
 fn tcp_inq(p: &mut Pair) -> Result<String> {
     const TCP_INQ: libc::c_int = 36;
     let fd = p.a.as_raw_fd();
-    set_int(fd, libc::IPPROTO_TCP, TCP_INQ, 1)?;
+    p.setsockopt(fd, libc::IPPROTO_TCP, TCP_INQ, 1)?;
     b_sends(p, &[3u8; 600])?;
     let mut buf = [0u8; 100];
     let mut cbuf = [0u64; 8];
@@ -611,27 +688,25 @@ fn splice_write(p: &mut Pair) -> Result<String> {
     ))
 }
 
-/// `MSG_PEEK`, then `SO_PEEK_OFF` peeking twice, then a plain read.
+/// `MSG_PEEK` and a read; then `SO_PEEK_OFF` set, more data, two peeks and a read.
 fn msg_peek(p: &mut Pair) -> Result<String> {
     const SO_PEEK_OFF: libc::c_int = 42;
-    b_sends(p, b"hello world")?;
     let fd = p.a.as_raw_fd();
-    let p1 = recv(fd, 5, libc::MSG_PEEK);
-    let peek_off = set_int(fd, libc::SOL_SOCKET, SO_PEEK_OFF, 0).is_ok();
-    let p2 = recv(fd, 3, libc::MSG_PEEK);
-    let p3 = recv(fd, 3, libc::MSG_PEEK);
-    let r = recv(fd, 11, 0);
     let s = |r: std::result::Result<Vec<u8>, String>| match r {
         Ok(v) => String::from_utf8_lossy(&v).into_owned(),
         Err(e) => e,
     };
+    b_sends(p, b"hello")?;
+    let p1 = s(recv(fd, 5, libc::MSG_PEEK));
+    let r1 = s(recv(fd, 5, 0));
+    let peek_off = p.setsockopt(fd, libc::SOL_SOCKET, SO_PEEK_OFF, 0).is_ok();
+    b_sends(p, b"world!")?;
+    let p2 = s(recv(fd, 3, libc::MSG_PEEK));
+    let p3 = s(recv(fd, 3, libc::MSG_PEEK));
+    let r2 = s(recv(fd, 6, 0));
     Ok(format!(
-        "peek {:?}; SO_PEEK_OFF {}: peeks {:?} {:?}; read {:?}",
-        s(p1),
+        "peek {p1:?}, read {r1:?}; SO_PEEK_OFF {}: peeks {p2:?} {p3:?}, read {r2:?}",
         if peek_off { "set" } else { "refused" },
-        s(p2),
-        s(p3),
-        s(r)
     ))
 }
 
@@ -663,7 +738,7 @@ fn msg_oob(p: &mut Pair) -> Result<String> {
     let oob = recv(fd, 1, libc::MSG_OOB | libc::MSG_DONTWAIT);
     let normal = recv(fd, 10, libc::MSG_DONTWAIT);
     // Again with SO_OOBINLINE: everything in band.
-    set_int(fd, libc::SOL_SOCKET, libc::SO_OOBINLINE, 1)?;
+    p.setsockopt(fd, libc::SOL_SOCKET, libc::SO_OOBINLINE, 1)?;
     send(p.b.as_raw_fd(), b"cd", libc::MSG_OOB).map_err(anyhow::Error::msg)?;
     std::thread::sleep(Duration::from_millis(20));
     let inline = recv(fd, 10, libc::MSG_DONTWAIT);
@@ -750,7 +825,7 @@ fn rst(p: &mut Pair) -> Result<String> {
         bail!("the data did not arrive");
     }
     std::thread::sleep(Duration::from_millis(10));
-    let Pair { a, b } = std::mem::replace(p, tcp_pair()?);
+    let Pair { a, b, .. } = std::mem::replace(p, tcp_pair()?);
     drop(b); // unread data: RST
     std::thread::sleep(Duration::from_millis(50));
     let fd = a.as_raw_fd();
@@ -892,6 +967,8 @@ fn tcp_ulp_tls(p: &mut Pair) -> Result<String> {
     p.b.write_all(b"x")?;
     p.a.read_exact(&mut [0u8; 1])?;
     let name = b"tls";
+    p.guarded_used = true;
+    p.emulate_guard()?;
     // SAFETY: setsockopt with a 3-byte string value.
     let r = unsafe {
         libc::setsockopt(
@@ -957,12 +1034,12 @@ fn tcp_info(p: &mut Pair) -> Result<String> {
 /// `TCP_CORK`: small writes held back until uncorked.
 fn tcp_cork(p: &mut Pair) -> Result<String> {
     let fd = p.a.as_raw_fd();
-    set_int(fd, libc::IPPROTO_TCP, libc::TCP_CORK, 1)?;
+    p.setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_CORK, 1)?;
     for _ in 0..3 {
         p.a.write_all(&[8u8; 10])?;
     }
     let early = readable(p.b.as_raw_fd(), 50);
-    set_int(fd, libc::IPPROTO_TCP, libc::TCP_CORK, 0)?;
+    p.setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_CORK, 0)?;
     let late = readable(p.b.as_raw_fd(), 1000);
     std::thread::sleep(Duration::from_millis(10));
     let n = recv(p.b.as_raw_fd(), 100, libc::MSG_DONTWAIT)
@@ -1034,7 +1111,7 @@ fn slow_reader(bp: &Bypass) -> Verdict {
         Ok(p) => p,
         Err(e) => return fail(format!("{e:#}")),
     };
-    if let Err(e) = bp.add(&p) {
+    if let Err(e) = bp.add(&mut p, false) {
         return fail(format!("{e:#}"));
     }
     let (bp_bytes, bp_end) = match fill(&mut p, cap) {

@@ -766,3 +766,111 @@ fn parallel_load_replace_and_unload_answer_as_if_one_after_the_other() {
     prog_ids.dedup();
     assert_programs_gone(&prog_ids);
 }
+
+/// `same` of one behaviour in `probe --json`'s `compat` object (`None` for null or absent).
+fn compat_same(json: &str, name: &str) -> Option<bool> {
+    let at = json.find("\"compat\":")?;
+    let rest = &json[at..];
+    let needle = format!("\"{name}\":{{\"same\":");
+    let at = rest.find(&needle)?;
+    let v = &rest[at + needle.len()..];
+    if v.starts_with("true") {
+        Some(true)
+    } else if v.starts_with("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The compatibility suite end to end: each check runs on a pair made by a process that
+/// joined a bypassed cgroup (the real sock_ops, sk_msg and setsockopt guard, through `load`)
+/// and on plain TCP; it must match TCP exactly where `probe` says `same` (guarded or not), and
+/// differ where `probe` says it differs: what probe reports is what applications get.
+#[test]
+fn compat_suite_through_load_matches_what_probe_reports() {
+    if !kernel_or_skip("compat_suite_through_load_matches_what_probe_reports") {
+        return;
+    }
+    let o = run(&["probe", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let probe = stdout(&o);
+    let l = Loaded::new(&[]);
+    let procs = l.cg.path().join("cgroup.procs");
+    let tb =
+        loader::testing::runtime_path("CARGO_BIN_EXE_tcpbypass", env!("CARGO_BIN_EXE_tcpbypass"));
+    let mut guarded_same = 0;
+    for name in [
+        "msg_waitall",
+        "so_rcvlowat",
+        "tcp_inq",
+        "fionread",
+        "siocoutq",
+        "splice_read",
+        "splice_write",
+        "msg_peek",
+        "msg_trunc",
+        "msg_oob",
+        "so_rcvtimeo",
+        "so_sndtimeo",
+        "shutdown_eof",
+        "rst",
+        "epoll_et",
+        "recvmmsg",
+        "tcp_ulp_tls",
+        "tcp_info",
+        "tcp_cork",
+        "msg_more",
+    ] {
+        let control = run(&["compat-check", name]);
+        assert!(control.status.success(), "{name}: {}", text(&control));
+        let before = json_u64(&l.status(), Some("counters"), "redirected").unwrap_or(0);
+        let fallback0 = json_u64(&l.status(), Some("counters"), "compat_fallback").unwrap_or(0);
+        let through = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("echo $$ > \"$1\" && exec \"$2\" compat-check \"$3\"")
+            .arg("sh")
+            .arg(&procs)
+            .arg(&tb)
+            .arg(name)
+            .output()
+            .expect("running compat-check in the cgroup");
+        assert!(through.status.success(), "{name}: {}", text(&through));
+        let status = l.status();
+        let redirected = json_u64(&status, Some("counters"), "redirected").unwrap_or(0);
+        let fallback = json_u64(&status, Some("counters"), "compat_fallback").unwrap_or(0);
+        // Every pair speaks first from the server: at least that greeting is redirected.
+        assert!(
+            redirected > before,
+            "{name}: the bypass carried nothing: {status}"
+        );
+        let (c, t) = (stdout(&control), stdout(&through));
+        let reported = compat_same(&probe, name);
+        eprintln!(
+            "{name:<14} probe {reported:?}; TCP: {}; load: {}",
+            c.trim(),
+            t.trim()
+        );
+        assert!(reported.is_some(), "{name}: probe has no verdict: {probe}");
+        assert_eq!(
+            c == t,
+            reported == Some(true),
+            "{name}: probe says same={reported:?}, but TCP gave {c:?} and the bypass {t:?}"
+        );
+        if reported == Some(true) && fallback > fallback0 {
+            guarded_same += 1;
+        }
+    }
+    // The setsockopt guard fired for the checks it makes the same.
+    for name in ["so_rcvlowat", "tcp_inq", "msg_peek", "tcp_cork"] {
+        let needle = format!("\"{name}\":{{\"same\":true,\"guard\":\"setsockopt guard\"");
+        assert!(
+            probe.contains(&needle),
+            "{name} not reported guarded: {probe}"
+        );
+    }
+    assert!(
+        guarded_same >= 4,
+        "guard fired for {guarded_same} same checks"
+    );
+}

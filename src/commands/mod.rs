@@ -37,6 +37,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
         Command::Run(a) => run::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::BenchWorker(a) => crate::bench::worker::run(&a),
+        Command::CompatCheck(a) => crate::compat::run_one(&a.name),
     }
 }
 
