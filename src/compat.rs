@@ -267,7 +267,9 @@ pub fn tcp_pair<'m>() -> Result<Pair<'m>> {
 /// what the application observed. Inside a bypassed cgroup, that is what the installed bypass
 /// does (the end-to-end form of the suite).
 pub fn run_one(name: &str) -> Result<std::process::ExitCode> {
-    let Some((_, check)) = checks().into_iter().find(|(n, _)| *n == name) else {
+    let mut all = checks();
+    all.push(("slow_reader", slow_reader_here));
+    let Some((_, check)) = all.into_iter().find(|(n, _)| *n == name) else {
         return Err(crate::exit::Failure::new(
             2,
             format!(
@@ -1152,6 +1154,34 @@ fn slow_reader(bp: &Bypass) -> Verdict {
         guard,
         detail,
     }
+}
+
+/// `slow_reader` for `compat-check`: fills `p` to a reader that never reads, then reads it
+/// all; the text is the same over TCP and through a bounded bypass (the byte counts are not
+/// part of it).
+fn slow_reader_here(p: &mut Pair) -> Result<String> {
+    let worst = (bypass::tcp_rmem_max().unwrap_or(6 << 20) as usize)
+        + (tcp_wmem_max().unwrap_or(4 << 20) as usize);
+    let (sent, end) = fill(p, 2 * worst + (8 << 20))?;
+    let mut left = sent;
+    let mut buf = vec![0u8; 1 << 20];
+    p.b.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut intact = true;
+    while left > 0 {
+        match p.b.read(&mut buf[..left.min(1 << 20)]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                intact &= buf[..n].iter().all(|&c| c == 0x5a);
+                left -= n;
+            }
+        }
+    }
+    eprintln!("slow_reader: {sent} bytes taken, then {end}");
+    Ok(format!(
+        "send stopped with {end}, within TCP's worst case {}; every byte arrived {}",
+        sent <= worst + (1 << 20),
+        left == 0 && intact
+    ))
 }
 
 /// `net.ipv4.tcp_wmem[2]`: the largest send buffer TCP grows to.

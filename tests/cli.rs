@@ -821,6 +821,7 @@ fn compat_suite_through_load_matches_what_probe_reports() {
         "tcp_info",
         "tcp_cork",
         "msg_more",
+        "slow_reader",
     ] {
         let control = run(&["compat-check", name]);
         assert!(control.status.success(), "{name}: {}", text(&control));
