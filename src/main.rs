@@ -17,6 +17,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Output piped into a reader that stops early (`tcpbypass dump | head`): end quietly, as
+    // other command line tools do, instead of panicking on EPIPE in println!.
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = cli::Cli::parse();
     log::init(cli.verbose, cli.quiet);
     match commands::run(cli.command) {

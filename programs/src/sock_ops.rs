@@ -11,7 +11,8 @@
 //!   `BPF_NOEXIST`. If that fails with `-EEXIST` the client's `sk_msg` got there first and
 //!   wrote TAINT (it sent bytes through TCP): no pair, count `TcpFirst`. Otherwise link the
 //!   other direction, `PEERS[own] = client key`. Either way the client stops waiting in ACTIVE.
-//! - `STATE_CB` to `TCP_CLOSE`: delete the socket's PEERS and ACTIVE entries.
+//! - `STATE_CB` to `TCP_CLOSE`: delete the socket's PEERS and ACTIVE entries (and its
+//!   `tb_backlog` count when built with the receive-queue bound).
 //!
 //! It always returns 1.
 
@@ -179,6 +180,12 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
     e.stack_ptr(R2, stack::EP);
     e.b.call(Helper::MapDeleteElem)
         .comment("delete active[own local endpoint]");
+    if cfg.rcvq_guard.is_some() {
+        e.b.ld_map(R1, names::BACKLOG);
+        e.stack_ptr(R2, stack::OWN);
+        e.b.call(Helper::MapDeleteElem)
+            .comment("delete backlog[own key] (the receive-queue bound's count)");
+    }
 
     e.b.label("out").mov64(R0, 1).exit();
     e.b.build()
