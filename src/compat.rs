@@ -780,8 +780,8 @@ fn so_sndtimeo(p: &mut Pair) -> Result<String> {
     let start = Instant::now();
     let mut sent = 0usize;
     let end = loop {
-        if start.elapsed() > Duration::from_secs(5) || sent > 256 << 20 {
-            break "still sending after 5 s or 256 MiB".to_string();
+        if start.elapsed() > Duration::from_secs(5) || sent > 64 << 20 {
+            break "still sending after 5 s or 64 MiB".to_string();
         }
         let t = Instant::now();
         match send(p.a.as_raw_fd(), &chunk, 0) {
