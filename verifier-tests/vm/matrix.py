@@ -322,6 +322,24 @@ def cmd_row(name, log, out_json, how="?"):
     if done is None and release != "?":
         problems.append("suite did not finish (timeout or crash)")
 
+    # The compatibility suite (docs/compatibility.md): every behaviour must have a verdict.
+    compat = (probe or {}).get("compat")
+    compat_row = {}
+    if isinstance(compat, dict) and "error" not in compat:
+        for bname, v in compat.items():
+            same, guard = v.get("same"), v.get("guard")
+            compat_row[bname] = ("guarded" if same and guard else "same" if same
+                                 else "different" if same is False else "unknown")
+        unknown = [b for b, v in compat_row.items() if v == "unknown"]
+        if unknown:
+            problems.append(f"compat: no verdict for {', '.join(unknown)}")
+    elif probe is not None:
+        problems.append(f"probe: compatibility suite missing or failed: {json.dumps(compat)[:200]}")
+    counts = {k: sum(1 for v in compat_row.values() if v == k) for k in ("same", "guarded", "different")}
+    compat_text = (f"{counts['same'] + counts['guarded']} same ({counts['guarded']} guarded), "
+                   f"{counts['different']} different: "
+                   + ", ".join(b for b, v in compat_row.items() if v == "different")) if compat_row else "n/a"
+
     verdict = "PASS" if not problems else "FAIL"
     row = {
         "name": name,
@@ -335,6 +353,8 @@ def cmd_row(name, log, out_json, how="?"):
         "tests": f"{passed} passed, {failed} failed, {ignored} ignored, {len(skips)} skipped",
         "e2e": e2e_text,
         "eagain": eagain,
+        "compat": compat_text,
+        "compat_by_name": compat_row,
         "problems": problems,
         "skips": skips,
         "notes": notes[:20],
@@ -342,7 +362,8 @@ def cmd_row(name, log, out_json, how="?"):
     with open(out_json, "w") as f:
         json.dump(row, f, indent=1)
     print(f"{name:<6} {release:<28} ({how}) {verdict}  verified: {row['verified']}; features {row['features']}; "
-          f"attach: {row['attach']}; tests: {row['tests']}; e2e: {row['e2e']}; EAGAIN self-test: {eagain}")
+          f"attach: {row['attach']}; tests: {row['tests']}; e2e: {row['e2e']}; EAGAIN self-test: {eagain}; "
+          f"compat: {compat_text}")
     for p in problems:
         print(f"       problem: {p}")
     for s in skips:
@@ -353,14 +374,28 @@ def cmd_row(name, log, out_json, how="?"):
 
 
 def cmd_table(paths):
-    print("| kernel | verdict | processed insns (verify) | features probed | attach path | "
-          "kernel+CLI tests | e2e | EAGAIN self-test |")
-    print("|---|---|---|---|---|---|---|---|")
+    rows = []
     for p in paths:
         with open(p) as f:
-            r = json.load(f)
+            rows.append(json.load(f))
+    print("| kernel | verdict | processed insns (verify) | features probed | attach path | "
+          "kernel+CLI tests | e2e | EAGAIN self-test | compatibility |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
         print(f"| {r['name']}: {r['kernel']} ({r.get('how', '?')}) | {r['verdict']} | {r['verified']} | {r['features']} | "
-              f"{r['attach']} | {r['tests']} | {r['e2e']} | {r['eagain']} |")
+              f"{r['attach']} | {r['tests']} | {r['e2e']} | {r['eagain']} | {r.get('compat', 'n/a')} |")
+    # Behaviour x kernel (docs/compatibility.md).
+    names = []
+    for r in rows:
+        for b in r.get("compat_by_name", {}):
+            if b not in names:
+                names.append(b)
+    if names:
+        print()
+        print("| behaviour | " + " | ".join(r["name"] for r in rows) + " |")
+        print("|---|" + "---|" * len(rows))
+        for b in names:
+            print(f"| `{b}` | " + " | ".join(r.get("compat_by_name", {}).get(b, "-") for r in rows) + " |")
 
 
 def main(argv):
