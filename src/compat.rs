@@ -1102,9 +1102,10 @@ fn slow_reader(bp: &Bypass) -> Verdict {
     };
     let worst = (bypass::tcp_rmem_max().unwrap_or(6 << 20) as usize)
         + (tcp_wmem_max().unwrap_or(4 << 20) as usize);
-    // Enough to see the bypass go past TCP's worst case, and no more: on a kernel without the
-    // guard an unbounded sender would push the host towards tcp_mem pressure.
-    let cap = 2 * worst + (8 << 20);
+    // Just enough to see the bypass go past TCP's worst case, and no more: on a kernel without
+    // the guard an unbounded sender would push the host towards tcp_mem pressure, and this
+    // runs on every load (seen on a small 6.1 guest: connections of another test failed).
+    let cap = worst + (2 << 20);
     let (tcp_bytes, tcp_end) = match tcp_pair().and_then(|mut p| fill(&mut p, cap)) {
         Ok(r) => r,
         Err(e) => return fail(format!("the control (plain TCP) failed: {e:#}")),
@@ -1162,7 +1163,7 @@ fn slow_reader(bp: &Bypass) -> Verdict {
 fn slow_reader_here(p: &mut Pair) -> Result<String> {
     let worst = (bypass::tcp_rmem_max().unwrap_or(6 << 20) as usize)
         + (tcp_wmem_max().unwrap_or(4 << 20) as usize);
-    let (sent, end) = fill(p, 2 * worst + (8 << 20))?;
+    let (sent, end) = fill(p, worst + (2 << 20))?;
     let mut left = sent;
     let mut buf = vec![0u8; 1 << 20];
     p.b.set_read_timeout(Some(Duration::from_secs(2)))?;
