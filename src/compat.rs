@@ -532,7 +532,8 @@ fn msg_waitall(p: &mut Pair) -> Result<String> {
     Ok(format!("recv(200, MSG_WAITALL) returned {}", show(got)))
 }
 
-/// `SO_RCVLOWAT` 100 with 10 bytes queued: are poll, select and epoll readable?
+/// `SO_RCVLOWAT` 100 with 10 bytes queued: are poll, select and epoll readable, and does a
+/// blocking `recv()` wait?
 fn so_rcvlowat(p: &mut Pair) -> Result<String> {
     let fd = p.a.as_raw_fd();
     p.setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVLOWAT, 100)?;
@@ -558,8 +559,15 @@ fn so_rcvlowat(p: &mut Pair) -> Result<String> {
     let ep = Epoll::new()?;
     ep.add(fd, libc::EPOLLIN as u32)?;
     let epoll = !ep.wait(0)?.is_empty();
+    // A blocking recv() waits for the low-water mark (here until its 200 ms timeout).
+    p.a.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let t = Instant::now();
+    let r = show(recv(fd, 100, 0));
+    let waited = t.elapsed() >= Duration::from_millis(150);
     Ok(format!(
-        "with 10 of 100 bytes: poll {poll}, select {select}, epoll {epoll}"
+        "with 10 of 100 bytes: poll {poll}, select {select}, epoll {epoll}; blocking recv {} \
+         and returned {r}",
+        if waited { "waited" } else { "did not wait" }
     ))
 }
 
