@@ -9,8 +9,10 @@
 //! - every jump goes forward and lands inside the program; no unreachable instruction;
 //! - no 64-bit conditional jump compares unsigned or for equality against a negative
 //!   immediate (rbpf zero-extends the immediate where the kernel sign-extends);
-//! - context accesses follow `sock_ops_is_valid_access`/`sk_msg_is_valid_access`
-//!   (4-byte loads of `__u32` fields, ports included; writes only where allowed);
+//! - context accesses follow `sock_ops_is_valid_access`/`sk_msg_is_valid_access`/
+//!   `cg_sockopt_is_valid_access` (4-byte loads of `__u32` fields, ports included; writes
+//!   only where allowed); loads through `bpf_sockopt.sk` follow `bpf_sock_is_valid_access`
+//!   (read-only, at most 4 bytes, inside `struct bpf_sock`, no pointer arithmetic);
 //! - stack accesses stay in the 512-byte frame and read only initialised bytes;
 //! - map values are dereferenced only after a NULL check and inside `value_size`;
 //! - helpers are allowed for the program type and get arguments of the right kinds (a key
@@ -23,7 +25,7 @@ use asm::{Insn, Size};
 
 use crate::kernel::{ProgKind, HANDLE_BASE};
 use crate::maps::MapSpec;
-use crate::uapi::{self, helper, sk_msg, sock_ops};
+use crate::uapi::{self, bpf_sock, helper, sk_msg, sock_ops, sockopt};
 
 /// Why the check refused a program; `insn` is the slot index.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +42,8 @@ pub struct CheckError {
 pub struct Report {
     /// Every load from the context: (slot, context offset, size in bytes).
     pub ctx_loads: Vec<(usize, i64, usize)>,
+    /// Every load through a `struct bpf_sock` pointer: (slot, field offset, size in bytes).
+    pub sock_loads: Vec<(usize, i64, usize)>,
     /// Every helper call: (slot, helper id).
     pub calls: Vec<(usize, u32)>,
     /// Instructions the abstract interpretation visited (all of them, as none is unreachable).
@@ -58,6 +62,9 @@ enum V {
         off: i64,
         null: bool,
     },
+    /// `bpf_sockopt.sk`: a `struct bpf_sock` the program may read (`PTR_TO_SOCKET`, never
+    /// NULL there).
+    Sock,
     /// A pointer the program may not dereference (packet, socket, or after arithmetic the
     /// check does not follow).
     Ptr,
@@ -162,6 +169,7 @@ impl Checker<'_> {
         let total = match self.kind {
             ProgKind::SockOps => sock_ops::SIZE,
             ProgKind::SkMsg => sk_msg::SIZE,
+            ProgKind::Sockopt => sockopt::SIZE,
         } as i64;
         if off < 0 || off + size as i64 > total || off % size as i64 != 0 {
             return bad();
@@ -203,7 +211,35 @@ impl Checker<'_> {
                 o if (sk_msg::FAMILY..sk_msg::SK).contains(&o) && size == 4 => Ok(V::Scalar(None)),
                 _ => bad(),
             },
+            // cg_sockopt_is_valid_access() for BPF_CGROUP_SETSOCKOPT.
+            (ProgKind::Sockopt, true) => match off_u {
+                sockopt::LEVEL | sockopt::OPTNAME | sockopt::OPTLEN if size == 4 => Ok(V::Uninit),
+                _ => bad(),
+            },
+            (ProgKind::Sockopt, false) => match off_u {
+                sockopt::SK if size == 8 => Ok(V::Sock),
+                sockopt::OPTVAL | sockopt::OPTVAL_END if size == 8 => Ok(V::Ptr),
+                sockopt::LEVEL | sockopt::OPTNAME | sockopt::OPTLEN if size == 4 => {
+                    Ok(V::Scalar(None))
+                }
+                // retval is for BPF_CGROUP_GETSOCKOPT only.
+                _ => bad(),
+            },
         }
+    }
+
+    /// A load through a `struct bpf_sock` pointer (`bpf_sock_is_valid_access`): read-only,
+    /// inside the struct, aligned, at most 4 bytes (narrow loads of the `__u32` fields, of
+    /// `dst_port` and of its zero padding are allowed).
+    fn sock_access(&self, i: usize, off: i64, size: usize) -> Result<V, CheckError> {
+        if off < 0
+            || off + size as i64 > bpf_sock::SIZE as i64
+            || size > 4
+            || off % size as i64 != 0
+        {
+            return err(i, format!("invalid bpf_sock access off={off} size={size}"));
+        }
+        Ok(V::Scalar(None))
     }
 
     fn stack_range(i: usize, off: i64, len: usize) -> Result<std::ops::Range<usize>, CheckError> {
@@ -285,6 +321,13 @@ impl Checker<'_> {
                 helper::MAP_UPDATE_ELEM,
                 helper::MAP_DELETE_ELEM,
                 helper::MSG_REDIRECT_HASH,
+                helper::GET_NETNS_COOKIE,
+            ],
+            // cg_sockopt_func_proto(): the cgroup base helpers and bpf_get_netns_cookie.
+            ProgKind::Sockopt => &[
+                helper::MAP_LOOKUP_ELEM,
+                helper::MAP_UPDATE_ELEM,
+                helper::MAP_DELETE_ELEM,
                 helper::GET_NETNS_COOKIE,
             ],
         };
@@ -470,6 +513,11 @@ impl Checker<'_> {
                                 return err(i, format!("invalid access to map value, value_size={vs} off={a} size={size}"));
                             }
                             V::Scalar(None)
+                        }
+                        V::Sock => {
+                            let a = insn.off as i64;
+                            self.report.sock_loads.push((i, a, size));
+                            self.sock_access(i, a, size)?
                         }
                         V::Value { null: true, .. } => {
                             return err(i, format!("R{src} invalid mem access 'map_value_or_null'"))

@@ -1,11 +1,12 @@
 //! Context images: the bytes a program sees behind `r1`, laid out exactly as the kernel's
-//! UAPI `struct bpf_sock_ops` and `struct sk_msg_md`, with the kernel's byte orders (addresses
-//! network order, `local_port` host order, `remote_port` = `htons(port) << 16` on
-//! little-endian).
+//! UAPI `struct bpf_sock_ops`, `struct sk_msg_md` and `struct bpf_sockopt` (with the
+//! `struct bpf_sock` its `sk` points to), with the kernel's byte orders (addresses network
+//! order, `local_port`/`src_port` host order, `remote_port` = `htons(port) << 16` on
+//! little-endian, but `bpf_sock.dst_port` = `htons(port)` in the low half).
 
 use std::net::IpAddr;
 
-use crate::uapi::{self, sk_msg, sock_ops};
+use crate::uapi::{self, bpf_sock, sk_msg, sock_ops, sockopt};
 
 #[cfg(target_endian = "big")]
 compile_error!("the context images assume a little-endian host, like the port encoding they test");
@@ -137,6 +138,39 @@ pub fn sk_msg_image(a: &SockAddrs, size: u32, data: u64, data_end: u64) -> Vec<u
     b
 }
 
+/// A `struct bpf_sock` image of a full TCP socket (`state` ESTABLISHED): addresses as in the
+/// other contexts, `src_port` host order, `dst_port` a `__be16` followed by 16 zero bits (a
+/// 32-bit load reads `htons(port)`).
+pub fn bpf_sock_image(a: &SockAddrs) -> Vec<u8> {
+    let mut b = vec![0u8; bpf_sock::SIZE];
+    put32(&mut b, bpf_sock::FAMILY, a.family);
+    put32(&mut b, 8, 1); // type: SOCK_STREAM
+    put32(&mut b, 12, 6); // protocol: IPPROTO_TCP
+    b[bpf_sock::SRC_IP4..bpf_sock::SRC_IP4 + 4].copy_from_slice(&ip4(a.local));
+    b[bpf_sock::DST_IP4..bpf_sock::DST_IP4 + 4].copy_from_slice(&ip4(a.remote));
+    if a.family == uapi::AF_INET6 {
+        b[bpf_sock::SRC_IP6..bpf_sock::SRC_IP6 + 16].copy_from_slice(&addr16(a.local));
+        b[bpf_sock::DST_IP6..bpf_sock::DST_IP6 + 16].copy_from_slice(&addr16(a.remote));
+    }
+    put32(&mut b, bpf_sock::SRC_PORT, local_port_field(a.local_port));
+    b[bpf_sock::DST_PORT..bpf_sock::DST_PORT + 2].copy_from_slice(&a.remote_port.to_be_bytes());
+    put32(&mut b, bpf_sock::STATE, uapi::TCP_ESTABLISHED);
+    b
+}
+
+/// A `struct bpf_sockopt` image for `setsockopt(level, optname)` on the socket whose
+/// `struct bpf_sock` is at `sk`, with the option value at `optval..optval_end`.
+pub fn sockopt_image(level: i32, optname: i32, sk: u64, optval: u64, optval_end: u64) -> Vec<u8> {
+    let mut b = vec![0u8; sockopt::SIZE];
+    put64(&mut b, sockopt::SK, sk);
+    put64(&mut b, sockopt::OPTVAL, optval);
+    put64(&mut b, sockopt::OPTVAL_END, optval_end);
+    put32(&mut b, sockopt::LEVEL, level as u32);
+    put32(&mut b, sockopt::OPTNAME, optname as u32);
+    put32(&mut b, sockopt::OPTLEN, (optval_end - optval) as u32);
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +195,12 @@ mod tests {
         let m = sk_msg_image(&a, 5, 0, 0);
         assert_eq!(&m[60..64], &[0, 0, 0x1f, 0x90]);
         assert_eq!(&m[20..24], &[10, 0, 0, 2]);
+        // bpf_sock: src_port host order, dst_port network order in the low half.
+        let s = bpf_sock_image(&a);
+        assert_eq!(&s[44..48], &[0x90, 0x1f, 0, 0]);
+        assert_eq!(&s[48..52], &[0x1f, 0x90, 0, 0]);
+        assert_eq!(&s[52..56], &[10, 0, 0, 2]);
+        assert_eq!(&s[24..28], &[10, 0, 0, 1]);
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum ProgKind {
     SockOps,
     /// `BPF_PROG_TYPE_SK_MSG`.
     SkMsg,
+    /// `BPF_PROG_TYPE_CGROUP_SOCKOPT`, attached as `BPF_CGROUP_SETSOCKOPT`.
+    Sockopt,
 }
 
 /// What the kernel knows about a simulated socket.

@@ -10,7 +10,7 @@ use asm::{AluOp, Insn, JmpOp, Program, Reg};
 use crate::check;
 use crate::kernel::ProgKind;
 use crate::maps::MapSpec;
-use crate::uapi::{helper, sk_msg, sock_ops};
+use crate::uapi::{bpf_sock, helper, sk_msg, sock_ops};
 use crate::vm;
 
 /// Why a mutation could not be made (the program no longer has the expected shape).
@@ -61,10 +61,20 @@ fn report(
     })
 }
 
-fn ports(kind: ProgKind) -> (i64, i64) {
+/// The context offsets of the local and remote port (the guard reads them from its
+/// `struct bpf_sock`, not from the context: `None`).
+fn ports(kind: ProgKind) -> Option<(i64, i64)> {
     match kind {
-        ProgKind::SockOps => (sock_ops::LOCAL_PORT as i64, sock_ops::REMOTE_PORT as i64),
-        ProgKind::SkMsg => (sk_msg::LOCAL_PORT as i64, sk_msg::REMOTE_PORT as i64),
+        ProgKind::SockOps => Some((sock_ops::LOCAL_PORT as i64, sock_ops::REMOTE_PORT as i64)),
+        ProgKind::SkMsg => Some((sk_msg::LOCAL_PORT as i64, sk_msg::REMOTE_PORT as i64)),
+        ProgKind::Sockopt => None,
+    }
+}
+
+fn ctx_ports(kind: ProgKind, m: &'static str) -> Result<(i64, i64), MutationError> {
+    match ports(kind) {
+        Some(p) => Ok(p),
+        None => fail(m, "this program reads its ports from a struct bpf_sock"),
     }
 }
 
@@ -76,7 +86,7 @@ pub fn swapped_ports(
 ) -> Result<Program, MutationError> {
     const M: &str = "swapped ports";
     let r = report(p, kind, maps, M)?;
-    let (l, rm) = ports(kind);
+    let (l, rm) = ctx_ports(kind, M)?;
     let mut insns = p.insns().to_vec();
     let mut n = 0;
     for (i, off, _) in &r.ctx_loads {
@@ -104,7 +114,7 @@ pub fn no_remote_port_swap(
 ) -> Result<Program, MutationError> {
     const M: &str = "missing byte swap on remote_port";
     let r = report(p, kind, maps, M)?;
-    let (_, rm) = ports(kind);
+    let (_, rm) = ctx_ports(kind, M)?;
     let mut insns = p.insns().to_vec();
     let mut n = 0;
     for (i, off, _) in &r.ctx_loads {
@@ -191,7 +201,7 @@ pub fn narrow_port_load(
 ) -> Result<(Program, usize), MutationError> {
     const M: &str = "16-bit load of remote_port";
     let r = report(p, kind, maps, M)?;
-    let (_, rm) = ports(kind);
+    let (_, rm) = ctx_ports(kind, M)?;
     let Some((i, _, _)) = r.ctx_loads.iter().find(|(_, off, _)| *off == rm) else {
         return fail(M, "no remote_port load");
     };
@@ -262,6 +272,106 @@ pub fn claim_with_any(p: &Program, maps: &[MapSpec]) -> Result<Program, Mutation
     }
     if n == 0 {
         return fail(M, "no map update with BPF_NOEXIST");
+    }
+    Ok(with_insns(p, insns))
+}
+
+/// The guard's `bpf_map_update_elem` calls whose flags register (r4) is set to `flags` by a
+/// `mov64 r4, imm` right before: (call slot, mov slot).
+fn guard_updates(
+    p: &Program,
+    maps: &[MapSpec],
+    flags: u64,
+    m: &'static str,
+) -> Result<Vec<(usize, usize)>, MutationError> {
+    let r = report(p, ProgKind::Sockopt, maps, m)?;
+    let insns = p.insns();
+    let found: Vec<(usize, usize)> = r
+        .calls
+        .iter()
+        .filter(|(_, id)| *id == helper::MAP_UPDATE_ELEM)
+        .filter_map(|(call, _)| {
+            let i = imm_set_before(insns, *call, Reg::R4)?;
+            (insns[i].imm == flags as i32).then_some((*call, i))
+        })
+        .collect();
+    if found.is_empty() {
+        return fail(m, format!("no map update with flags {flags}"));
+    }
+    Ok(found)
+}
+
+/// The setsockopt guard taints only its own entry: its `BPF_EXIST` write over the peer's
+/// PEERS entry becomes `mov64 r0, 0`, so the peer keeps redirecting into a socket whose
+/// application set a guarded option.
+pub fn guard_taints_own_only(p: &Program, maps: &[MapSpec]) -> Result<Program, MutationError> {
+    const M: &str = "setsockopt guard taints only its own entry";
+    let found = guard_updates(p, maps, crate::uapi::BPF_EXIST, M)?;
+    let mut insns = p.insns().to_vec();
+    for (call, _) in found {
+        insns[call] = Insn::alu64(AluOp::Mov, Reg::R0, 0);
+    }
+    Ok(with_insns(p, insns))
+}
+
+/// The setsockopt guard writes the peer's entry with `BPF_ANY` instead of `BPF_EXIST`: a peer
+/// that already closed gets a TAINT entry back, which nothing ever deletes.
+pub fn guard_peer_with_any(p: &Program, maps: &[MapSpec]) -> Result<Program, MutationError> {
+    const M: &str = "setsockopt guard writes the peer's entry with BPF_ANY";
+    let found = guard_updates(p, maps, crate::uapi::BPF_EXIST, M)?;
+    let mut insns = p.insns().to_vec();
+    for (_, mov) in found {
+        insns[mov].imm = crate::uapi::BPF_ANY as i32;
+    }
+    Ok(with_insns(p, insns))
+}
+
+/// The setsockopt guard reads `bpf_sock.dst_port` from the upper half of its 32-bit load (as
+/// `bpf_sock_ops` and `sk_msg_md` keep `remote_port`): the byte swap after the load becomes
+/// `rsh32 rX, 16`. The upper half is the zero padding, so the key's remote port is 0 (as
+/// with a shift then a swap): the guard's key never matches a PEERS entry.
+pub fn guard_dst_port_upper(p: &Program, maps: &[MapSpec]) -> Result<Program, MutationError> {
+    const M: &str = "setsockopt guard reads dst_port from the upper half";
+    let r = report(p, ProgKind::Sockopt, maps, M)?;
+    let mut insns = p.insns().to_vec();
+    let mut n = 0;
+    for (i, off, size) in &r.sock_loads {
+        if *off != bpf_sock::DST_PORT as i64 || *size != 4 {
+            continue;
+        }
+        let Some(j) = (i + 1..insns.len()).find(|j| {
+            insns[*j].code & 0xf0 == op::END && matches!(insns[*j].code & 0x07, op::ALU | op::ALU64)
+        }) else {
+            return fail(M, format!("no byte swap after the dst_port load at {i}"));
+        };
+        let reg = Reg::from_num(insns[j].dst).expect("valid register");
+        insns[j] = Insn::alu32(AluOp::Rsh, reg, 16);
+        n += 1;
+    }
+    if n == 0 {
+        return fail(M, "no 32-bit dst_port load");
+    }
+    Ok(with_insns(p, insns))
+}
+
+/// The setsockopt guard ignores the option's level: every `jne32 r, level` before the
+/// `optname` test becomes `mov64 r0, 0`, so an option of another level with the number of a
+/// guarded one (`SO_MARK` = 36 = `TCP_INQ`, `TCP_USER_TIMEOUT` = 18 = `SO_RCVLOWAT`) moves
+/// the connection to TCP.
+pub fn guard_ignores_level(p: &Program) -> Result<Program, MutationError> {
+    const M: &str = "setsockopt guard ignores the level";
+    let mut insns = p.insns().to_vec();
+    let mut n = 0;
+    for i in 0..insns.len().saturating_sub(1) {
+        let (a, b) = (insns[i], insns[i + 1]);
+        let jmp32 = |x: &Insn, o| x.code == op::JMP32 | o | op::K;
+        if jmp32(&a, op::JNE) && jmp32(&b, op::JEQ) && a.dst != b.dst {
+            insns[i] = Insn::alu64(AluOp::Mov, Reg::R0, 0);
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return fail(M, "no level test followed by an optname test");
     }
     Ok(with_insns(p, insns))
 }

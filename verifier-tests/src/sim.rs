@@ -25,6 +25,12 @@
 //!   once per message. Events of other sockets (the peer's sends, the peer's close) may come
 //!   between the message and its fallback, as when the guard runs on one CPU while the peer
 //!   closes on another.
+//! - `setsockopt`: the application sets an option on an open socket: the real
+//!   `cgroup/setsockopt` guard (`programs::setsockopt`, no kfunc, so rbpf runs it) runs on a
+//!   `struct bpf_sockopt` whose `sk` points to a `struct bpf_sock` image of the socket, for
+//!   every socket (in the sockhash or not), as the cgroup hook does. The kernel runs it under
+//!   the socket's lock, as it runs the socket's `sk_msg`: a receive-queue fallback of the
+//!   socket's last message can no longer come after it.
 
 use std::net::SocketAddr;
 
@@ -43,6 +49,8 @@ pub struct Programs {
     pub sock_ops: Program,
     /// The sk_msg program.
     pub sk_msg: Program,
+    /// The `cgroup/setsockopt` guard.
+    pub setsockopt: Program,
     /// The maps both use.
     pub maps: Vec<MapSpec>,
     /// What [`World::rcvq_fallback`] does: the receive-queue guard's `over` path, emulated
@@ -89,6 +97,7 @@ impl Programs {
         Ok(Programs {
             sock_ops: programs::sock_ops(cfg)?,
             sk_msg: programs::sk_msg(cfg)?,
+            setsockopt: programs::setsockopt(cfg)?,
             maps: real_maps(),
             rcvq_fallback: Fallback::TaintOwn,
         })
@@ -168,6 +177,7 @@ struct Socket {
 pub struct World {
     sock_ops: Loaded,
     sk_msg: Loaded,
+    setsockopt: Loaded,
     sockets: Vec<Socket>,
     conns: Vec<(ConnSpec, SockId, Option<SockId>)>,
     fallback: Fallback,
@@ -202,10 +212,12 @@ impl World {
         }
         let sock_ops = vm::load(&progs.sock_ops, ProgKind::SockOps, &maps)?;
         let sk_msg = vm::load(&progs.sk_msg, ProgKind::SkMsg, &maps)?;
+        let setsockopt = vm::load(&progs.setsockopt, ProgKind::Sockopt, &maps)?;
         kernel::install(Kernel::new(&maps, setup.ncpus, setup.seed));
         let w = World {
             sock_ops,
             sk_msg,
+            setsockopt,
             sockets: Vec::new(),
             conns: Vec::new(),
             fallback: progs.rcvq_fallback,
@@ -432,6 +444,48 @@ impl World {
             Ok(rc)
         })?;
         Ok(Some(rc))
+    }
+
+    /// `setsockopt(level, optname)` on `side` of `conn`: runs the `cgroup/setsockopt` guard
+    /// (see the module doc) and returns its run (return value and helper calls, e.g. the
+    /// return codes of its PEERS writes). The option itself is not modelled: the guard
+    /// returns 1 (the kernel applies it) or the run is an error.
+    pub fn setsockopt(
+        &mut self,
+        conn: usize,
+        side: Side,
+        level: i32,
+        optname: i32,
+    ) -> Result<vm::RunResult, HarnessError> {
+        let id = self
+            .socket(conn, side)
+            .ok_or_else(|| sim_err(format!("setsockopt on conn {conn} before accept")))?;
+        if !self.sock(id).open {
+            return Err(sim_err(format!("setsockopt on closed socket {id}")));
+        }
+        // The socket's lock orders this after its last sk_msg run, guard included.
+        self.sockets[(id - 1) as usize].guard_pending = false;
+        // The program may read the struct bpf_sock (data buffer: rbpf lets it access it)
+        // and nothing of the option value.
+        let mut data = ctx::bpf_sock_image(&self.sock(id).addrs);
+        let sock_len = data.len() as u64;
+        data.extend_from_slice(&1u32.to_le_bytes());
+        let base = data.as_ptr() as u64;
+        let end = base + data.len() as u64;
+        let mut img = ctx::sockopt_image(level, optname, base, base + sock_len, end);
+        let r = self.setsockopt.run(id, 0, &mut img, &data)?;
+        if r.ret != 1 {
+            return Err(sim_err(format!(
+                "setsockopt({level}, {optname}) returned {}: the option would be refused",
+                r.ret
+            )));
+        }
+        Ok(r)
+    }
+
+    /// Every entry of a map (hash maps): (key, value), in no particular order.
+    pub fn map_entries(&self, name: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+        kernel::with_kernel(|k| k.map(name).map(|m| m.entries()).unwrap_or_default())
     }
 
     /// Like [`World::send`], but the program's first PEERS lookup returns NULL, as if it ran

@@ -78,6 +78,92 @@ pub mod sk_msg {
     pub const SIZE: usize = 80;
 }
 
+/// `struct bpf_sockopt` field offsets (the `cgroup/setsockopt` context).
+pub mod sockopt {
+    /// `struct bpf_sock *sk` (`__bpf_md_ptr`, 8 bytes).
+    pub const SK: usize = 0;
+    /// `void *optval`.
+    pub const OPTVAL: usize = 8;
+    /// `void *optval_end`.
+    pub const OPTVAL_END: usize = 16;
+    /// `__s32 level` (writable from `BPF_CGROUP_SETSOCKOPT`).
+    pub const LEVEL: usize = 24;
+    /// `__s32 optname` (writable from `BPF_CGROUP_SETSOCKOPT`).
+    pub const OPTNAME: usize = 28;
+    /// `__s32 optlen` (writable).
+    pub const OPTLEN: usize = 32;
+    /// `__s32 retval` (`BPF_CGROUP_GETSOCKOPT` only).
+    pub const RETVAL: usize = 36;
+    /// `sizeof(struct bpf_sockopt)`.
+    pub const SIZE: usize = 40;
+}
+
+/// `struct bpf_sock` field offsets (what `bpf_sockopt.sk` points to; read-only).
+pub mod bpf_sock {
+    /// `__u32 family`.
+    pub const FAMILY: usize = 4;
+    /// `__u32 src_ip4`, network byte order.
+    pub const SRC_IP4: usize = 24;
+    /// `__u32 src_ip6[4]`, network byte order.
+    pub const SRC_IP6: usize = 28;
+    /// `__u32 src_port`, host byte order.
+    pub const SRC_PORT: usize = 44;
+    /// `__be16 dst_port` followed by `__u16 :16` of zero padding: a 32-bit load has the
+    /// network-order port in its low half on little-endian.
+    pub const DST_PORT: usize = 48;
+    /// `__u32 dst_ip4`, network byte order.
+    pub const DST_IP4: usize = 52;
+    /// `__u32 dst_ip6[4]`, network byte order.
+    pub const DST_IP6: usize = 56;
+    /// `__u32 state`.
+    pub const STATE: usize = 72;
+    /// `sizeof(struct bpf_sock)` (up to `rx_queue_mapping`).
+    pub const SIZE: usize = 80;
+}
+
+/// Socket option levels and names (`asm-generic/socket.h`, `linux/tcp.h`, `linux/in.h`,
+/// `linux/in6.h`), for the setsockopt events of the simulator.
+pub mod opt {
+    /// `SOL_IP`.
+    pub const SOL_IP: i32 = 0;
+    /// `SOL_SOCKET`.
+    pub const SOL_SOCKET: i32 = 1;
+    /// `SOL_TCP` (`IPPROTO_TCP`).
+    pub const SOL_TCP: i32 = 6;
+    /// `SOL_IPV6` (`IPPROTO_IPV6`).
+    pub const SOL_IPV6: i32 = 41;
+    /// `SO_RCVBUF`.
+    pub const SO_RCVBUF: i32 = 8;
+    /// `SO_KEEPALIVE`.
+    pub const SO_KEEPALIVE: i32 = 9;
+    /// `SO_OOBINLINE`.
+    pub const SO_OOBINLINE: i32 = 10;
+    /// `SO_RCVLOWAT`.
+    pub const SO_RCVLOWAT: i32 = 18;
+    /// `SO_MARK`.
+    pub const SO_MARK: i32 = 36;
+    /// `SO_PEEK_OFF`.
+    pub const SO_PEEK_OFF: i32 = 42;
+    /// `TCP_NODELAY`.
+    pub const TCP_NODELAY: i32 = 1;
+    /// `TCP_CORK`.
+    pub const TCP_CORK: i32 = 3;
+    /// `TCP_WINDOW_CLAMP`.
+    pub const TCP_WINDOW_CLAMP: i32 = 10;
+    /// `TCP_USER_TIMEOUT`.
+    pub const TCP_USER_TIMEOUT: i32 = 18;
+    /// `TCP_ULP`.
+    pub const TCP_ULP: i32 = 31;
+    /// `TCP_INQ`.
+    pub const TCP_INQ: i32 = 36;
+    /// `IP_TOS`.
+    pub const IP_TOS: i32 = 1;
+    /// `IP_MTU_DISCOVER`.
+    pub const IP_MTU_DISCOVER: i32 = 10;
+    /// `IPV6_TCLASS`.
+    pub const IPV6_TCLASS: i32 = 67;
+}
+
 /// `AF_INET`.
 pub const AF_INET: u32 = 2;
 /// `AF_INET6`.
