@@ -12,7 +12,13 @@
 //! - ordering: within one connection and direction, no message redirected after one that
 //!   went through TCP — including when the client sends before its server's
 //!   `PASSIVE_ESTABLISHED` (then that connection never redirects client → server), and when
-//!   the server's claim lands between `sk_msg`'s lookup and its TAINT write.
+//!   the server's claim lands between `sk_msg`'s lookup and its TAINT write;
+//! - the setsockopt guard (the real `cgroup/setsockopt` program, on random guarded and
+//!   unguarded options of several levels): after a guarded option on a paired socket whose
+//!   own direction is still redirected, both directions go through TCP from their next
+//!   message and `compat_fallback` counts it once; otherwise PEERS does not change (a peer
+//!   that already closed does not get its entry back); receivers still read every message
+//!   once, in order.
 //!
 //! Case counts are chosen so the file runs in a few seconds in `--release`; set
 //! `PROPTEST_CASES` to run more.
@@ -146,5 +152,29 @@ fn generated_scenarios_cover_pairing_and_redirects() {
     assert!(
         total.delivered * 10 > total.messages * 7,
         "too few messages read and checked by their receiver: {total:?}"
+    );
+    assert!(
+        total.guard_fired * 10 > total.paired,
+        "too few connections moved to TCP by the setsockopt guard: {total:?}"
+    );
+    assert!(
+        total.guard_peer_closed * 10 > total.guard_fired,
+        "too few guard runs after the peer closed: {total:?}"
+    );
+    assert!(
+        total.guard_before_pairing * 50 > total.conns,
+        "too few guarded options before the server is established: {total:?}"
+    );
+    assert!(
+        total.guard_already_tainted * 50 > total.guard_fired,
+        "too few guarded options on a connection already guarded: {total:?}"
+    );
+    assert!(
+        total.guard_after_fallback * 10 > total.guard_fired,
+        "too few guarded options after the socket's own receive-queue fallback: {total:?}"
+    );
+    assert!(
+        total.unguarded_on_paired * 20 > total.paired,
+        "too few unguarded options on paired sockets: {total:?}"
     );
 }

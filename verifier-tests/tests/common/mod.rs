@@ -14,6 +14,7 @@ use programs::{names, Counter};
 use proptest::prelude::*;
 use verifier_tests::ctx::addr16;
 use verifier_tests::sim::{ConnSpec, Delivery, Programs, Setup, Side, World};
+use verifier_tests::uapi::opt::*;
 use verifier_tests::uapi::{AF_INET, AF_INET6};
 
 /// How a connection is made.
@@ -62,6 +63,30 @@ pub const PREFIXES: [(&str, u8); 7] = [
 pub const EXCLUDABLE: [u16; 5] = [22, 8080, 15001, 40001, 40004];
 const SERVER_PORTS: [u16; 4] = [80, 22, 8080, 443];
 
+/// The options the generated applications set: (level, optname, name, guarded by the
+/// design). The first six are the guarded ones (docs/compatibility.md); the others include
+/// options of other levels that share a guarded option's number (`SO_MARK` = `TCP_INQ` = 36,
+/// `TCP_USER_TIMEOUT` = `SO_RCVLOWAT` = 18, `TCP_WINDOW_CLAMP` = `IP_MTU_DISCOVER` =
+/// `SO_OOBINLINE` = 10) and an IPv6-level one.
+pub const SOCKOPTS: [(i32, i32, &str, bool); 14] = [
+    (SOL_SOCKET, SO_RCVLOWAT, "SO_RCVLOWAT", true),
+    (SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF", true),
+    (SOL_SOCKET, SO_OOBINLINE, "SO_OOBINLINE", true),
+    (SOL_TCP, TCP_INQ, "TCP_INQ", true),
+    (SOL_TCP, TCP_ULP, "TCP_ULP", true),
+    (SOL_TCP, TCP_CORK, "TCP_CORK", true),
+    (SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", false),
+    (SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", false),
+    (SOL_SOCKET, SO_MARK, "SO_MARK", false),
+    (SOL_TCP, TCP_NODELAY, "TCP_NODELAY", false),
+    (SOL_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", false),
+    (SOL_TCP, TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP", false),
+    (SOL_IP, IP_MTU_DISCOVER, "IP_MTU_DISCOVER", false),
+    (SOL_IPV6, IPV6_TCLASS, "IPV6_TCLASS", false),
+];
+/// How many of [`SOCKOPTS`] (the first ones) are guarded.
+pub const GUARDED: usize = 6;
+
 /// One connection of a scenario, in a compact form.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
@@ -101,6 +126,11 @@ pub enum Ev {
     Read(usize, Side),
     /// Closes this side; its application first reads everything queued for it (as `Read`).
     Close(usize, Side),
+    /// The application on this side sets option `SOCKOPTS[k]` (`World::setsockopt`: the real
+    /// `cgroup/setsockopt` guard runs). Generated before the server is established (client),
+    /// after sends of either side (sometimes moved past the peer's next events: its sends,
+    /// reads, fallbacks, its close), and on the survivor after the peer closed.
+    Setsockopt(usize, Side, usize),
 }
 
 impl fmt::Debug for Ev {
@@ -114,6 +144,7 @@ impl fmt::Debug for Ev {
             Ev::Fallback(i, side) => write!(f, "fallback{i}{}", s(side)),
             Ev::Read(i, side) => write!(f, "read{i}{}", s(side)),
             Ev::Close(i, side) => write!(f, "close{i}{}", s(side)),
+            Ev::Setsockopt(i, side, k) => write!(f, "opt{i}{}({})", s(side), SOCKOPTS[*k].2),
         }
     }
 }
@@ -351,6 +382,23 @@ pub struct Stats {
     pub fallbacks_skipped: usize,
     /// Messages read by a receiver (every one checked against what was sent to it).
     pub delivered: usize,
+    /// setsockopt events (guard runs).
+    pub sockopts: usize,
+    /// ... of which the guard fired (a guarded option on a socket whose PEERS entry held its
+    /// peer's key): counted in `compat_fallback`.
+    pub guard_fired: usize,
+    /// ... of which the peer had closed (its entry must not come back).
+    pub guard_peer_closed: usize,
+    /// Guarded options set by a client before its server was established (nothing to do).
+    pub guard_before_pairing: usize,
+    /// Guarded options on a connection the guard had already moved to TCP (nothing to do).
+    pub guard_already_tainted: usize,
+    /// Guarded options on a paired socket whose own direction had fallen back (receive-queue
+    /// bound): its entry is TAINT, so the guard does nothing and the peer's direction stays
+    /// redirected (what the program does; see `docs/verification.md`).
+    pub guard_after_fallback: usize,
+    /// Unguarded options on a paired, untainted socket (nothing must change).
+    pub unguarded_on_paired: usize,
 }
 
 impl std::ops::AddAssign for Stats {
@@ -367,13 +415,27 @@ impl std::ops::AddAssign for Stats {
         self.fallbacks_both_ends += o.fallbacks_both_ends;
         self.fallbacks_skipped += o.fallbacks_skipped;
         self.delivered += o.delivered;
+        self.sockopts += o.sockopts;
+        self.guard_fired += o.guard_fired;
+        self.guard_peer_closed += o.guard_peer_closed;
+        self.guard_before_pairing += o.guard_before_pairing;
+        self.guard_already_tainted += o.guard_already_tainted;
+        self.guard_after_fallback += o.guard_after_fallback;
+        self.unguarded_on_paired += o.unguarded_on_paired;
     }
 }
 
 /// Runs `sc` through `progs` and checks every property; the error names the first broken
 /// one.
 pub fn check(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
-    run(progs, sc, true)
+    run(progs, sc, true, true)
+}
+
+/// Like [`check`] without comparing PEERS before and after each setsockopt: only what the
+/// sockets see (where messages go, what receivers read), the counters and the final drain.
+/// The mutation tests use it to show that a wrong guard is visible from outside too.
+pub fn check_behaviour(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
+    run(progs, sc, true, false)
 }
 
 /// Runs `sc` and checks only the ordering and delivery properties (nothing is dropped; no
@@ -382,7 +444,7 @@ pub fn check(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
 /// to show that these properties alone catch a broken taint rule or a fallback that loses
 /// queued bytes.
 pub fn check_ordering(progs: &Programs, sc: &Scenario) -> Result<Stats, String> {
-    run(progs, sc, false)
+    run(progs, sc, false, false)
 }
 
 const C2S: usize = 0;
@@ -435,7 +497,7 @@ impl Streams {
     }
 }
 
-fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
+fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result<Stats, String> {
     let specs = sc.specs();
     let mut w = World::new(progs, &sc.setup()).map_err(|e| format!("load: {e}"))?;
     let full = sc.capacity.is_some();
@@ -457,6 +519,9 @@ fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
     let mut fell_back = vec![[false, false]; n];
     // Observed: the last message of this side was redirected (the guard may act on it).
     let mut last_redirected = vec![[false, false]; n];
+    // Model: the setsockopt guard moved both directions of this connection to TCP.
+    let mut guarded = vec![false; n];
+    let mut exp_compat = 0u64;
     let mut closed = vec![[false, false]; n];
     let mut streams = Streams::default();
     let mut st = Stats {
@@ -627,13 +692,15 @@ fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
                 if side == Side::Client && runs && !paired[i] {
                     tainted[i] = true;
                 }
-                // Model: the receive-queue fallback moves only its own direction to TCP.
-                let want = paired[i] && peer_open && !fell_back[i][dir];
+                // Model: the receive-queue fallback moves only its own direction to TCP; the
+                // setsockopt guard both.
+                let want = paired[i] && peer_open && !fell_back[i][dir] && !guarded[i];
                 if strict && redirected != want {
                     return Err(format!(
-                        "{ev:?}: redirected = {redirected}, but paired and peer open = {} and this direction fell back to TCP = {}",
+                        "{ev:?}: redirected = {redirected}, but paired and peer open = {}, this direction fell back to TCP = {} and the connection is guarded = {}",
                         paired[i] && peer_open,
-                        fell_back[i][dir]
+                        fell_back[i][dir],
+                        guarded[i]
                     ));
                 }
             }
@@ -671,6 +738,76 @@ fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
             }
             Ev::Read(i, side) => {
                 st.delivered += streams.read_all((i, dir_to(side)));
+            }
+            Ev::Setsockopt(i, side, k) => {
+                let (level, optname, name, is_guarded) = SOCKOPTS[k];
+                let (me_i, peer_i, dir) = if side == Side::Client {
+                    (0, 1, C2S)
+                } else {
+                    (1, 0, S2C)
+                };
+                let me = w.socket(idx[i], side).unwrap();
+                let before: HashMap<Vec<u8>, Vec<u8>> =
+                    w.map_entries(names::PEERS).into_iter().collect();
+                let own_key = w.sock_key(me);
+                let own_before = own_key.as_ref().and_then(|k| before.get(k)).cloned();
+                // Observed: the guard acts iff the option is guarded and the socket's own
+                // PEERS entry holds a peer's key.
+                let fires = is_guarded && own_before.as_deref().is_some_and(|v| v != &TAINT[..]);
+                w.setsockopt(idx[i], side, level, optname)
+                    .map_err(|e| format!("{ev:?}: {e}"))?;
+                // The socket lock orders this after the side's last sk_msg run, guard included.
+                last_redirected[i][me_i] = false;
+                st.sockopts += 1;
+                if model {
+                    // PEERS changes only where the guard writes: TAINT over its own entry and
+                    // over its peer's, if that entry still exists.
+                    let mut want = before.clone();
+                    if fires {
+                        let own = own_key.clone().unwrap();
+                        let peer = own_before.clone().unwrap();
+                        want.insert(own, TAINT.to_vec());
+                        if let Some(v) = want.get_mut(&peer) {
+                            *v = TAINT.to_vec();
+                        }
+                        exp_compat += 1;
+                    }
+                    let after: HashMap<Vec<u8>, Vec<u8>> =
+                        w.map_entries(names::PEERS).into_iter().collect();
+                    if peers_diff && after != want {
+                        let added = after.keys().filter(|k| !want.contains_key(*k)).count();
+                        let removed = want.keys().filter(|k| !after.contains_key(*k)).count();
+                        let changed = after
+                            .iter()
+                            .filter(|(k, v)| want.get(*k).is_some_and(|x| x != *v))
+                            .count();
+                        return Err(format!(
+                            "{ev:?}: setsockopt({level}, {optname}) = {name}, the guard should write = {fires}: PEERS is not what it should be ({added} entries added, {removed} removed, {changed} changed)"
+                        ));
+                    }
+                }
+                // Model: a guarded option on a paired socket whose own direction is still
+                // redirected moves both directions to TCP; nothing else changes anything.
+                let pred = is_guarded && paired[i] && !fell_back[i][dir] && !guarded[i];
+                if strict && pred != fires {
+                    return Err(format!(
+                        "{ev:?}: the guard acted = {fires}, but guarded option = {is_guarded}, paired = {}, this direction fell back = {}, connection guarded = {}",
+                        paired[i], fell_back[i][dir], guarded[i]
+                    ));
+                }
+                if fires {
+                    guarded[i] = true;
+                    st.guard_fired += 1;
+                    st.guard_peer_closed += !open[i][peer_i] as usize;
+                } else if is_guarded && !accepted[i] {
+                    st.guard_before_pairing += 1;
+                } else if is_guarded && paired[i] && guarded[i] {
+                    st.guard_already_tainted += 1;
+                } else if is_guarded && paired[i] && fell_back[i][dir] {
+                    st.guard_after_fallback += 1;
+                } else if !is_guarded && paired[i] && !fell_back[i][dir] && !guarded[i] {
+                    st.unguarded_on_paired += 1;
+                }
             }
             Ev::Close(i, side) => {
                 // The application reads what is queued for it, then closes: from then on it
@@ -737,6 +874,7 @@ fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
         c(Counter::NoPeer),
         c(Counter::TcpFirst),
         c(Counter::RcvqFallback),
+        c(Counter::CompatFallback),
     ];
     let want = [
         exp_inserted,
@@ -746,10 +884,11 @@ fn run(progs: &Programs, sc: &Scenario, model: bool) -> Result<Stats, String> {
         exp_nopeer,
         exp_tcp_first,
         exp_fallback,
+        exp_compat,
     ];
     if got != want {
         return Err(format!(
-            "counters [inserted, paired, redirected, bytes, no_peer, tcp_first, rcvq_fallback] = {got:?}, expected {want:?}"
+            "counters [inserted, paired, redirected, bytes, no_peer, tcp_first, rcvq_fallback, compat_fallback] = {got:?}, expected {want:?}"
         ));
     }
     if !full && (c(Counter::Errors), c(Counter::MapFull)) != (0, 0) {
@@ -786,6 +925,14 @@ struct Step {
     delay: usize,
     /// The receiver reads everything queued after this message.
     read: bool,
+    /// Then an option is set: by the receiver (else the sender), which one, and how many of
+    /// the peer's following events it may be moved past.
+    opt: Option<(bool, usize, usize)>,
+}
+
+/// An index into [`SOCKOPTS`]: a guarded option three times in five.
+fn sockopt() -> impl Strategy<Value = usize> {
+    prop_oneof![3 => 0..GUARDED, 2 => GUARDED..SOCKOPTS.len()]
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -796,14 +943,16 @@ fn step() -> impl Strategy<Value = Step> {
         proptest::bool::weighted(0.2),
         0..3usize,
         proptest::bool::weighted(0.2),
+        proptest::option::weighted(0.15, (any::<bool>(), sockopt(), 0..4usize)),
     )
-        .prop_map(|(client, size, stale, over, delay, read)| Step {
+        .prop_map(|(client, size, stale, over, delay, read, opt)| Step {
             client,
             size,
             stale,
             over,
             delay,
             read,
+            opt,
         })
 }
 
@@ -813,9 +962,12 @@ fn step() -> impl Strategy<Value = Step> {
 #[derive(Debug, Clone)]
 struct Life {
     early: Vec<u32>,
+    /// The client sets an option before its server is established.
+    early_opt: Option<usize>,
     sends: Vec<Step>,
     client_first: bool,
-    after: Vec<(u32, bool)>,
+    /// The survivor's sends: size, over the receive-queue limit, an option set after it.
+    after: Vec<(u32, bool, Option<usize>)>,
 }
 
 /// `race` out of 4 connections (on average) have early client sends.
@@ -826,12 +978,21 @@ fn life(race: u32) -> impl Strategy<Value = Life> {
     ];
     (
         early,
+        proptest::option::weighted(0.1, sockopt()),
         proptest::collection::vec(step(), 0..5),
         any::<bool>(),
-        proptest::collection::vec((1..5000u32, proptest::bool::weighted(0.2)), 0..2),
+        proptest::collection::vec(
+            (
+                1..5000u32,
+                proptest::bool::weighted(0.2),
+                proptest::option::weighted(0.2, sockopt()),
+            ),
+            0..2,
+        ),
     )
-        .prop_map(|(early, sends, client_first, after)| Life {
+        .prop_map(|(early, early_opt, sends, client_first, after)| Life {
             early,
+            early_opt,
             sends,
             client_first,
             after,
@@ -842,9 +1003,11 @@ fn life(race: u32) -> impl Strategy<Value = Life> {
 /// with that side's `sk_msg` run, so a fallback is never moved past it).
 fn own_event(ev: &Ev, i: usize, side: Side) -> bool {
     match *ev {
-        Ev::Send(j, s, _) | Ev::Fallback(j, s) | Ev::Read(j, s) | Ev::Close(j, s) => {
-            j == i && s == side
-        }
+        Ev::Send(j, s, _)
+        | Ev::Fallback(j, s)
+        | Ev::Read(j, s)
+        | Ev::Close(j, s)
+        | Ev::Setsockopt(j, s, _) => j == i && s == side,
         Ev::SendStale(j, _) => j == i && side == Side::Client,
         Ev::Connect(j) => j == i && side == Side::Client,
         Ev::Accept(j) => j == i,
@@ -863,6 +1026,9 @@ fn life_events(i: usize, l: &Life) -> Vec<Ev> {
     // (event, how far a fallback may move past the peer's events)
     let mut q: Vec<(Ev, usize)> = vec![(Ev::Connect(i), 0)];
     q.extend(l.early.iter().map(|n| (Ev::Send(i, Side::Client, *n), 0)));
+    if let Some(k) = l.early_opt {
+        q.push((Ev::Setsockopt(i, Side::Client, k), 0));
+    }
     q.push((Ev::Accept(i), 0));
     for st in &l.sends {
         let side = if st.client {
@@ -884,6 +1050,10 @@ fn life_events(i: usize, l: &Life) -> Vec<Ev> {
         if st.read {
             q.push((Ev::Read(i, other(side)), 0));
         }
+        if let Some((receiver, k, delay)) = st.opt {
+            let who = if receiver { other(side) } else { side };
+            q.push((Ev::Setsockopt(i, who, k), delay));
+        }
     }
     let (first, second) = if l.client_first {
         (Side::Client, Side::Server)
@@ -891,17 +1061,20 @@ fn life_events(i: usize, l: &Life) -> Vec<Ev> {
         (Side::Server, Side::Client)
     };
     q.push((Ev::Close(i, first), 0));
-    for (n, over) in &l.after {
+    for (n, over, opt) in &l.after {
         q.push((Ev::Send(i, second, *n), 0));
         if *over {
             q.push((Ev::Fallback(i, second), 0));
         }
+        if let Some(k) = opt {
+            q.push((Ev::Setsockopt(i, second, *k), 0));
+        }
     }
     q.push((Ev::Close(i, second), 0));
-    // Fallbacks racing the peer: moved past up to `delay` of the peer's events (from the
-    // end, so a moved event is not moved again).
+    // Fallbacks and setsockopt calls racing the peer: moved past up to `delay` of the peer's
+    // events (from the end, so a moved event is not moved again).
     for p in (0..q.len()).rev() {
-        let (Ev::Fallback(_, side), delay) = q[p] else {
+        let (Ev::Fallback(_, side) | Ev::Setsockopt(_, side, _), delay) = q[p] else {
             continue;
         };
         let mut at = p;
