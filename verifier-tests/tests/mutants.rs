@@ -30,6 +30,25 @@ fn caught(progs: &Programs, cookie: bool) -> Option<String> {
     }
 }
 
+/// Runs the model's behaviour checks without the per-event PEERS comparison
+/// (`common::check_behaviour`) and returns the failure it found, if any.
+fn caught_by_behaviour(progs: &Programs) -> Option<String> {
+    let mut runner = TestRunner::new(Config {
+        cases: 1000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = common::scenario(1..=8, Some(true), None);
+    match runner.run(&strategy, |sc| {
+        common::check_behaviour(progs, &sc)
+            .map(|_| ())
+            .map_err(TestCaseError::fail)
+    }) {
+        Ok(()) => None,
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 /// Runs the ordering and delivery properties alone (no model, no counters) over racy
 /// scenarios on `progs` and returns the failure it found, if any.
 fn caught_by_ordering(progs: &Programs) -> Option<String> {
@@ -196,4 +215,68 @@ fn a_fallback_that_only_counts_is_caught() {
         &with_fallback(Fallback::CountOnly),
         true,
     );
+}
+
+fn with_guard(f: fn(&Programs) -> asm::Program) -> Programs {
+    let mut p = real(true);
+    p.setsockopt = f(&p);
+    p
+}
+
+/// Caught by the full check (the PEERS comparison at the setsockopt usually sees it first)
+/// and, without that comparison, by `what` (text the failure must contain).
+fn assert_guard_caught(name: &str, p: &Programs, what: &str) {
+    assert_caught(name, p, true);
+    match caught_by_behaviour(p) {
+        Some(why) => {
+            assert!(why.contains(what), "{name}: expected `{what}`: {why}");
+            eprintln!("mutant `{name}` caught without the PEERS comparison:\n{why}\n");
+        }
+        None => panic!("mutant `{name}` survived 1000 scenarios without the PEERS comparison"),
+    }
+}
+
+#[test]
+fn the_real_guard_passes_the_behaviour_check() {
+    assert_eq!(caught_by_behaviour(&real(true)), None);
+}
+
+#[test]
+fn a_guard_that_taints_only_its_own_entry_is_caught() {
+    // The peer keeps redirecting into the socket whose application set the option.
+    let p = with_guard(|p| mutants::guard_taints_own_only(&p.setsockopt, &p.maps).unwrap());
+    assert_guard_caught(
+        "setsockopt guard taints only its own entry",
+        &p,
+        "redirected = true",
+    );
+}
+
+#[test]
+fn a_guard_that_writes_the_peers_entry_with_bpf_any_is_caught() {
+    // A peer that already closed gets a TAINT entry back, which nothing deletes.
+    let p = with_guard(|p| mutants::guard_peer_with_any(&p.setsockopt, &p.maps).unwrap());
+    assert_guard_caught(
+        "setsockopt guard writes the peer's entry with BPF_ANY",
+        &p,
+        "after every socket closed, tb_peers still has",
+    );
+}
+
+#[test]
+fn a_guard_reading_dst_port_from_the_upper_half_is_caught() {
+    // Remote port 0 in its key: the guard never finds the socket's PEERS entry.
+    let p = with_guard(|p| mutants::guard_dst_port_upper(&p.setsockopt, &p.maps).unwrap());
+    assert_guard_caught(
+        "setsockopt guard reads dst_port from the upper half",
+        &p,
+        "",
+    );
+}
+
+#[test]
+fn a_guard_that_ignores_the_level_is_caught() {
+    // SO_MARK (36, SOL_SOCKET) taken for TCP_INQ (36, SOL_TCP), and the like.
+    let p = with_guard(|p| mutants::guard_ignores_level(&p.setsockopt).unwrap());
+    assert_guard_caught("setsockopt guard ignores the level", &p, "");
 }

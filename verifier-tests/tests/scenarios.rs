@@ -424,3 +424,236 @@ fn a_sender_over_the_receive_queue_limit_moves_to_tcp_and_the_receiver_reads_in_
     assert_eq!(w.map_len(names::PEERS), 0, "the TAINT entry goes on close");
     assert_eq!(w.map_len(names::SOCK_HASH), 0);
 }
+
+/// The return codes of a guard run's `bpf_map_update_elem` calls, in order.
+fn guard_writes(r: &verifier_tests::vm::RunResult) -> Vec<i64> {
+    r.calls
+        .iter()
+        .filter(|(id, _)| *id == verifier_tests::uapi::helper::MAP_UPDATE_ELEM)
+        .map(|(_, rc)| *rc as i64)
+        .collect()
+}
+
+#[test]
+fn the_setsockopt_guard_passes_the_static_check_for_both_configs() {
+    use verifier_tests::uapi::{bpf_sock, sockopt};
+    for cookie in [false, true] {
+        let p = Programs::real(&Config {
+            netns_cookie: cookie,
+            rcvq_guard: None,
+        })
+        .unwrap();
+        let kind = verifier_tests::kernel::ProgKind::Sockopt;
+        let l = verifier_tests::vm::load(&p.setsockopt, kind, &p.maps)
+            .unwrap_or_else(|e| panic!("cookie={cookie}: {e}"));
+        let lddw = p.setsockopt.insns().iter().filter(|i| i.is_lddw()).count();
+        assert_eq!(l.report.visited + lddw, p.setsockopt.len());
+        // The context: level and optname (32-bit), sk (the pointer, 64-bit); nothing else.
+        let mut ctx: Vec<_> = l
+            .report
+            .ctx_loads
+            .iter()
+            .map(|(_, o, s)| (*o, *s))
+            .collect();
+        ctx.sort();
+        ctx.dedup();
+        assert_eq!(
+            ctx,
+            vec![
+                (sockopt::SK as i64, 8),
+                (sockopt::LEVEL as i64, 4),
+                (sockopt::OPTNAME as i64, 4)
+            ]
+        );
+        // The socket: 32-bit loads only, the port fields included.
+        assert!(l.report.sock_loads.iter().all(|(_, _, s)| *s == 4));
+        for f in [bpf_sock::FAMILY, bpf_sock::SRC_PORT, bpf_sock::DST_PORT] {
+            assert!(l.report.sock_loads.iter().any(|(_, o, _)| *o == f as i64));
+        }
+    }
+}
+
+#[test]
+fn a_receiver_setting_so_rcvlowat_moves_both_directions_to_tcp_and_reads_in_order() {
+    use verifier_tests::uapi::opt::*;
+    let mut w = world(Config::default(), &setup(&[("10.0.0.0", 8)], &[]));
+    let c = spec(
+        (1, 1),
+        (AF_INET, AF_INET),
+        "10.0.0.1:40000",
+        "10.0.0.2:80",
+        "10.0.0.2:80",
+    );
+    let i = w.connect(&c).unwrap();
+    w.accept(i).unwrap();
+    let (client, server) = (
+        w.socket(i, Side::Client).unwrap(),
+        w.socket(i, Side::Server).unwrap(),
+    );
+    // What each application reads: its redirect queue before its TCP bytes.
+    let mut to_server = (Vec::new(), Vec::new());
+    let mut to_client = (Vec::new(), Vec::new());
+    let mut send = |w: &mut World, side: Side, n: u32| {
+        let (q, peer) = match side {
+            Side::Client => (&mut to_server, server),
+            Side::Server => (&mut to_client, client),
+        };
+        let d = w.send(i, side, n).unwrap();
+        match d {
+            Delivery::Redirected { to, ingress: true } if to == peer => q.0.push(n),
+            Delivery::Tcp => q.1.push(n),
+            other => panic!("message {n}: {other:?}"),
+        }
+        d
+    };
+    for n in 1..=3 {
+        assert_eq!(
+            send(&mut w, Side::Client, n),
+            redirected_to(&w, i, Side::Server)
+        );
+    }
+    // Options the guard leaves alone, one of them at another level with TCP_INQ's number.
+    for (level, opt) in [
+        (SOL_TCP, TCP_NODELAY),
+        (SOL_SOCKET, SO_MARK),
+        (SOL_IP, IP_TOS),
+    ] {
+        let r = w.setsockopt(i, Side::Server, level, opt).unwrap();
+        assert_eq!(guard_writes(&r), Vec::<i64>::new(), "({level}, {opt})");
+    }
+    assert_eq!(w.counter(Counter::CompatFallback), 0);
+    assert_eq!(
+        send(&mut w, Side::Client, 4),
+        redirected_to(&w, i, Side::Server)
+    );
+    assert_eq!(
+        send(&mut w, Side::Server, 100),
+        redirected_to(&w, i, Side::Client)
+    );
+    // The server's application sets SO_RCVLOWAT: TAINT over both entries.
+    let r = w
+        .setsockopt(i, Side::Server, SOL_SOCKET, SO_RCVLOWAT)
+        .unwrap();
+    assert_eq!(
+        guard_writes(&r),
+        vec![0, 0],
+        "own entry (BPF_ANY), peer's (BPF_EXIST)"
+    );
+    let taint = Some(programs::key::TAINT.to_vec());
+    assert_eq!(w.peers_entry(server), taint);
+    assert_eq!(w.peers_entry(client), taint);
+    assert_eq!(Counter::CompatFallback.name(), "compat_fallback");
+    assert_eq!(w.counter(Counter::CompatFallback), 1);
+    // Both directions through TCP from their next message.
+    for n in 5..=7 {
+        assert_eq!(send(&mut w, Side::Client, n), Delivery::Tcp);
+    }
+    assert_eq!(send(&mut w, Side::Server, 200), Delivery::Tcp);
+    // Setting it again, or another guarded option on either end, changes nothing.
+    for (side, level, opt) in [
+        (Side::Server, SOL_SOCKET, SO_RCVLOWAT),
+        (Side::Client, SOL_TCP, TCP_CORK),
+    ] {
+        let r = w.setsockopt(i, side, level, opt).unwrap();
+        assert_eq!(guard_writes(&r), Vec::<i64>::new());
+    }
+    assert_eq!(w.counter(Counter::CompatFallback), 1, "once per connection");
+    // The receivers read everything once, in order: redirected bytes first.
+    let read = |q: &(Vec<u32>, Vec<u32>)| q.0.iter().chain(&q.1).copied().collect::<Vec<_>>();
+    assert_eq!(read(&to_server), (1..=7).collect::<Vec<_>>());
+    assert_eq!(read(&to_client), vec![100, 200]);
+    assert_eq!(w.counter(Counter::Redirected), 5);
+    assert_eq!(w.counter(Counter::RedirectedBytes), 1 + 2 + 3 + 4 + 100);
+    assert_eq!(w.counter(Counter::NoPeer), 4);
+    assert_eq!(
+        (w.counter(Counter::Errors), w.counter(Counter::MapFull)),
+        (0, 0)
+    );
+    w.close(i, Side::Server).unwrap();
+    w.close(i, Side::Client).unwrap();
+    assert_eq!(w.map_len(names::PEERS), 0, "both TAINT entries go on close");
+    assert_eq!(w.map_len(names::SOCK_HASH), 0);
+}
+
+#[test]
+fn the_setsockopt_guard_after_the_peer_closed_does_not_recreate_its_entry() {
+    use verifier_tests::uapi::opt::*;
+    let mut w = world(Config::default(), &setup(&[("10.0.0.0", 8)], &[]));
+    let c = spec(
+        (1, 1),
+        (AF_INET, AF_INET),
+        "10.0.0.1:40000",
+        "10.0.0.2:80",
+        "10.0.0.2:80",
+    );
+    let (a, _, i) = exchange(&mut w, &c);
+    assert_eq!(a, redirected_to(&w, i, Side::Server));
+    w.close(i, Side::Client).unwrap();
+    // The server's entry still names the client: the guard acts, its BPF_EXIST write over
+    // the client's (deleted) entry fails with -ENOENT.
+    let r = w.setsockopt(i, Side::Server, SOL_TCP, TCP_INQ).unwrap();
+    assert_eq!(guard_writes(&r), vec![0, -2]);
+    assert_eq!(w.counter(Counter::CompatFallback), 1);
+    assert_eq!(w.map_len(names::PEERS), 1, "only the server's own TAINT");
+    assert_eq!(w.send(i, Side::Server, 1).unwrap(), Delivery::Tcp);
+    w.close(i, Side::Server).unwrap();
+    assert_eq!(w.map_len(names::PEERS), 0);
+}
+
+#[test]
+fn a_guarded_option_set_before_the_server_is_established_is_not_seen() {
+    // What the program does today (docs/compatibility.md names options set before
+    // connect(), not this window): the client has no PEERS entry until its server's
+    // PASSIVE_ESTABLISHED, so the guard finds nothing to taint, and the server pairs later.
+    use verifier_tests::uapi::opt::*;
+    let mut w = world(Config::default(), &setup(&[("10.0.0.0", 8)], &[]));
+    let c = spec(
+        (1, 1),
+        (AF_INET, AF_INET),
+        "10.0.0.1:40000",
+        "10.0.0.2:80",
+        "10.0.0.2:80",
+    );
+    let i = w.connect(&c).unwrap();
+    let r = w
+        .setsockopt(i, Side::Client, SOL_SOCKET, SO_RCVLOWAT)
+        .unwrap();
+    assert_eq!(guard_writes(&r), Vec::<i64>::new());
+    w.accept(i).unwrap();
+    assert_eq!(w.counter(Counter::Paired), 1);
+    assert_eq!(
+        w.send(i, Side::Server, 10).unwrap(),
+        redirected_to(&w, i, Side::Client),
+        "redirected into the client that set SO_RCVLOWAT"
+    );
+    assert_eq!(w.counter(Counter::CompatFallback), 0);
+}
+
+#[test]
+fn a_guarded_option_after_the_sockets_own_rcvq_fallback_leaves_the_peer_redirecting() {
+    // What the program does today: the receive-queue bound wrote TAINT over the sender's
+    // own entry, so the guard (which looks at that entry only) finds it "already on TCP" and
+    // leaves the peer's entry alone: the peer keeps redirecting into the socket whose
+    // application just set SO_RCVLOWAT.
+    use verifier_tests::uapi::opt::*;
+    let mut w = world(Config::default(), &setup(&[("10.0.0.0", 8)], &[]));
+    let c = spec(
+        (1, 1),
+        (AF_INET, AF_INET),
+        "10.0.0.1:40000",
+        "10.0.0.2:80",
+        "10.0.0.2:80",
+    );
+    let (a, _, i) = exchange(&mut w, &c);
+    assert_eq!(a, redirected_to(&w, i, Side::Server));
+    assert_eq!(w.rcvq_fallback(i, Side::Client).unwrap(), Some(0));
+    let r = w
+        .setsockopt(i, Side::Client, SOL_SOCKET, SO_RCVLOWAT)
+        .unwrap();
+    assert_eq!(guard_writes(&r), Vec::<i64>::new());
+    assert_eq!(w.counter(Counter::CompatFallback), 0);
+    assert_eq!(
+        w.send(i, Side::Server, 10).unwrap(),
+        redirected_to(&w, i, Side::Client)
+    );
+}
