@@ -20,8 +20,9 @@
 //!   different locks for the same pins. A flock belongs to the inode, so every spelling of the
 //!   path (relative, `..`, symlinks, bind mounts of the same bpffs) takes the same lock.
 //!
-//! The price: operations on sibling pin directories (same parent) wait for each other too;
-//! each holds the lock for well under a second.
+//! The price: operations on sibling pin directories (same parent) wait for each other too.
+//! A caller holds the lock for as long as its operation takes: for tcpbypass, well under a
+//! second, except a fresh `load`, which runs its compatibility suite (about 4 s) first.
 //!
 //! ```no_run
 //! use std::path::Path;
