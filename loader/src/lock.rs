@@ -21,8 +21,7 @@
 //!   path (relative, `..`, symlinks, bind mounts of the same bpffs) takes the same lock.
 //!
 //! The price: operations on sibling pin directories (same parent) wait for each other too.
-//! A caller holds the lock for as long as its operation takes: for tcpbypass, well under a
-//! second, except a fresh `load`, which runs its compatibility suite (about 4 s) first.
+//! A caller holds the lock for as long as its operation takes, and others wait that long.
 //!
 //! ```no_run
 //! use std::path::Path;
