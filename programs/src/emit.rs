@@ -100,6 +100,15 @@ impl Emitter {
         self
     }
 
+    /// `r0 = bpf_map_update_elem(map, r10 + key, r10 + value, flags)`. Returns the builder, so
+    /// that the caller comments the call and branches on r0.
+    pub fn map_update(&mut self, map: &str, key: i16, value: i16, flags: i32) -> &mut Builder {
+        self.b.ld_map(R1, map);
+        self.stack_ptr(R2, key);
+        self.stack_ptr(R3, value);
+        self.b.mov64(R4, flags).call(Helper::MapUpdateElem)
+    }
+
     /// Copies `len` bytes (a multiple of `size`) from `src + src_off` to `r10 + dst_off`
     /// through r1.
     pub fn copy(&mut self, size: Size, src: Reg, src_off: i16, dst_off: i16, len: i16) {

@@ -81,17 +81,9 @@ pub fn setsockopt(cfg: &Config) -> Result<Program, asm::AsmError> {
     e.copy(Size::DW, R0, 0, stack::PEER, 48);
     e.b.comment("peer key");
     e.taint(TAINT_VALUE);
-    e.b.ld_map(R1, names::PEERS);
-    e.stack_ptr(R2, stack::OWN);
-    e.stack_ptr(R3, TAINT_VALUE);
-    e.b.mov64(R4, uapi::BPF_ANY)
-        .call(Helper::MapUpdateElem)
-        .comment("peers[own key] = TAINT: our sends go through TCP")
-        .ld_map(R1, names::PEERS);
-    e.stack_ptr(R2, stack::PEER);
-    e.stack_ptr(R3, TAINT_VALUE);
-    e.b.mov64(R4, uapi::BPF_EXIST)
-        .call(Helper::MapUpdateElem)
+    e.map_update(names::PEERS, stack::OWN, TAINT_VALUE, uapi::BPF_ANY)
+        .comment("peers[own key] = TAINT: our sends go through TCP");
+    e.map_update(names::PEERS, stack::PEER, TAINT_VALUE, uapi::BPF_EXIST)
         .comment("peers[peer key] = TAINT: so do the peer's");
     e.count(Counter::CompatFallback, None);
     e.b.label("out")

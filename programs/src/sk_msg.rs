@@ -57,11 +57,7 @@ pub fn sk_msg(cfg: &Config) -> Result<Program, asm::AsmError> {
 
     // No entry: this message would be the socket's first through TCP. Taint it first.
     e.taint(stack::PEER);
-    e.b.ld_map(R1, names::PEERS);
-    e.stack_ptr(R2, stack::OWN);
-    e.stack_ptr(R3, stack::PEER);
-    e.b.mov64(R4, uapi::BPF_NOEXIST)
-        .call(Helper::MapUpdateElem)
+    e.map_update(names::PEERS, stack::OWN, stack::PEER, uapi::BPF_NOEXIST)
         .comment("peers[own key] = TAINT, unless a server claimed us meanwhile")
         .jeq(R0, 0, "no_peer")
         .comment("tainted: never redirected from now on")
@@ -173,23 +169,15 @@ fn rcvq_guard(e: &mut Emitter, g: &RcvqGuard) {
         .comment("backlog[own key] = r9")
         .ja("redirected")
         .label("backlog_insert")
-        .stx(Size::DW, R10, PENDING, R9)
-        .ld_map(R1, names::BACKLOG);
-    e.stack_ptr(R2, stack::OWN);
-    e.stack_ptr(R3, PENDING);
-    e.b.mov64(R4, uapi::BPF_ANY)
-        .call(Helper::MapUpdateElem)
+        .stx(Size::DW, R10, PENDING, R9);
+    e.map_update(names::BACKLOG, stack::OWN, PENDING, uapi::BPF_ANY)
         .comment("backlog[own key] = r9 (a full LRU map evicts the oldest)")
         .ja("redirected");
 
     // Over the bound: TCP for good, from the next message on.
     e.b.label("over");
     e.taint(stack::PEER);
-    e.b.ld_map(R1, names::PEERS);
-    e.stack_ptr(R2, stack::OWN);
-    e.stack_ptr(R3, stack::PEER);
-    e.b.mov64(R4, uapi::BPF_ANY)
-        .call(Helper::MapUpdateElem)
+    e.map_update(names::PEERS, stack::OWN, stack::PEER, uapi::BPF_ANY)
         .comment("peers[own key] = TAINT: TCP's flow control from now on");
     e.count(Counter::RcvqFallback, None);
 }

@@ -90,11 +90,7 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
         .comment("sockhash[own key] = this socket");
     e.check_insert("out");
     e.endpoint(OWN_LOCAL, OWN_LOCAL_PORT, LOCAL_LOOPBACK);
-    e.b.ld_map(R1, names::ACTIVE);
-    e.stack_ptr(R2, stack::EP);
-    e.stack_ptr(R3, stack::OWN);
-    e.b.mov64(R4, uapi::BPF_ANY)
-        .call(Helper::MapUpdateElem)
+    e.map_update(names::ACTIVE, stack::EP, stack::OWN, uapi::BPF_ANY)
         .comment("active[own local endpoint] = own key");
     e.check_insert("inserted");
     e.b.ja("inserted");
@@ -120,11 +116,7 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
     e.check_insert("out");
     // The claim: one atomic decision per client key. Either we create peers[peer key] here,
     // or the client's sk_msg already wrote TAINT there (it sent through TCP first).
-    e.b.ld_map(R1, names::PEERS);
-    e.stack_ptr(R2, stack::PEER);
-    e.stack_ptr(R3, stack::OWN);
-    e.b.mov64(R4, uapi::BPF_NOEXIST)
-        .call(Helper::MapUpdateElem)
+    e.map_update(names::PEERS, stack::PEER, stack::OWN, uapi::BPF_NOEXIST)
         .comment("claim the client: peers[peer key] = own key, if it has no entry yet")
         .jeq(R0, 0, "claimed")
         .jne32(R0, -uapi::EEXIST, "claim_failed")
@@ -139,11 +131,8 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
         .comment("no pair: the client is no longer waiting")
         .ja("inserted")
         .comment("in the sockhash, unpaired: its sk_msg taints it on its first send");
-    e.b.label("claimed").ld_map(R1, names::PEERS);
-    e.stack_ptr(R2, stack::OWN);
-    e.stack_ptr(R3, stack::PEER);
-    e.b.mov64(R4, uapi::BPF_ANY)
-        .call(Helper::MapUpdateElem)
+    e.b.label("claimed");
+    e.map_update(names::PEERS, stack::OWN, stack::PEER, uapi::BPF_ANY)
         .comment("peers[own key] = peer key")
         .jeq(R0, 0, "paired");
     e.b.comment("failed: client -> server only (order-safe)");
