@@ -224,12 +224,16 @@ fn with_guard(f: fn(&Programs) -> asm::Program) -> Programs {
 }
 
 /// Caught by the full check (the PEERS comparison at the setsockopt usually sees it first)
-/// and, without that comparison, by `what` (text the failure must contain).
-fn assert_guard_caught(name: &str, p: &Programs, what: &str) {
+/// and, without that comparison, by one of the symptoms in `what` (texts of which the failure
+/// must contain one: the scenarios are random, and a mutant may show more than one symptom).
+fn assert_guard_caught(name: &str, p: &Programs, what: &[&str]) {
     assert_caught(name, p, true);
     match caught_by_behaviour(p) {
         Some(why) => {
-            assert!(why.contains(what), "{name}: expected `{what}`: {why}");
+            assert!(
+                what.iter().any(|w| why.contains(w)),
+                "{name}: expected one of {what:?}: {why}"
+            );
             eprintln!("mutant `{name}` caught without the PEERS comparison:\n{why}\n");
         }
         None => panic!("mutant `{name}` survived 1000 scenarios without the PEERS comparison"),
@@ -243,12 +247,14 @@ fn the_real_guard_passes_the_behaviour_check() {
 
 #[test]
 fn a_guard_that_taints_only_its_own_entry_is_caught() {
-    // The peer keeps redirecting into the socket whose application set the option.
+    // The peer keeps redirecting into the socket whose application set the option, or (when
+    // the first socket closed before its peer sent again) the peer's own guarded setsockopt
+    // finds its entry still paired and the guard acts a second time on one connection.
     let p = with_guard(|p| mutants::guard_taints_own_only(&p.setsockopt, &p.maps).unwrap());
     assert_guard_caught(
         "setsockopt guard taints only its own entry",
         &p,
-        "redirected = true",
+        &["redirected = true", "the guard acted = true"],
     );
 }
 
@@ -259,7 +265,7 @@ fn a_guard_that_writes_the_peers_entry_with_bpf_any_is_caught() {
     assert_guard_caught(
         "setsockopt guard writes the peer's entry with BPF_ANY",
         &p,
-        "after every socket closed, tb_peers still has",
+        &["after every socket closed, tb_peers still has"],
     );
 }
 
@@ -270,7 +276,7 @@ fn a_guard_reading_dst_port_from_the_upper_half_is_caught() {
     assert_guard_caught(
         "setsockopt guard reads dst_port from the upper half",
         &p,
-        "",
+        &[""],
     );
 }
 
@@ -278,5 +284,5 @@ fn a_guard_reading_dst_port_from_the_upper_half_is_caught() {
 fn a_guard_that_ignores_the_level_is_caught() {
     // SO_MARK (36, SOL_SOCKET) taken for TCP_INQ (36, SOL_TCP), and the like.
     let p = with_guard(|p| mutants::guard_ignores_level(&p.setsockopt).unwrap());
-    assert_guard_caught("setsockopt guard ignores the level", &p, "");
+    assert_guard_caught("setsockopt guard ignores the level", &p, &[""]);
 }
