@@ -333,6 +333,18 @@ impl Program {
         ProgInfo::of(self.fd.as_fd())
     }
 
+    /// The kernel's translated instructions (`xlated`), decoded: what the verifier left, with
+    /// each map load showing the map's kernel id in `imm` (and a value offset in the second
+    /// slot). Empty when the kernel does not show them to this process (no `CAP_SYS_ADMIN`,
+    /// or `kernel.kptr_restrict`/lockdown rules).
+    pub fn xlated(&self) -> Result<Vec<asm::Insn>> {
+        let bytes = sys::prog_xlated(self.fd.as_fd())?;
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|c| asm::Insn::decode(&[c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect())
+    }
+
     /// The verifier's statistics of the load (instruction count from the program info;
     /// states and time only with [`ProgramSpec::collect_stats`]).
     pub fn stats(&self) -> &LoadStats {

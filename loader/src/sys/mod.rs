@@ -496,6 +496,29 @@ pub fn prog_info(fd: BorrowedFd<'_>) -> Result<(ProgInfoRaw, Vec<u32>), SyscallE
     Ok((info, ids))
 }
 
+/// `BPF_OBJ_GET_INFO_BY_FD` for a program's translated (`xlated`) instructions: what the
+/// kernel holds after verification, with map pointers shown as map ids.
+pub fn prog_xlated(fd: BorrowedFd<'_>) -> Result<Vec<u8>, SyscallError> {
+    let first: ProgInfoRaw = obj_info(fd)?;
+    let mut insns = vec![0u8; first.xlated_prog_len as usize];
+    if insns.is_empty() {
+        return Ok(insns);
+    }
+    let mut info = ProgInfoRaw {
+        xlated_prog_len: insns.len() as u32,
+        xlated_prog_insns: ptr(insns.as_mut_ptr()),
+        ..Default::default()
+    };
+    let mut a = InfoAttr {
+        bpf_fd: raw(fd),
+        info_len: std::mem::size_of::<ProgInfoRaw>() as u32,
+        info: ptr(bytes_of_mut(&mut info).as_mut_ptr()),
+    };
+    bpf(Cmd::ObjGetInfoByFd, &mut a)?;
+    insns.truncate((info.xlated_prog_len as usize).min(insns.len()));
+    Ok(insns)
+}
+
 /// Which kind of object an id names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IdKind {
