@@ -25,7 +25,10 @@ Exit codes:
   4  this kernel lacks something the bypass needs (see `tcpbypass probe`)
   5  the kernel verifier rejected a program
   6  environment: no cgroup v2, a cgroup v1 path, bpffs missing, a foreign pin directory
-  7  load --strict refused: this kernel has a quirk applications would notice (see probe)";
+  7  load --strict refused: this kernel has a quirk applications would notice (see probe)
+  8  an object (verify/dump --object) cannot be loaded as written: not a BPF object,
+     malformed, no programs, or a feature this loader does not support (the message says
+     which); no program of it reached the verifier";
 
 /// Same-host TCP acceleration with eBPF sockmap: no LLVM, no clang, no libbpf.
 #[derive(Debug, Parser)]

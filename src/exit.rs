@@ -16,6 +16,10 @@ pub const ENVIRONMENT: u8 = 6;
 /// (see `crate::quirk`).
 pub const QUIRK: u8 = 7;
 
+/// An object cannot be loaded as written: not a BPF object, malformed, without programs,
+/// or needing something this loader does not do. Nothing of it reached the verifier.
+pub const NOT_LOADED: u8 = 8;
+
 /// A failure with a chosen exit code and a hint on what to do.
 #[derive(Debug)]
 pub struct Failure {
@@ -67,6 +71,8 @@ fn code_of_loader(e: &loader::Error) -> u8 {
         E::Verifier(_) => VERIFIER,
         E::Feature(loader::FeatureError::Missing { .. }) => UNSUPPORTED,
         E::NotCgroup2 { .. } | E::NoCgroup2Mount | E::NotBpffs { .. } => ENVIRONMENT,
+        E::Unsupported(_) => NOT_LOADED,
+        E::Object { source, .. } => code_of_loader(source),
         _ => match e.errno() {
             Some(libc::EPERM) | Some(libc::EACCES) => PERMISSION,
             _ => RUNTIME,

@@ -79,6 +79,20 @@ pub enum Error {
         /// The error.
         source: io::Error,
     },
+    /// An operation on one named object (a map, a program of an object) failed.
+    #[error("{object}: {source}")]
+    Object {
+        /// What was being done to which object, e.g. "creating map events".
+        object: String,
+        /// Why it failed.
+        #[source]
+        source: Box<Error>,
+    },
+    /// What is asked for is valid but not something this loader does (a program that needs
+    /// a BTF attach target, a section name whose program type is unknown, …): nothing was
+    /// given to the kernel.
+    #[error("not supported by this loader: {0}")]
+    Unsupported(String),
     /// A path is not a cgroup v2 directory.
     #[error("{}: {reason}", path.display())]
     NotCgroup2 {
@@ -125,6 +139,7 @@ impl Error {
             Error::Syscall(e) => e.errno(),
             Error::Verifier(v) => Some(v.errno()),
             Error::Io { source, .. } => source.raw_os_error(),
+            Error::Object { source, .. } => source.errno(),
             _ => None,
         }
     }

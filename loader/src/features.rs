@@ -121,6 +121,7 @@ fn load_raw(
         license: c"GPL",
         insns,
         prog_flags: 0,
+        btf: None,
     };
     crate::env::raise_memlock();
     sys::prog_load(&req, log.map(|b| (b.as_mut_slice(), 1))).map_err(|(e, _)| e)

@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod btf;
+pub mod btf_obj;
 pub mod cgroup;
 pub mod elf;
 pub mod env;

@@ -7,7 +7,7 @@
 //! [`Map::put_per_cpu`] take care of that.
 
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -34,6 +34,16 @@ pub enum MapType {
     SockMap,
     /// `BPF_MAP_TYPE_SOCKHASH`: sockets by arbitrary key.
     SockHash,
+    /// `BPF_MAP_TYPE_PROG_ARRAY`: programs for `bpf_tail_call`.
+    ProgArray,
+    /// `BPF_MAP_TYPE_PERF_EVENT_ARRAY`: one perf event per CPU for `bpf_perf_event_output`.
+    PerfEventArray,
+    /// `BPF_MAP_TYPE_ARRAY_OF_MAPS`: maps by index (created with an inner map template).
+    ArrayOfMaps,
+    /// `BPF_MAP_TYPE_HASH_OF_MAPS`: maps by key (created with an inner map template).
+    HashOfMaps,
+    /// `BPF_MAP_TYPE_RINGBUF`: a ring buffer shared with user space.
+    RingBuf,
     /// Any other type, by number.
     Other(u32),
 }
@@ -51,6 +61,11 @@ impl MapType {
             MapType::LpmTrie => BPF_MAP_TYPE_LPM_TRIE,
             MapType::SockMap => BPF_MAP_TYPE_SOCKMAP,
             MapType::SockHash => BPF_MAP_TYPE_SOCKHASH,
+            MapType::ProgArray => BPF_MAP_TYPE_PROG_ARRAY,
+            MapType::PerfEventArray => BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+            MapType::ArrayOfMaps => BPF_MAP_TYPE_ARRAY_OF_MAPS,
+            MapType::HashOfMaps => BPF_MAP_TYPE_HASH_OF_MAPS,
+            MapType::RingBuf => BPF_MAP_TYPE_RINGBUF,
             MapType::Other(n) => n,
         }
     }
@@ -67,6 +82,11 @@ impl MapType {
             BPF_MAP_TYPE_LPM_TRIE => MapType::LpmTrie,
             BPF_MAP_TYPE_SOCKMAP => MapType::SockMap,
             BPF_MAP_TYPE_SOCKHASH => MapType::SockHash,
+            BPF_MAP_TYPE_PROG_ARRAY => MapType::ProgArray,
+            BPF_MAP_TYPE_PERF_EVENT_ARRAY => MapType::PerfEventArray,
+            BPF_MAP_TYPE_ARRAY_OF_MAPS => MapType::ArrayOfMaps,
+            BPF_MAP_TYPE_HASH_OF_MAPS => MapType::HashOfMaps,
+            BPF_MAP_TYPE_RINGBUF => MapType::RingBuf,
             n => MapType::Other(n),
         }
     }
@@ -92,6 +112,11 @@ impl MapType {
             MapType::LpmTrie => "lpm_trie".into(),
             MapType::SockMap => "sockmap".into(),
             MapType::SockHash => "sockhash".into(),
+            MapType::ProgArray => "prog_array".into(),
+            MapType::PerfEventArray => "perf_event_array".into(),
+            MapType::ArrayOfMaps => "array_of_maps".into(),
+            MapType::HashOfMaps => "hash_of_maps".into(),
+            MapType::RingBuf => "ringbuf".into(),
             MapType::Other(n) => format!("type {n}"),
         }
     }
@@ -252,15 +277,47 @@ pub struct Map {
 impl Map {
     /// Creates a map.
     pub fn create(spec: &MapSpec) -> Result<Map> {
-        let a = spec.to_attr()?;
+        Map::create_attr(spec, spec.to_attr()?)
+    }
+
+    /// Creates a map with what [`Map::create`] cannot say: a map-in-map's inner map template
+    /// (`inner_map_fd`: every map put in a slot must be shaped like it) and the BTF of its
+    /// key and value (needed for values that hold timers or spin locks).
+    pub fn create_with(
+        spec: &MapSpec,
+        inner: Option<BorrowedFd<'_>>,
+        btf: Option<crate::btf_obj::MapBtf<'_>>,
+    ) -> Result<Map> {
+        let mut a = spec.to_attr()?;
+        if let Some(inner) = inner {
+            a.inner_map_fd = inner.as_raw_fd() as u32;
+        }
+        if let Some(b) = btf {
+            a.btf_fd = b.btf.as_raw_fd() as u32;
+            a.btf_key_type_id = b.key_type_id;
+            a.btf_value_type_id = b.value_type_id;
+        }
+        Map::create_attr(spec, a)
+    }
+
+    fn create_attr(spec: &MapSpec, a: attr::MapCreateAttr) -> Result<Map> {
         env::raise_memlock();
-        let fd = sys::map_create(&a)?;
+        let fd = sys::map_create(&a).map_err(|e| Error::Object {
+            object: format!("creating map {}", spec.name),
+            source: Box::new(e.into()),
+        })?;
         let info = MapInfo::of(fd.as_fd())?;
         Ok(Map {
             fd,
             name: spec.name.clone(),
             info,
         })
+    }
+
+    /// Freezes the map (`BPF_MAP_FREEZE`): from now on user space cannot change it, and
+    /// programs may treat a read-only (`BPF_F_RDONLY_PROG`) map's content as constants.
+    pub fn freeze(&self) -> Result<()> {
+        Ok(sys::map_freeze(self.fd.as_fd())?)
     }
 
     /// Wraps a map fd (from wherever it came), reading its info.

@@ -151,6 +151,8 @@ pub struct ProgramSpec {
     pub prog_flags: u32,
     /// Load with a `BPF_LOG_STATS` log to get state counts and time in [`Program::stats`].
     pub collect_stats: bool,
+    /// The program's BTF and `func_info` (needed for callbacks; see [`crate::btf_obj`]).
+    pub btf: Option<crate::btf_obj::ProgramBtf>,
 }
 
 impl ProgramSpec {
@@ -163,7 +165,14 @@ impl ProgramSpec {
             license: "GPL".to_string(),
             prog_flags: 0,
             collect_stats: false,
+            btf: None,
         }
+    }
+
+    /// With the program's BTF and `func_info` records.
+    pub fn with_btf(mut self, btf: crate::btf_obj::ProgramBtf) -> ProgramSpec {
+        self.btf = Some(btf);
+        self
     }
 
     /// With an expected attach type.
@@ -378,12 +387,11 @@ impl AsFd for Program {
 }
 
 /// Whether an errno from a load is worth a second try with a log: anything but a missing
-/// privilege or a bad argument structure.
+/// privilege or a bad pointer. E2BIG is worth one: besides an attribute the kernel does not
+/// know, it is how the verifier says a program is too large or too complex ("BPF program is
+/// too large"), and the log says which.
 fn worth_a_log(errno: Option<i32>) -> bool {
-    !matches!(
-        errno,
-        Some(libc::EPERM) | Some(libc::EFAULT) | Some(libc::E2BIG)
-    )
+    !matches!(errno, Some(libc::EPERM) | Some(libc::EFAULT))
 }
 
 /// Loads instruction bytes; `source` supplies labels and disassembly for a verifier error.
@@ -402,6 +410,10 @@ pub(crate) fn load_bytes(
         license: &license,
         insns,
         prog_flags: spec.prog_flags,
+        btf: spec
+            .btf
+            .as_ref()
+            .map(|b| (b.btf.as_fd(), b.func_info.as_slice())),
     };
     let mut stats_log = String::new();
     let first = if spec.collect_stats {

@@ -69,11 +69,33 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
 }
 
 /// Reads an object, as a CLI failure on error.
+/// Reads an object: a file that cannot be read is a runtime failure (exit 1); one that is
+/// not a BPF object, is malformed or needs what the reader does not do exits
+/// [`exit::NOT_LOADED`], with a hint only where one helps.
 fn read_object(path: &Path) -> Result<Object> {
+    use loader::elf::ElfError as E;
     Object::read_file(path).map_err(|e| {
-        Failure::new(exit::RUNTIME, format!("reading {}: {e}", path.display()))
-            .hint("expected a relocatable eBPF ELF object (clang -target bpf -c, or tcpbypass export)")
-            .into()
+        let msg = format!("reading {}: {e}", path.display());
+        let f = match &e {
+            E::Io { .. } => Failure::new(exit::RUNTIME, msg),
+            E::NotElf => Failure::new(exit::NOT_LOADED, msg).hint(
+                "expected a relocatable eBPF ELF object (clang -target bpf -c, or tcpbypass export)",
+            ),
+            E::Unsupported(what) if what.contains("CO-RE") => Failure::new(exit::NOT_LOADED, msg)
+                .hint(
+                    "build the object without CO-RE (no BPF_CORE_READ or \
+                     __builtin_preserve_access_index); this loader does not relocate field \
+                     offsets",
+                ),
+            E::Unsupported(what) if what.contains("ELF") || what.contains("machine") => {
+                Failure::new(exit::NOT_LOADED, msg).hint(
+                    "expected a relocatable eBPF ELF object (clang -target bpf -c, or tcpbypass \
+                     export)",
+                )
+            }
+            _ => Failure::new(exit::NOT_LOADED, msg),
+        };
+        f.into()
     })
 }
 
@@ -125,16 +147,38 @@ pub fn dump_object(path: &Path, raw: bool) -> Result<ExitCode> {
 pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
     super::require_bpf()?;
     let obj = read_object(path)?;
+    if obj.programs.is_empty() {
+        return Err(Failure::new(
+            exit::NOT_LOADED,
+            format!(
+                "{}: no programs, nothing to verify ({} map(s); programs are global functions in \
+                 executable sections such as SEC(\"xdp\"))",
+                path.display(),
+                obj.maps.len()
+            ),
+        )
+        .into());
+    }
+    // Like libbpf: the object's BTF goes to the kernel first (callbacks, timers and spin
+    // locks need it); if the kernel refuses it, the programs load without it.
+    let btf = match obj.load_btf() {
+        Ok(b) => b,
+        Err(e) => {
+            println!("; loading without BTF: {e}");
+            None
+        }
+    };
     let maps = obj
-        .create_maps()
+        .create_maps_with(btf.as_ref())
         .map_err(|e| Failure::from_loader("creating the object's maps", e))?;
     let refs: Vec<&Map> = maps.iter().collect();
-    let mut rejected = false;
+    let (mut rejected, mut not_loaded) = (0usize, 0usize);
+    let mut loaded = Vec::new();
     for p in &obj.programs {
-        let spec = match p.spec(&obj.license) {
+        let spec = match obj.program_spec(p, btf.as_ref()) {
             Ok(s) => s,
             Err(e) => {
-                rejected = true;
+                not_loaded += 1;
                 println!("{}: NOT LOADED — {e}", p.name);
                 continue;
             }
@@ -152,19 +196,39 @@ pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
                     fmt(s.peak_states),
                     l.cached_info().tag_hex(),
                 );
+                loaded.push(l);
             }
             Err(loader::Error::Verifier(v)) => {
-                rejected = true;
+                rejected += 1;
                 println!("{}: REJECTED — {v}", p.name);
                 if full_log {
                     println!("{}", v.log());
                 }
             }
+            Err(e @ loader::Error::Unsupported(_)) => {
+                not_loaded += 1;
+                println!("{}: NOT LOADED — {e}", p.name);
+            }
             Err(e) => return Err(Failure::from_loader(&format!("loading {}", p.name), e)),
         }
     }
-    Ok(if rejected {
+    // Program-array slots the object initialises: filled as libbpf does, so a failure there
+    // (a slot the kernel refuses) shows here too.
+    let progs: Vec<&Program> = loaded.iter().collect();
+    obj.fill_program_slots(&maps, &progs)
+        .map_err(|e| Failure::from_loader("filling the object's program arrays", e))?;
+    if rejected + not_loaded > 0 {
+        println!(
+            "{} of {} program(s) accepted, {rejected} rejected by the verifier, {not_loaded} not \
+             loaded",
+            loaded.len(),
+            obj.programs.len()
+        );
+    }
+    Ok(if rejected > 0 {
         ExitCode::from(exit::VERIFIER)
+    } else if not_loaded > 0 {
+        ExitCode::from(exit::NOT_LOADED)
     } else {
         ExitCode::SUCCESS
     })

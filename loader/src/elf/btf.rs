@@ -57,6 +57,8 @@ struct Type {
     members: Vec<(u32, u32, u32)>,
     /// VAR linkage.
     linkage: u32,
+    /// Where the type starts in the section's bytes.
+    at: usize,
 }
 
 /// A parsed `.BTF` section.
@@ -67,10 +69,11 @@ pub(crate) struct Btf<'a> {
 }
 
 /// A map definition read from `.maps`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct BtfMap {
     pub name: String,
-    /// Offset of the variable in the `.maps` section.
+    /// Offset of the variable in the `.maps` section according to the DATASEC (clang writes
+    /// 0 there; the symbol table has the real one).
     pub offset: u32,
     pub map_type: u32,
     pub key_size: u32,
@@ -78,6 +81,14 @@ pub(crate) struct BtfMap {
     pub max_entries: u32,
     pub flags: u32,
     pub pinning: u32,
+    /// A map-in-map's inner map definition (`__array(values, struct inner)`).
+    pub inner: Option<Box<BtfMap>>,
+    /// Where the `values` slots start within the definition, when it has them.
+    pub values_offset: Option<u32>,
+    /// The BTF type id of the key (`__type(key, T)`), 0 when given by size.
+    pub key_type: u32,
+    /// The BTF type id of the value, 0 when given by size.
+    pub value_type: u32,
 }
 
 impl<'a> Btf<'a> {
@@ -121,6 +132,7 @@ impl<'a> Btf<'a> {
             let rd = |off: usize| {
                 u32_at(tb, off).ok_or_else(|| err(format!("type {} is truncated", types.len() + 1)))
             };
+            let at = tb.as_ptr() as usize - b.as_ptr() as usize + pos;
             let name_off = rd(pos)?;
             let info = rd(pos + 4)?;
             let size_or_type = rd(pos + 8)?;
@@ -134,6 +146,7 @@ impl<'a> Btf<'a> {
                 array: None,
                 members: Vec::new(),
                 linkage: 0,
+                at,
             };
             let extra = match kind {
                 KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
@@ -248,7 +261,8 @@ impl<'a> Btf<'a> {
         self.size_of(p.size_or_type, 0)
     }
 
-    /// The maps defined in the DATASEC `.maps`.
+    /// The maps defined in the DATASEC `.maps`. The offsets are the DATASEC's, which clang
+    /// leaves at 0: the reader takes each map's place from the symbol table instead.
     pub fn maps(&self) -> Result<Vec<BtfMap>, ElfError> {
         let Some(sec) = self
             .types
@@ -271,65 +285,205 @@ impl<'a> Btf<'a> {
                     reason: format!("linkage {} (only global maps are supported)", var.linkage),
                 });
             }
-            let (_, def) = self.skip_mods(var.size_or_type)?;
-            if def.kind != KIND_STRUCT {
-                return Err(ElfError::BadMap {
-                    name,
-                    reason: "definition is not a struct".into(),
-                });
-            }
-            let mut m = BtfMap {
-                name: name.clone(),
-                offset,
-                map_type: 0,
-                key_size: 0,
-                value_size: 0,
-                max_entries: 0,
-                flags: 0,
-                pinning: 0,
-            };
-            for &(mname, mtype, _) in &def.members {
-                let attr = self.name(mname)?;
-                match attr {
-                    "type" => m.map_type = self.uint_attr(&name, attr, mtype)?,
-                    "max_entries" => m.max_entries = self.uint_attr(&name, attr, mtype)?,
-                    "map_flags" => m.flags = self.uint_attr(&name, attr, mtype)?,
-                    "pinning" => m.pinning = self.uint_attr(&name, attr, mtype)?,
-                    "key_size" => m.key_size = self.uint_attr(&name, attr, mtype)?,
-                    "value_size" => m.value_size = self.uint_attr(&name, attr, mtype)?,
-                    "key" => m.key_size = self.type_attr(&name, attr, mtype)?,
-                    "value" => m.value_size = self.type_attr(&name, attr, mtype)?,
-                    "numa_node" => {
-                        self.uint_attr(&name, attr, mtype)?;
-                    }
-                    "map_extra" => {
-                        if self.uint_attr(&name, attr, mtype)? != 0 {
-                            return Err(ElfError::BadMap {
-                                name,
-                                reason: "map_extra is not supported".into(),
-                            });
-                        }
-                    }
-                    "values" => {
-                        return Err(ElfError::BadMap {
-                            name,
-                            reason: "initial `values` (map-in-map or prog-array slots) are not \
-                                     supported"
-                                .into(),
-                        })
-                    }
-                    other => {
-                        return Err(ElfError::BadMap {
-                            name,
-                            reason: format!("unknown attribute {other:?}"),
-                        })
-                    }
-                }
-            }
+            let mut m = self.map_def(&name, var.size_or_type, false)?;
+            m.offset = offset;
             out.push(m);
         }
         Ok(out)
     }
+
+    /// Reads the attributes of a map definition struct (`inner`: the definition of a
+    /// map-in-map's inner map, which has no `values` of its own).
+    fn map_def(&self, name: &str, type_id: u32, inner: bool) -> Result<BtfMap, ElfError> {
+        let bad = |reason: String| ElfError::BadMap {
+            name: name.to_string(),
+            reason,
+        };
+        let (_, def) = self.skip_mods(type_id)?;
+        if def.kind != KIND_STRUCT {
+            return Err(bad("definition is not a struct".into()));
+        }
+        let mut m = BtfMap {
+            name: name.to_string(),
+            ..BtfMap::default()
+        };
+        for (k, &(mname, mtype, bit_off)) in def.members.iter().enumerate() {
+            let attr = self.name(mname)?;
+            match attr {
+                "type" => m.map_type = self.uint_attr(name, attr, mtype)?,
+                "max_entries" => m.max_entries = self.uint_attr(name, attr, mtype)?,
+                "map_flags" => m.flags = self.uint_attr(name, attr, mtype)?,
+                "pinning" => m.pinning = self.uint_attr(name, attr, mtype)?,
+                "key_size" => m.key_size = self.uint_attr(name, attr, mtype)?,
+                "value_size" => m.value_size = self.uint_attr(name, attr, mtype)?,
+                "key" => {
+                    m.key_size = self.type_attr(name, attr, mtype)?;
+                    m.key_type = self.skip_mods(mtype)?.1.size_or_type;
+                }
+                "value" => {
+                    m.value_size = self.type_attr(name, attr, mtype)?;
+                    m.value_type = self.skip_mods(mtype)?.1.size_or_type;
+                }
+                "numa_node" => {
+                    self.uint_attr(name, attr, mtype)?;
+                }
+                "map_extra" => {
+                    if self.uint_attr(name, attr, mtype)? != 0 {
+                        return Err(bad("map_extra is not supported".into()));
+                    }
+                }
+                "values" => {
+                    if inner {
+                        return Err(bad("an inner map definition cannot have `values`".into()));
+                    }
+                    if k + 1 != def.members.len() {
+                        return Err(bad("`values` must be the last attribute".into()));
+                    }
+                    if bit_off % 64 != 0 {
+                        return Err(bad("`values` is not 8-byte aligned".into()));
+                    }
+                    // `__array(values, T)`: an array (usually of 0 elements) of pointers to T,
+                    // T the inner map's definition struct or a program's FUNC_PROTO.
+                    let (_, arr) = self.skip_mods(mtype)?;
+                    let elem = match arr.array {
+                        Some((elem, _)) if arr.kind == KIND_ARRAY => elem,
+                        _ => return Err(bad("`values` is not an array (__array)".into())),
+                    };
+                    let (_, p) = self.skip_mods(elem)?;
+                    if p.kind != KIND_PTR {
+                        return Err(bad("`values` is not an array of pointers".into()));
+                    }
+                    let (target_id, target) = self.skip_mods(p.size_or_type)?;
+                    m.values_offset = Some(bit_off / 8);
+                    match target.kind {
+                        KIND_STRUCT => {
+                            let inner_name = format!("{name}.inner");
+                            m.inner = Some(Box::new(self.map_def(&inner_name, target_id, true)?));
+                        }
+                        KIND_FUNC_PROTO => {}
+                        k => {
+                            return Err(bad(format!(
+                                "`values` points to a type of kind {k}, neither a map definition \
+                                 nor a function"
+                            )))
+                        }
+                    }
+                }
+                other => return Err(bad(format!("unknown attribute {other:?}"))),
+            }
+        }
+        Ok(m)
+    }
+}
+
+impl Btf<'_> {
+    /// The id of the DATASEC called `name`.
+    pub fn datasec_id(&self, name: &str) -> Option<u32> {
+        self.types
+            .iter()
+            .position(|t| t.kind == KIND_DATASEC && self.name(t.name_off).ok() == Some(name))
+            .map(|i| i as u32 + 1)
+    }
+
+    /// A copy of the section `raw` (the bytes this was parsed from) the kernel accepts: each
+    /// DATASEC gets its ELF section's size and each of its variables the offset of the symbol
+    /// with its name (clang leaves both 0; libbpf fixes them the same way before
+    /// `BPF_BTF_LOAD`). A DATASEC without an ELF section, or a variable without a symbol, is
+    /// left as it is.
+    pub fn fixed_up(
+        &self,
+        raw: &[u8],
+        section_size: &dyn Fn(&str) -> Option<u64>,
+        var_offset: &dyn Fn(&str, &str) -> Option<u64>,
+    ) -> Vec<u8> {
+        let mut out = raw.to_vec();
+        let mut put = |at: usize, v: u32| {
+            if let Some(b) = out.get_mut(at..at + 4) {
+                b.copy_from_slice(&v.to_le_bytes());
+            }
+        };
+        for t in self.types.iter().filter(|t| t.kind == KIND_DATASEC) {
+            let Ok(sec) = self.name(t.name_off) else {
+                continue;
+            };
+            let Some(size) = section_size(sec).and_then(|s| u32::try_from(s).ok()) else {
+                continue;
+            };
+            put(t.at + 8, size);
+            for (i, &(var_id, _, _)) in t.members.iter().enumerate() {
+                let Some(name) = self
+                    .ty(var_id)
+                    .ok()
+                    .and_then(|v| self.name(v.name_off).ok())
+                else {
+                    continue;
+                };
+                if let Some(off) = var_offset(sec, name).and_then(|o| u32::try_from(o).ok()) {
+                    put(t.at + 12 + 12 * i + 4, off);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `id` is a FUNC.
+    fn is_func(&self, id: u32) -> bool {
+        self.ty(id).is_ok_and(|t| t.kind == KIND_FUNC)
+    }
+}
+
+/// The `func_info` of a `.BTF.ext` section: section name → (byte offset of the function in
+/// the section, BTF FUNC type id), as clang records them for every function. Records whose
+/// type is not a FUNC of `btf` are dropped (the kernel would refuse them).
+pub(crate) fn func_info(
+    ext: &[u8],
+    btf: &Btf<'_>,
+) -> Result<std::collections::HashMap<String, Vec<(u32, u32)>>, ElfError> {
+    let mut out: std::collections::HashMap<String, Vec<(u32, u32)>> = Default::default();
+    let word = |off: usize| u32_at(ext, off);
+    let hdr_len = word(4).ok_or_else(|| err(".BTF.ext header is truncated"))? as usize;
+    if hdr_len < 16 {
+        return Ok(out);
+    }
+    let (Some(fi_off), Some(fi_len)) = (word(8), word(12)) else {
+        return Err(err(".BTF.ext header is truncated"));
+    };
+    if fi_len == 0 {
+        return Ok(out);
+    }
+    let start = hdr_len + fi_off as usize;
+    let end = start
+        .checked_add(fi_len as usize)
+        .filter(|&e| e <= ext.len())
+        .ok_or_else(|| err(".BTF.ext func_info is outside the section"))?;
+    let rec_size = word(start).ok_or_else(|| err(".BTF.ext func_info is truncated"))? as usize;
+    if rec_size < 8 {
+        return Err(err(format!(".BTF.ext func_info record size {rec_size}")));
+    }
+    let mut pos = start + 4;
+    while pos < end {
+        let (Some(sec_off), Some(n)) = (word(pos), word(pos + 4)) else {
+            return Err(err(".BTF.ext func_info is truncated"));
+        };
+        pos += 8;
+        let sec = btf.name(sec_off)?.to_string();
+        let bytes = (n as usize)
+            .checked_mul(rec_size)
+            .filter(|&b| pos + b <= end)
+            .ok_or_else(|| err(".BTF.ext func_info is truncated"))?;
+        let recs = out.entry(sec).or_default();
+        for k in 0..n as usize {
+            let r = pos + k * rec_size;
+            let (Some(insn_off), Some(type_id)) = (word(r), word(r + 4)) else {
+                return Err(err(".BTF.ext func_info is truncated"));
+            };
+            if btf.is_func(type_id) {
+                recs.push((insn_off, type_id));
+            }
+        }
+        pos += bytes;
+    }
+    Ok(out)
 }
 
 /// A map to describe in `.BTF` for [`write_maps`].
@@ -510,7 +664,11 @@ mod tests {
                 value_size: 8,
                 max_entries: 65535,
                 flags: 0,
-                pinning: 0
+                pinning: 0,
+                inner: None,
+                values_offset: None,
+                key_type: 0,
+                value_type: 0,
             }
         );
         assert_eq!(maps[1].offset, 32);

@@ -25,10 +25,12 @@ mod read;
 pub mod sections;
 pub mod write;
 
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
+use crate::btf_obj::{BtfObject, MapBtf, ProgramBtf};
 use crate::error::Result as LoaderResult;
-use crate::map::{Map, MapSpec, UpdateFlags};
+use crate::map::{Map, MapSpec, MapType, UpdateFlags};
 use crate::program::{AttachType, Program, ProgramSpec, ProgramType};
 
 pub use sections::{section_kind, SectionKind};
@@ -38,8 +40,13 @@ pub use write::{MapFormat, Writer};
 pub const EM_BPF: u16 = 247;
 /// `R_BPF_64_64`: a 64-bit load (`lddw`) of a map or a global variable.
 pub const R_BPF_64_64: u32 = 1;
+/// `R_BPF_64_ABS64`: a 64-bit address in data (in `.maps`: an initial slot of a map-in-map or
+/// program array).
+pub const R_BPF_64_ABS64: u32 = 2;
 /// `R_BPF_64_32`: a bpf-to-bpf call.
 pub const R_BPF_64_32: u32 = 10;
+/// `BPF_F_RDONLY_PROG`: programs only read the map (libbpf's flag for `.rodata` maps).
+pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 /// The largest object file [`Object::read_file`] reads (256 MiB).
 pub const MAX_FILE_SIZE: u64 = 256 << 20;
 /// The most instruction slots all programs of one object may add up to once subprograms are
@@ -172,6 +179,15 @@ impl Pinning {
     }
 }
 
+/// What an initial slot of a map-in-map or program array holds (`.values = { [i] = &x }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotValue {
+    /// Another map of the object, by name.
+    Map(String),
+    /// A program of the object, by name.
+    Program(String),
+}
+
 /// A map defined by an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMap {
@@ -182,6 +198,34 @@ pub struct ObjectMap {
     pub pinning: Pinning,
     /// Where it is defined.
     pub origin: MapOrigin,
+    /// A map-in-map's inner map definition (`__array(values, struct inner)`): a map of this
+    /// shape is created first and passed as the template (`inner_map_fd`).
+    pub inner: Option<MapSpec>,
+    /// Initial slots (index, value), in relocation order: filled after the maps are created
+    /// (maps) or the programs loaded (programs).
+    pub init_slots: Vec<(u32, SlotValue)>,
+    /// The BTF type ids of key and value in the object's BTF (0 when unknown): a BTF map's
+    /// `__type(key, …)`/`__type(value, …)`, a global data map's DATASEC.
+    pub btf_key_type_id: u32,
+    /// See `btf_key_type_id`.
+    pub btf_value_type_id: u32,
+}
+
+impl ObjectMap {
+    /// Whether the kernel takes key/value BTF for this map's type (libbpf passes none for
+    /// these, and neither does this loader).
+    fn takes_btf(&self) -> bool {
+        self.btf_value_type_id != 0
+            && !matches!(
+                self.spec.map_type,
+                MapType::PerfEventArray
+                    | MapType::ArrayOfMaps
+                    | MapType::HashOfMaps
+                    | MapType::SockMap
+                    | MapType::SockHash
+                    | MapType::Other(7 | 8 | 14 | 16 | 17 | 22 | 23)
+            )
+    }
 }
 
 /// A program of an object, with its subprograms appended and its relocations applied.
@@ -198,6 +242,9 @@ pub struct ObjectProgram {
     pub program: asm::Program,
     /// The subprograms appended after the main function: `(name, first slot)`.
     pub subprograms: Vec<(String, usize)>,
+    /// `func_info` for the kernel: (first slot, BTF FUNC type id) of the main function and
+    /// of every subprogram, from `.BTF.ext`; empty when the object has none for all of them.
+    pub func_info: Vec<(u32, u32)>,
 }
 
 impl ObjectProgram {
@@ -212,18 +259,18 @@ impl ObjectProgram {
     }
 
     /// The spec to load this program with: the symbol name, the section's program and
-    /// expected attach type, and `license`. An [`crate::Error::InvalidArgument`] when the
+    /// expected attach type, and `license`. An [`crate::Error::Unsupported`] when the
     /// section name is unknown or the type needs a BTF attach target.
     pub fn spec(&self, license: &str) -> LoaderResult<ProgramSpec> {
         let kind = self.kind.ok_or_else(|| {
-            crate::Error::InvalidArgument(format!(
+            crate::Error::Unsupported(format!(
                 "program {}: section {:?} is not a libbpf program section name this loader \
                  knows, so its program type is unknown",
                 self.name, self.section
             ))
         })?;
         if kind.needs_btf_target {
-            return Err(crate::Error::InvalidArgument(format!(
+            return Err(crate::Error::Unsupported(format!(
                 "program {} (section {:?}): {} programs need a BTF attach target \
                  (attach_btf_id), which this loader does not resolve",
                 self.name, self.section, kind.prefix
@@ -248,11 +295,16 @@ pub struct Object {
     pub maps: Vec<ObjectMap>,
     /// Every program, in section then offset order.
     pub programs: Vec<ObjectProgram>,
+    /// The `.BTF` section with the offsets and sizes clang leaves at 0 filled in (as libbpf
+    /// does), ready for `BPF_BTF_LOAD`; `None` without `.BTF`.
+    pub btf: Option<Vec<u8>>,
 }
 
 /// The kernel objects of a loaded [`Object`].
 #[derive(Debug)]
 pub struct LoadedObject {
+    /// The object's BTF in the kernel, when the object has BTF and the kernel took it.
+    pub btf: Option<BtfObject>,
     /// The maps, in the object's order.
     pub maps: Vec<Map>,
     /// The programs, in the object's order.
@@ -299,29 +351,149 @@ impl Object {
         self.maps.iter().find(|m| m.spec.name == name)
     }
 
-    /// Creates every map (global data maps hold their initial content), not pinned.
+    /// Loads the object's BTF into the kernel. `None` when the object has none; an error
+    /// when the kernel refuses it (libbpf then goes on without BTF, and so can the caller:
+    /// only callbacks, timers and spin locks need it).
+    pub fn load_btf(&self) -> LoaderResult<Option<BtfObject>> {
+        self.btf.as_deref().map(BtfObject::load).transpose()
+    }
+
+    /// The spec to load `p` with: [`ObjectProgram::spec`], plus its `func_info` against `btf`
+    /// when both exist.
+    pub fn program_spec(
+        &self,
+        p: &ObjectProgram,
+        btf: Option<&BtfObject>,
+    ) -> LoaderResult<ProgramSpec> {
+        let spec = p.spec(&self.license)?;
+        Ok(match btf {
+            Some(b) if !p.func_info.is_empty() => spec.with_btf(ProgramBtf {
+                btf: b.clone(),
+                func_info: p.func_info.clone(),
+            }),
+            _ => spec,
+        })
+    }
+
+    /// Creates every map with [`Object::create_maps_with`], loading the object's BTF first
+    /// (and going on without it if the kernel refuses it).
     pub fn create_maps(&self) -> LoaderResult<Vec<Map>> {
+        let btf = self.load_btf().ok().flatten();
+        self.create_maps_with(btf.as_ref())
+    }
+
+    /// Creates every map, not pinned, the way libbpf does: a map-in-map gets a template made
+    /// from its inner definition, a `PERF_EVENT_ARRAY` without `max_entries` one slot per
+    /// possible CPU, maps get their key/value BTF from `btf` when their type takes it (and
+    /// are created without it if the kernel refuses), global data maps hold their initial
+    /// content and `.rodata*` maps are frozen (so the verifier may treat `const volatile`
+    /// values as constants), and the initial slots of map-in-maps are filled. Program-array
+    /// slots need the programs: see [`Object::fill_program_slots`]. An error names the map.
+    pub fn create_maps_with(&self, btf: Option<&BtfObject>) -> LoaderResult<Vec<Map>> {
+        let named = |m: &ObjectMap, e: crate::Error| match e {
+            e @ crate::Error::Object { .. } => e,
+            e => crate::Error::Object {
+                object: format!("map {}", m.spec.name),
+                source: Box::new(e),
+            },
+        };
         let mut out = Vec::with_capacity(self.maps.len());
         for m in &self.maps {
-            let map = Map::create(&m.spec)?;
+            let mut spec = m.spec.clone();
+            if spec.map_type == MapType::PerfEventArray && spec.max_entries == 0 {
+                spec.max_entries = crate::env::possible_cpus().map_err(|e| named(m, e))? as u32;
+            }
+            let template = match &m.inner {
+                Some(inner) => Some(Map::create(inner).map_err(|e| named(m, e))?),
+                None => None,
+            };
+            let inner_fd = template.as_ref().map(|t| t.as_fd());
+            let map_btf = btf.filter(|_| m.takes_btf()).map(|b| MapBtf {
+                btf: b.as_fd(),
+                key_type_id: m.btf_key_type_id,
+                value_type_id: m.btf_value_type_id,
+            });
+            let map = match Map::create_with(&spec, inner_fd, map_btf) {
+                Err(_) if map_btf.is_some() => Map::create_with(&spec, inner_fd, None),
+                r => r,
+            }
+            .map_err(|e| named(m, e))?;
             if let MapOrigin::GlobalData { init } = &m.origin {
                 if init.iter().any(|&b| b != 0) {
-                    map.put(&0u32.to_ne_bytes(), init, UpdateFlags::Any)?;
+                    map.put(&0u32.to_ne_bytes(), init, UpdateFlags::Any)
+                        .map_err(|e| named(m, e))?;
+                }
+                if m.spec.flags & BPF_F_RDONLY_PROG != 0 {
+                    map.freeze().map_err(|e| named(m, e))?;
                 }
             }
             out.push(map);
         }
+        for (m, map) in self.maps.iter().zip(&out) {
+            for (slot, value) in &m.init_slots {
+                let SlotValue::Map(target) = value else {
+                    continue;
+                };
+                let i = self
+                    .maps
+                    .iter()
+                    .position(|t| &t.spec.name == target)
+                    .ok_or_else(|| {
+                        named(
+                            m,
+                            crate::Error::InvalidArgument(format!(
+                                "slot {slot} names map {target}, which the object does not define"
+                            )),
+                        )
+                    })?;
+                let fd = out[i].as_fd().as_raw_fd() as u32;
+                map.put(&slot.to_ne_bytes(), &fd.to_ne_bytes(), UpdateFlags::Any)
+                    .map_err(|e| named(m, e))?;
+            }
+        }
         Ok(out)
     }
 
-    /// Creates the maps and loads every program against them (see [`ObjectProgram::spec`]).
+    /// Fills the initial slots of the object's program arrays (`.values = { [i] = &prog }`)
+    /// with the programs of `programs` (by name); slots naming a program not given stay
+    /// empty. `maps` are the object's maps in its order, as [`Object::create_maps`] made them.
+    pub fn fill_program_slots(&self, maps: &[Map], programs: &[&Program]) -> LoaderResult<()> {
+        for (m, map) in self.maps.iter().zip(maps) {
+            for (slot, value) in &m.init_slots {
+                let SlotValue::Program(target) = value else {
+                    continue;
+                };
+                let Some(p) = programs.iter().find(|p| p.name() == target) else {
+                    continue;
+                };
+                let fd = p.as_fd().as_raw_fd() as u32;
+                map.put(&slot.to_ne_bytes(), &fd.to_ne_bytes(), UpdateFlags::Any)
+                    .map_err(|e| crate::Error::Object {
+                        object: format!("map {}", m.spec.name),
+                        source: Box::new(e),
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the maps, loads every program against them (see [`ObjectProgram::spec`]) and
+    /// fills the program arrays' initial slots. An error names the program.
     pub fn load(&self) -> LoaderResult<LoadedObject> {
-        let maps = self.create_maps()?;
+        let btf = self.load_btf().ok().flatten();
+        let maps = self.create_maps_with(btf.as_ref())?;
         let refs: Vec<&Map> = maps.iter().collect();
         let mut programs = Vec::with_capacity(self.programs.len());
         for p in &self.programs {
-            programs.push(Program::load(&p.spec(&self.license)?, &p.program, &refs)?);
+            let spec = self.program_spec(p, btf.as_ref())?;
+            programs.push(Program::load(&spec, &p.program, &refs)?);
         }
-        Ok(LoadedObject { maps, programs })
+        let progs: Vec<&Program> = programs.iter().collect();
+        self.fill_program_slots(&maps, &progs)?;
+        Ok(LoadedObject {
+            btf,
+            maps,
+            programs,
+        })
     }
 }

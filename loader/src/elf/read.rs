@@ -16,8 +16,8 @@ use goblin::elf::{Elf, SectionHeader, Sym};
 
 use super::btf::Btf;
 use super::{
-    sections, ElfError, MapOrigin, Object, ObjectMap, ObjectProgram, Pinning, EM_BPF,
-    MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64,
+    sections, ElfError, MapOrigin, Object, ObjectMap, ObjectProgram, Pinning, SlotValue,
+    BPF_F_RDONLY_PROG, EM_BPF, MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS64,
 };
 use crate::map::{MapSpec, MapType};
 
@@ -30,8 +30,6 @@ const ET_REL: u16 = 1;
 const SHN_LORESERVE: usize = 0xff00;
 /// `sizeof(struct bpf_map_def)`: type, key_size, value_size, max_entries, map_flags.
 const MAP_DEF_SIZE: u64 = 20;
-/// `BPF_F_RDONLY_PROG`, which libbpf gives `.rodata` maps.
-const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 /// The largest global data section turned into a map (the kernel's array values are far
 /// smaller anyway); a `.bss` of any declared size costs no file bytes, so it needs a bound.
 const MAX_DATA_SECTION: u64 = 64 << 20;
@@ -261,6 +259,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
     let mut legacy_maps = None;
     let mut btf_maps = None;
     let mut btf_sec = None;
+    let mut btf_ext_sec = None;
     let mut data_secs: Vec<usize> = Vec::new();
     let mut rel_secs: Vec<usize> = Vec::new();
     for (i, s) in sections.iter().enumerate().skip(1) {
@@ -297,6 +296,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
             }
             ".BTF.ext" => {
                 check_btf_ext(s.data)?;
+                btf_ext_sec = Some(i);
                 continue;
             }
             _ => {}
@@ -419,9 +419,15 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
 
     // --- Relocations of code sections: section → slot → relocation.
     let mut relocs: HashMap<usize, BTreeMap<usize, Rel>> = HashMap::new();
+    // `.rel.maps`: the initial slots of map-in-map and program-array maps.
+    let mut map_rels: HashMap<usize, usize> = HashMap::new();
     for &ri in &rel_secs {
         let rs = &sections[ri];
         let target = rs.shdr.sh_info as usize;
+        if Some(target) == btf_maps {
+            map_rels.insert(target, ri);
+            continue;
+        }
         if !exec.contains(&target) {
             continue; // relocations of .BTF, .BTF.ext, debug info: not needed
         }
@@ -489,10 +495,24 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
     }
     let relname = |sec: usize| format!(".rel{}", sections[sec].name);
 
+    // --- BTF: needed for `.maps`; otherwise, like libbpf, a BTF the reader cannot use is
+    // ignored (the object then loads without BTF).
+    let btf = match btf_sec.map(|bi| Btf::parse(sections[bi].data)) {
+        Some(Ok(b)) => Some(b),
+        Some(Err(e)) if btf_maps.is_some() => return Err(e),
+        _ => None,
+    };
+    let func_info = match (&btf, btf_ext_sec) {
+        (Some(b), Some(ei)) => super::btf::func_info(sections[ei].data, b).unwrap_or_default(),
+        _ => HashMap::new(),
+    };
+
     // --- Maps.
     let mut maps: Vec<ObjectMap> = Vec::new();
     // (section, offset) → map index, for relocations.
     let mut map_at: HashMap<(usize, u64), usize> = HashMap::new();
+    // BTF maps: (start, end, map index, offset of `values`) in `.maps`.
+    let mut btf_ranges: Vec<(u64, u64, usize, Option<u32>)> = Vec::new();
     if let Some(mi) = legacy_maps {
         let ms = &sections[mi];
         let mut defs: Vec<(u64, String)> = Vec::new();
@@ -525,35 +545,78 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
                 spec,
                 pinning: Pinning::None,
                 origin: MapOrigin::Legacy,
+                inner: None,
+                init_slots: Vec::new(),
+                btf_key_type_id: 0,
+                btf_value_type_id: 0,
             });
         }
     }
     if let Some(mi) = btf_maps {
-        let Some(bi) = btf_sec else {
+        let Some(btf) = &btf else {
             return Err(ElfError::Btf(".maps section without a .BTF section".into()));
         };
-        let btf = Btf::parse(sections[bi].data)?;
-        for m in btf.maps()? {
-            if m.offset as u64 >= sections[mi].size() {
+        // The map's place in `.maps` is its symbol's value: clang leaves the DATASEC offsets
+        // at 0, and libbpf fixes them up from the symbol table by name the same way.
+        let mut sym_off: HashMap<String, u64> = HashMap::new();
+        for (i, sym) in syms.iter().enumerate() {
+            if sym.st_shndx == mi && sym.st_type() != STT_SECTION && sym.st_name != 0 {
+                sym_off.insert(sym_name(i)?, sym.st_value);
+            }
+        }
+        let size = sections[mi].size();
+        let mut defs = btf.maps()?;
+        for m in &mut defs {
+            let off = *sym_off.get(&m.name).ok_or_else(|| ElfError::BadMap {
+                name: m.name.clone(),
+                reason: "no symbol in .maps has this name (the DATASEC and the symbol table \
+                         disagree)"
+                    .into(),
+            })?;
+            if off >= size {
                 return Err(ElfError::BadMap {
-                    name: m.name,
-                    reason: format!("offset {} is outside .maps", m.offset),
+                    name: m.name.clone(),
+                    reason: format!("offset {off} is outside .maps ({size} bytes)"),
                 });
             }
-            let spec = MapSpec::new(
-                &m.name,
-                MapType::from_raw(m.map_type),
-                m.key_size,
-                m.value_size,
-                m.max_entries,
-            )
-            .with_flags(m.flags);
-            map_at.insert((mi, m.offset as u64), maps.len());
+            m.offset = off as u32;
+        }
+        // Each definition runs from its offset to the next one's (or the section's end):
+        // the range `.rel.maps` slots are looked up in.
+        let mut starts: Vec<u64> = defs.iter().map(|m| m.offset as u64).collect();
+        starts.sort_unstable();
+        starts.dedup();
+        if starts.len() != defs.len() {
+            return Err(ElfError::Btf("two maps share one offset in .maps".into()));
+        }
+        for m in defs {
+            let spec = btf_spec(&m);
+            let inner = m.inner.as_deref().map(btf_spec);
+            let start = m.offset as u64;
+            let end = starts.iter().copied().find(|&s| s > start).unwrap_or(size);
+            map_at.insert((mi, start), maps.len());
+            btf_ranges.push((start, end, maps.len(), m.values_offset));
             maps.push(ObjectMap {
                 spec,
                 pinning: Pinning::from_raw(m.pinning),
                 origin: MapOrigin::Btf,
+                inner,
+                init_slots: Vec::new(),
+                btf_key_type_id: m.key_type,
+                btf_value_type_id: m.value_type,
             });
+        }
+        if let Some(&ri) = map_rels.get(&mi) {
+            collect_map_slots(
+                &sections[ri],
+                bytes,
+                ctx,
+                &syms,
+                &sym_name,
+                &btf_ranges,
+                &mut maps,
+                mi,
+            )?;
         }
     }
     for &di in &data_secs {
@@ -578,6 +641,13 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
             origin: MapOrigin::GlobalData {
                 init: s.data.to_vec(),
             },
+            inner: None,
+            init_slots: Vec::new(),
+            btf_key_type_id: 0,
+            btf_value_type_id: btf
+                .as_ref()
+                .and_then(|b| b.datasec_id(&s.name))
+                .unwrap_or(0),
         });
     }
     for (i, m) in maps.iter().enumerate() {
@@ -602,6 +672,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
         legacy_maps,
         btf_maps,
         text_idx,
+        func_info: &func_info,
     };
     let mut programs = Vec::new();
     let mut total = 0usize;
@@ -612,12 +683,150 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
         let p = ctxt.build(fi, &sym_name, &relname, &mut total)?;
         programs.push(p);
     }
+    // The BTF the kernel gets: DATASEC sizes from the sections, variable offsets from the
+    // symbols (by name, within the section).
+    let btf_raw = btf.as_ref().map(|b| {
+        let size_of = |name: &str| sections.iter().find(|s| s.name == name).map(|s| s.size());
+        let var_offset = |sec: &str, var: &str| {
+            let si = sections.iter().position(|s| s.name == sec)?;
+            syms.iter().enumerate().find_map(|(i, sym)| {
+                (sym.st_shndx == si
+                    && sym.st_type() != STT_SECTION
+                    && sym.st_name != 0
+                    && sym_name(i).ok().as_deref() == Some(var))
+                .then_some(sym.st_value)
+            })
+        };
+        b.fixed_up(sections[btf_sec.unwrap_or(0)].data, &size_of, &var_offset)
+    });
     Ok(Object {
         license,
         kern_version,
         maps,
         programs,
+        btf: btf_raw,
     })
+}
+
+/// The spec a BTF map definition asks for. A map-in-map's value is the inner map's fd and a
+/// program array's a program fd: libbpf fills in the 4-byte key and value sizes when the
+/// definition leaves them out, and so does this reader.
+fn btf_spec(m: &super::btf::BtfMap) -> MapSpec {
+    let map_type = MapType::from_raw(m.map_type);
+    let (mut key_size, mut value_size) = (m.key_size, m.value_size);
+    if matches!(
+        map_type,
+        MapType::ArrayOfMaps | MapType::HashOfMaps | MapType::ProgArray
+    ) {
+        if key_size == 0 {
+            key_size = 4;
+        }
+        if value_size == 0 {
+            value_size = 4;
+        }
+    }
+    MapSpec::new(&m.name, map_type, key_size, value_size, m.max_entries).with_flags(m.flags)
+}
+
+/// Reads `.rel.maps`: each relocation fills one slot of a map-in-map (with a map of `.maps`)
+/// or of a program array (with a program), the way `.values = { [i] = &x }` is written.
+#[allow(clippy::too_many_arguments)]
+fn collect_map_slots(
+    rs: &Section<'_>,
+    bytes: &[u8],
+    ctx: Ctx,
+    syms: &[Sym],
+    sym_name: &dyn Fn(usize) -> Result<String, ElfError>,
+    ranges: &[(u64, u64, usize, Option<u32>)],
+    maps: &mut [ObjectMap],
+    maps_sec: usize,
+) -> Result<(), ElfError> {
+    if rs.shdr.sh_type != SHT_REL {
+        return Err(malformed(format!("{} is not a REL section", rs.name)));
+    }
+    if rs.shdr.sh_entsize != REL_SIZE || rs.size() % REL_SIZE != 0 {
+        return Err(malformed(format!(
+            "{}: entry size {}",
+            rs.name, rs.shdr.sh_entsize
+        )));
+    }
+    let table = RelocSection::parse(
+        bytes,
+        rs.shdr.sh_offset as usize,
+        rs.size() as usize,
+        false,
+        ctx,
+    )
+    .map_err(|e| malformed(format!("{}: {e}", rs.name)))?;
+    for (index, r) in table.iter().enumerate() {
+        let bad = |reason: String| ElfError::BadRelocation {
+            section: rs.name.clone(),
+            index,
+            reason,
+        };
+        if r.r_type != R_BPF_64_64 && r.r_type != R_BPF_64_ABS64 {
+            return Err(bad(format!(
+                "type {} (a map slot takes R_BPF_64_64 or R_BPF_64_ABS64)",
+                r.r_type
+            )));
+        }
+        if r.r_sym == 0 || r.r_sym >= syms.len() {
+            return Err(bad(format!("symbol index {} (of {})", r.r_sym, syms.len())));
+        }
+        let &(start, _, mi, values) = ranges
+            .iter()
+            .find(|(s, e, _, _)| *s <= r.r_offset && r.r_offset < *e)
+            .ok_or_else(|| bad(format!("offset {} is not inside a map", r.r_offset)))?;
+        let name = maps[mi].spec.name.clone();
+        let values = values
+            .ok_or_else(|| bad(format!("map {name} has no `values` to put a slot in")))?
+            as u64;
+        let within = r.r_offset - start;
+        if within < values || (within - values) % 8 != 0 {
+            return Err(bad(format!(
+                "offset {within} into map {name} is not one of its `values` slots"
+            )));
+        }
+        let slot = (within - values) / 8;
+        if slot >= maps[mi].spec.max_entries as u64 {
+            return Err(bad(format!(
+                "slot {slot} of map {name} is beyond its max_entries {}",
+                maps[mi].spec.max_entries
+            )));
+        }
+        let sym = &syms[r.r_sym];
+        let target = sym_name(r.r_sym)?;
+        let value = match maps[mi].spec.map_type {
+            MapType::ArrayOfMaps | MapType::HashOfMaps => {
+                if sym.st_shndx != maps_sec {
+                    return Err(bad(format!(
+                        "slot {slot} of map-in-map {name} points to {target}, which is not a map"
+                    )));
+                }
+                SlotValue::Map(target)
+            }
+            MapType::ProgArray => {
+                if sym.st_type() != STT_FUNC {
+                    return Err(bad(format!(
+                        "slot {slot} of program array {name} points to {target}, which is not a \
+                         program"
+                    )));
+                }
+                SlotValue::Program(target)
+            }
+            t => {
+                return Err(bad(format!(
+                    "map {name} of type {t} cannot have initial `values`"
+                )))
+            }
+        };
+        let slots = &mut maps[mi].init_slots;
+        if slots.iter().any(|(k, _)| *k as u64 == slot) {
+            return Err(bad(format!("slot {slot} of map {name} is set twice")));
+        }
+        slots.push((slot as u32, value));
+    }
+    Ok(())
 }
 
 /// Refuses `.BTF.ext` sections that carry CO-RE relocations (which this reader does not
@@ -656,6 +865,8 @@ struct Ctx2<'c, 'a> {
     legacy_maps: Option<usize>,
     btf_maps: Option<usize>,
     text_idx: Option<usize>,
+    /// `.BTF.ext` func_info: section name → (byte offset, FUNC type id).
+    func_info: &'c HashMap<String, Vec<(u32, u32)>>,
 }
 
 impl Ctx2<'_, '_> {
@@ -798,11 +1009,21 @@ impl Ctx2<'_, '_> {
                                 name: self.maps[mi].spec.name.clone(),
                                 kind: MapRefKind::Value { offset: off as u32 },
                             });
-                        } else if self.code.contains_key(&shndx) && insn.src == op::PSEUDO_FUNC {
+                        } else if self.code.contains_key(&shndx)
+                            && (insn.src == op::PSEUDO_FUNC
+                                || (insn.src == 0
+                                    && matches!(sym.st_type(), STT_SECTION | STT_FUNC)))
+                        {
+                            // A function's address (a callback for bpf_loop, timers,
+                            // for_each_map_elem): clang writes src 0 and relocates against the
+                            // function (st_value = its offset, imm = 0) or, for a static one,
+                            // the section (st_value = 0, imm = its offset); the kernel wants
+                            // BPF_PSEUDO_FUNC with the distance in instructions, like a call.
                             let byte = sym.st_value as i64 + insn.imm as i64;
                             if byte < 0 || byte % 8 != 0 {
                                 return Err(bad(format!("function address {byte} of {name}")));
                             }
+                            out[at].src = op::PSEUDO_FUNC;
                             target = Some((shndx, (byte / 8) as usize));
                         } else {
                             return Err(bad(format!(
@@ -813,7 +1034,9 @@ impl Ctx2<'_, '_> {
                         }
                     }
                 }
-                None if is_call && insn.src == op::PSEUDO_CALL => {
+                None if (is_call && insn.src == op::PSEUDO_CALL)
+                    || (is_lddw && insn.src == op::PSEUDO_FUNC) =>
+                {
                     // A call within the same section, without relocation.
                     let t = sec_slot as i64 + insn.imm as i64 + 1;
                     let in_func = t >= func.start as i64 && t < (func.start + func.len) as i64;
@@ -869,6 +1092,21 @@ impl Ctx2<'_, '_> {
         for (name, start) in &subprograms {
             program.add_label(*start, name);
         }
+        // func_info: one record per placed function, in slot order; all or nothing.
+        let mut placed_funcs: Vec<(usize, usize)> = placed.iter().map(|(&f, &s)| (s, f)).collect();
+        placed_funcs.sort_unstable();
+        let func_info: Vec<(u32, u32)> = placed_funcs
+            .iter()
+            .map(|&(slot, f)| {
+                let func = &self.funcs[f];
+                let recs = self.func_info.get(&self.sections[func.section].name)?;
+                let byte = (func.start * 8) as u32;
+                recs.iter()
+                    .find(|r| r.0 == byte)
+                    .map(|r| (slot as u32, r.1))
+            })
+            .collect::<Option<_>>()
+            .unwrap_or_default();
         let section = self.sections[mf.section].name.clone();
         Ok(ObjectProgram {
             name: mf.name.clone(),
@@ -876,6 +1114,7 @@ impl Ctx2<'_, '_> {
             section,
             program,
             subprograms,
+            func_info,
         })
     }
 }

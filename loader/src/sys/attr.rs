@@ -76,6 +76,18 @@ pub struct ProgLoadAttr {
     pub log_true_size: u32,
 }
 
+/// `BPF_BTF_LOAD`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BtfLoadAttr {
+    pub btf: u64,
+    pub btf_log_buf: u64,
+    pub btf_size: u32,
+    pub btf_log_size: u32,
+    pub btf_log_level: u32,
+    pub btf_log_true_size: u32,
+}
+
 /// `BPF_OBJ_PIN` and `BPF_OBJ_GET`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -245,6 +257,7 @@ pub struct LinkInfoRaw {
 unsafe impl Pod for MapCreateAttr {}
 unsafe impl Pod for MapElemAttr {}
 unsafe impl Pod for ProgLoadAttr {}
+unsafe impl Pod for BtfLoadAttr {}
 unsafe impl Pod for ObjAttr {}
 unsafe impl Pod for ProgAttachAttr {}
 unsafe impl Pod for GetIdAttr {}

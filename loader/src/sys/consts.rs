@@ -24,6 +24,8 @@ pub enum Cmd {
     MapGetFdById = 14,
     ObjGetInfoByFd = 15,
     ProgQuery = 16,
+    BtfLoad = 18,
+    MapFreeze = 22,
     LinkCreate = 28,
     LinkUpdate = 29,
     LinkGetFdById = 30,
@@ -51,6 +53,8 @@ impl Cmd {
             Cmd::MapGetFdById => "BPF_MAP_GET_FD_BY_ID",
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Cmd::ProgQuery => "BPF_PROG_QUERY",
+            Cmd::BtfLoad => "BPF_BTF_LOAD",
+            Cmd::MapFreeze => "BPF_MAP_FREEZE",
             Cmd::LinkCreate => "BPF_LINK_CREATE",
             Cmd::LinkUpdate => "BPF_LINK_UPDATE",
             Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
@@ -63,13 +67,18 @@ impl Cmd {
 // enum bpf_map_type
 pub const BPF_MAP_TYPE_HASH: u32 = 1;
 pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+pub const BPF_MAP_TYPE_PROG_ARRAY: u32 = 3;
+pub const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u32 = 4;
 pub const BPF_MAP_TYPE_PERCPU_HASH: u32 = 5;
 pub const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 pub const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
 pub const BPF_MAP_TYPE_LRU_PERCPU_HASH: u32 = 10;
 pub const BPF_MAP_TYPE_LPM_TRIE: u32 = 11;
+pub const BPF_MAP_TYPE_ARRAY_OF_MAPS: u32 = 12;
+pub const BPF_MAP_TYPE_HASH_OF_MAPS: u32 = 13;
 pub const BPF_MAP_TYPE_SOCKMAP: u32 = 15;
 pub const BPF_MAP_TYPE_SOCKHASH: u32 = 18;
+pub const BPF_MAP_TYPE_RINGBUF: u32 = 27;
 
 // enum bpf_prog_type
 pub const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;

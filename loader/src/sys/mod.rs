@@ -170,6 +170,35 @@ pub fn map_create(attr: &MapCreateAttr) -> Result<OwnedFd, SyscallError> {
     own_fd(fd, Cmd::MapCreate.name())
 }
 
+/// `BPF_BTF_LOAD`, with an optional log buffer (level 1). Returns the BTF fd, or the error.
+pub fn btf_load(btf: &[u8], log: Option<&mut [u8]>) -> Result<OwnedFd, SyscallError> {
+    let mut a = BtfLoadAttr {
+        btf: ptr(btf.as_ptr()),
+        btf_size: u32::try_from(btf.len()).unwrap_or(u32::MAX),
+        ..Default::default()
+    };
+    if let Some(buf) = log {
+        if let Some(first) = buf.first_mut() {
+            *first = 0;
+        }
+        a.btf_log_level = 1;
+        a.btf_log_size = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        a.btf_log_buf = ptr(buf.as_mut_ptr());
+    }
+    let fd = bpf(Cmd::BtfLoad, &mut a)?;
+    own_fd(fd, Cmd::BtfLoad.name())
+}
+
+/// `BPF_MAP_FREEZE`.
+pub fn map_freeze(fd: BorrowedFd<'_>) -> Result<(), SyscallError> {
+    let mut a = MapElemAttr {
+        map_fd: raw(fd),
+        ..Default::default()
+    };
+    bpf(Cmd::MapFreeze, &mut a)?;
+    Ok(())
+}
+
 /// `BPF_MAP_LOOKUP_ELEM`: `Ok(false)` when the key is absent (ENOENT).
 ///
 /// The caller guarantees `key` and `value` have the map's key size and (per-CPU) value size.
@@ -260,6 +289,9 @@ pub struct ProgLoad<'a> {
     pub insns: &'a [u8],
     /// `BPF_F_*` program flags.
     pub prog_flags: u32,
+    /// The program's BTF (`prog_btf_fd`) and its `func_info` records (instruction index,
+    /// FUNC type id), when it has them.
+    pub btf: Option<(BorrowedFd<'a>, &'a [(u32, u32)])>,
 }
 
 /// How many times `BPF_PROG_LOAD` is retried when the kernel says EAGAIN.
@@ -282,6 +314,22 @@ pub fn prog_load(
         expected_attach_type: req.expected_attach_type,
         ..Default::default()
     };
+    let func_info: Vec<u8> = req
+        .btf
+        .map(|(_, recs)| {
+            recs.iter()
+                .flat_map(|(off, id)| off.to_ne_bytes().into_iter().chain(id.to_ne_bytes()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some((fd, recs)) = req.btf {
+        a.prog_btf_fd = raw(fd);
+        if !recs.is_empty() {
+            a.func_info_rec_size = 8;
+            a.func_info = ptr(func_info.as_ptr());
+            a.func_info_cnt = recs.len() as u32;
+        }
+    }
     if let Some((buf, level)) = log {
         if let Some(first) = buf.first_mut() {
             *first = 0;

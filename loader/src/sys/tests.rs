@@ -443,6 +443,7 @@ fn eagain_is_retried_a_bounded_number_of_times() {
         license: c"GPL",
         insns: &req_insns,
         prog_flags: 0,
+        btf: None,
     };
     fake(
         |_, _, n| if n < 3 { errno(libc::EAGAIN) } else { new_fd() },
