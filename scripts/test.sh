@@ -12,6 +12,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   command -v nft >/dev/null 2>&1 || need+=(nftables)
   command -v iptables >/dev/null 2>&1 || need+=(iptables)
   command -v bpftool >/dev/null 2>&1 || need+=(bpftool)
+  # The ELF corpus (loader/tests/corpus) is rebuilt and compared with the committed objects
+  # when its recorded compiler is here; without it that one check skips with a reason.
+  command -v clang-14 >/dev/null 2>&1 || need+=(clang-14)
+  command -v llvm-objdump-14 >/dev/null 2>&1 || [ -x /usr/lib/llvm-14/bin/llvm-objdump ] || need+=(llvm-14)
   if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null ||
