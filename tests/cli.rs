@@ -875,3 +875,183 @@ fn compat_suite_through_load_matches_what_probe_reports() {
         "guard fired for {guarded_same} same checks"
     );
 }
+
+// ---- verify/dump --object: exit codes ------------------------------------------------------
+
+/// A scratch directory for object files, removed on drop.
+struct ObjDir(PathBuf);
+
+impl ObjDir {
+    fn new(tag: &str) -> ObjDir {
+        let d = std::env::temp_dir().join(format!("tcpbypass-cli-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        ObjDir(d)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    }
+}
+
+impl Drop for ObjDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn dump_object_of_something_else_exits_8_with_the_hint() {
+    let d = ObjDir::new("dump");
+    let path = d.write("notes.o", b"not an object at all");
+    let o = run(&["dump", "--object", &path]);
+    assert_eq!(o.status.code(), Some(8), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not an ELF file"), "{err}");
+    assert!(err.contains("relocatable eBPF ELF object"), "{err}");
+    // A missing file is a runtime failure, not a bad object, and gets no such hint.
+    let o = run(&[
+        "dump",
+        "--object",
+        &d.0.join("missing.o").display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("relocatable"));
+}
+
+#[test]
+fn verify_object_tells_rejected_from_not_loaded() {
+    if !kernel_or_skip("verify_object_tells_rejected_from_not_loaded") {
+        return;
+    }
+    use loader::elf::Writer;
+    use loader::{MapSpec, MapType};
+    let d = ObjDir::new("verify");
+    let mut ok = asm::Builder::new();
+    ok.mov64(asm::Reg::R0, 2).exit();
+    let ok = ok.build().unwrap();
+    // Reads r2, which an XDP program never initialises.
+    let mut bad = asm::Builder::new();
+    bad.mov64(asm::Reg::R0, asm::Reg::R2).exit();
+    let bad = bad.build().unwrap();
+
+    // Accepted.
+    let good = d.write(
+        "good.o",
+        &Writer::new("GPL")
+            .program("xdp", "pass", &ok)
+            .finish()
+            .unwrap(),
+    );
+    let o = run(&["verify", "--object", &good]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains("pass: accepted"), "{}", text(&o));
+
+    // Rejected by the verifier: 5, the instruction and the reason first.
+    let rejected = d.write(
+        "rejected.o",
+        &Writer::new("GPL")
+            .program("xdp", "bad", &bad)
+            .finish()
+            .unwrap(),
+    );
+    let o = run(&["verify", "--object", &rejected]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("bad: REJECTED") && out.contains("R2 !read_ok"),
+        "{out}"
+    );
+
+    // A section whose program type nobody knows: never reaches the verifier, 8.
+    let unknown = d.write(
+        "unknown.o",
+        &Writer::new("GPL")
+            .program("mystery", "what", &ok)
+            .finish()
+            .unwrap(),
+    );
+    let o = run(&["verify", "--object", &unknown]);
+    assert_eq!(o.status.code(), Some(8), "{}", text(&o));
+    assert!(stdout(&o).contains("what: NOT LOADED"), "{}", text(&o));
+
+    // Both in one object: the verifier's verdict decides (5), the other is still reported.
+    let both = d.write(
+        "both.o",
+        &Writer::new("GPL")
+            .program("mystery", "what", &ok)
+            .program("xdp", "bad", &bad)
+            .finish()
+            .unwrap(),
+    );
+    let o = run(&["verify", "--object", &both]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("0 of 2 program(s) accepted, 1 rejected by the verifier, 1 not loaded"),
+        "{}",
+        text(&o)
+    );
+
+    // Maps only: nothing to verify is not success. (The writer always writes a program, so
+    // its code section is turned into plain data: no SHF_EXECINSTR, no programs.)
+    let mut bytes = Writer::new("GPL")
+        .map(&MapSpec::new("counts", MapType::Hash, 4, 8, 16))
+        .program("xdp", "pass", &ok)
+        .finish()
+        .unwrap();
+    let word = |b: &[u8], at: usize, n: usize| {
+        b[at..at + n]
+            .iter()
+            .rev()
+            .fold(0u64, |v, &x| (v << 8) | u64::from(x)) as usize
+    };
+    let (shoff, shnum) = (word(&bytes, 0x28, 8), word(&bytes, 0x3c, 2));
+    for i in 0..shnum {
+        let flags = shoff + 64 * i + 8;
+        bytes[flags] &= !0x4; // SHF_EXECINSTR
+    }
+    let maps_only = d.write("maps_only.o", &bytes);
+    let o = run(&["verify", "--object", &maps_only]);
+    assert_eq!(o.status.code(), Some(8), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no programs"),
+        "{}",
+        text(&o)
+    );
+
+    // Truncated: malformed, 8, without the "not an ELF object" hint.
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = d.write("cut.o", &bytes[..bytes.len() / 2]);
+    let o = run(&["verify", "--object", &cut]);
+    assert_eq!(o.status.code(), Some(8), "{}", text(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("hint"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn verify_object_accepts_every_clang_corpus_object() {
+    if !kernel_or_skip("verify_object_accepts_every_clang_corpus_object") {
+        return;
+    }
+    let dir = loader::testing::runtime_path("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"))
+        .join("loader/tests/corpus");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "o") {
+            let o = run(&["verify", "--object", &p.display().to_string()]);
+            assert_eq!(o.status.code(), Some(0), "{}: {}", p.display(), text(&o));
+            let out = stdout(&o);
+            assert!(
+                out.contains("accepted") && !out.contains("REJECTED"),
+                "{out}"
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 14, "only {n} corpus objects in {}", dir.display());
+}
