@@ -217,3 +217,42 @@ char _license[] SEC("license") = "GPL";
     assert!(obj.maps.iter().any(|m| m.spec.name.starts_with(".rodata")));
     our_tags(&obj);
 }
+
+#[test]
+fn a_map_the_kernel_refuses_is_named_and_perf_arrays_get_a_slot_per_cpu() {
+    require_kernel!("a_map_the_kernel_refuses_is_named_and_perf_arrays_get_a_slot_per_cpu");
+    use loader::elf::Writer;
+    use loader::{MapSpec, MapType};
+    let mut b = asm::Builder::new();
+    b.ld_map(asm::Reg::R1, "empty_hash")
+        .mov64(asm::Reg::R0, 0)
+        .exit();
+    let prog = b.build().unwrap();
+    // A hash of 0 entries: EINVAL from BPF_MAP_CREATE, which must say which map.
+    let bytes = Writer::new("GPL")
+        .map(&MapSpec::new("empty_hash", MapType::Hash, 4, 4, 0))
+        .program("socket", "f", &prog)
+        .finish()
+        .unwrap();
+    let obj = Object::parse(&bytes).unwrap();
+    let e = obj.load().unwrap_err().to_string();
+    assert!(
+        e.contains("map empty_hash") && e.contains("BPF_MAP_CREATE"),
+        "{e}"
+    );
+    // A perf event array without max_entries: one slot per possible CPU, as libbpf makes it.
+    let mut b = asm::Builder::new();
+    b.ld_map(asm::Reg::R1, "events")
+        .mov64(asm::Reg::R0, 0)
+        .exit();
+    let bytes = Writer::new("GPL")
+        .map(&MapSpec::new("events", MapType::PerfEventArray, 4, 4, 0))
+        .program("socket", "f", &b.build().unwrap())
+        .finish()
+        .unwrap();
+    let loaded = Object::parse(&bytes).unwrap().load().unwrap();
+    assert_eq!(
+        loaded.maps[0].max_entries() as usize,
+        loader::env::possible_cpus().unwrap()
+    );
+}
