@@ -1042,7 +1042,10 @@ fn verify_object_accepts_every_clang_corpus_object() {
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "o") {
+        let refused = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("refused_"));
+        if p.extension().is_some_and(|x| x == "o") && !refused {
             let o = run(&["verify", "--object", &p.display().to_string()]);
             assert_eq!(o.status.code(), Some(0), "{}: {}", p.display(), text(&o));
             let out = stdout(&o);
@@ -1053,5 +1056,5 @@ fn verify_object_accepts_every_clang_corpus_object() {
             n += 1;
         }
     }
-    assert!(n >= 14, "only {n} corpus objects in {}", dir.display());
+    assert!(n >= 18, "only {n} corpus objects in {}", dir.display());
 }

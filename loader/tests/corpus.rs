@@ -23,7 +23,14 @@ use loader::elf::Object;
 /// comment saying why. Anything else it refuses is a failure, and so is an entry whose object
 /// parses (remove it then). Only features `docs/elf.md` documents as unsupported belong
 /// here, never a bug. Empty: the reader takes every object of the corpus.
-const EXPECTED_REFUSALS: &[(&str, &str)] = &[];
+const EXPECTED_REFUSALS: &[(&str, &str)] = &[
+    // A static function in a program section: libbpf 1.x refuses the object, so does the
+    // reader (the object exists to keep the two in agreement).
+    (
+        "refused_static_fn.o",
+        "static function odd_bit in program section socket",
+    ),
+];
 
 /// The corpus directory, `loader/tests/corpus`.
 fn corpus_dir() -> PathBuf {
@@ -200,6 +207,11 @@ fn parse_listing(text: &str) -> Listing {
             let flags: Vec<char> = line[17..24].chars().collect();
             let (sec, rest) = line[25..].split_once('\t').expect("symbol section");
             let (size, name) = rest.split_once(' ').expect("symbol size and name");
+            // A visibility other than default is printed before the name.
+            let name = [".hidden ", ".internal ", ".protected "]
+                .iter()
+                .find_map(|v| name.strip_prefix(v))
+                .unwrap_or(name);
             let kind = if flags[5] == 'd' { 'S' } else { flags[6] };
             listing.symbols.push(DisSymbol {
                 name: name.to_string(),
@@ -344,13 +356,31 @@ fn check_object(file: &str, obj: &Object, listing: &Listing) -> Vec<String> {
                 }
                 assert_eq!(r.kind, "R_BPF_64_64", "{file}: {origin}");
                 if sym.section == ".maps" || sym.section == "maps" {
-                    if obj.map(&sym.name).is_none() {
-                        problems.push(format!("{file}: {origin}: no map {} parsed", sym.name));
+                    // A static map is relocated against the section symbol, its offset in
+                    // imm: the map is the object symbol of that section at symbol + imm.
+                    let name = if sym.kind == 'S' {
+                        let at_off = sym.value as i64 + r.imm;
+                        match listing.symbols.iter().find(|m| {
+                            m.section == sym.section && m.kind != 'S' && m.value as i64 == at_off
+                        }) {
+                            Some(m) => m.name.clone(),
+                            None => {
+                                problems.push(format!(
+                                    "{file}: {origin}: no map symbol at offset {at_off}"
+                                ));
+                                continue;
+                            }
+                        }
+                    } else {
+                        sym.name.clone()
+                    };
+                    if obj.map(&name).is_none() {
+                        problems.push(format!("{file}: {origin}: no map {name} parsed"));
                     }
                     expected.insert(
                         at,
                         Expected {
-                            name: sym.name.clone(),
+                            name,
                             kind: MapRefKind::Fd,
                             origin,
                         },
@@ -473,4 +503,21 @@ fn listings_cover_every_object() {
             dis.display()
         );
     }
+}
+
+#[test]
+fn section_names_carry_libbpf_program_flags() {
+    // BPF_F_SLEEPABLE (1 << 4) for syscall and .s names, BPF_F_XDP_HAS_FRAGS (1 << 5).
+    let bytes = std::fs::read(corpus_dir().join("flags_sections.o")).expect("committed object");
+    let obj = Object::parse(&bytes).unwrap();
+    let flags = |name: &str| {
+        obj.program(name)
+            .unwrap()
+            .spec(&obj.license)
+            .unwrap()
+            .prog_flags
+    };
+    assert_eq!(flags("sleepable_syscall"), 1 << 4);
+    assert_eq!(flags("sleepable_uprobe"), 1 << 4);
+    assert_eq!(flags("frags_xdp"), 1 << 5);
 }

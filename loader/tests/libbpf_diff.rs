@@ -47,6 +47,16 @@
 //! disagrees, unless [`EXPECTED_DISAGREEMENTS`] names it with a substring of the reason; an
 //! entry whose object agrees (or is gone) fails too, so the table stays true.
 //!
+//! Extra objects: `TCPBYPASS_ELF_EXTRA=dir1:dir2` (a `:`-separated list, as `PATH`) adds every
+//! `*.o` of those directories to the same comparison. They are loaded, compared and printed in
+//! the table like the others (under their full path), but a disagreement of theirs does not
+//! fail the test: they are listed after the table under "extra objects that disagree", and
+//! [`EXPECTED_DISAGREEMENTS`] does not apply to them. With `TCPBYPASS_ELF_EXTRA_STRICT=1` their
+//! disagreements fail the test like any other. A named directory that cannot be read fails the
+//! test (a typo would otherwise compare nothing); empty entries are ignored. For example, to
+//! compare objects clang built from other projects' sources:
+//! `TCPBYPASS_ELF_EXTRA=/tmp/objs cargo test --release -p loader --test libbpf_diff -- --nocapture`.
+//!
 //! Skips (printed): `bpf()` unusable (a failure with `TCPBYPASS_REQUIRE_KERNEL=1`), `bpftool`,
 //! `unshare` or `mount` not installed (also a failure with `TCPBYPASS_REQUIRE_KERNEL=1`).
 
@@ -72,7 +82,15 @@ const EXPECTED_DISAGREEMENTS: &[(&str, &str)] = &[
     ("sockops_legacy.o", "legacy map definitions"),
     // The corpus's C fixture of the same: `struct bpf_map_def` maps in `maps`.
     ("legacy_maps.o", "legacy map definitions"),
+    // The same, with a static legacy map (relocated against the section symbol + imm).
+    ("static_legacy_map.o", "legacy map definitions"),
 ];
+
+/// `:`-separated directories whose `*.o` are compared too, reporting their disagreements
+/// instead of failing (see the module doc).
+const EXTRA_ENV: &str = "TCPBYPASS_ELF_EXTRA";
+/// `1`: the extra objects' disagreements fail the test.
+const EXTRA_STRICT_ENV: &str = "TCPBYPASS_ELF_EXTRA_STRICT";
 
 /// `lddw` (`BPF_LD | BPF_IMM | BPF_DW`).
 const LDDW: u8 = 0x18;
@@ -439,7 +457,10 @@ fn same_map_name(a: &str, b: &str) -> bool {
     } else {
         (cb, b, ca)
     };
-    short_raw.len() == KERNEL_NAME_LEN && long.starts_with(short)
+    // Only a name without libbpf's object prefix can have been cut: `<8 bytes>.rodata` is
+    // exactly 15 bytes and whole, and libbpf never prefixes `.rodata.str1.1`-like names.
+    let unprefixed = short_raw.starts_with('.') || !short_raw.contains('.');
+    short_raw.len() == KERNEL_NAME_LEN && unprefixed && long.starts_with(short)
 }
 
 /// One instruction of `xlated` output, normalised: a map load's id replaced by the map's
@@ -565,6 +586,9 @@ struct Row {
     /// Explanations printed after the table (first differing instruction, …).
     details: String,
     millis: u128,
+    /// From a `TCPBYPASS_ELF_EXTRA` directory: a disagreement is reported, not a failure
+    /// (unless `TCPBYPASS_ELF_EXTRA_STRICT=1`).
+    extra: bool,
 }
 
 fn compare(object: &str, theirs: &Verdict, ours: &Verdict) -> Row {
@@ -578,6 +602,7 @@ fn compare(object: &str, theirs: &Verdict, ours: &Verdict) -> Row {
         problems: Vec::new(),
         details: String::new(),
         millis: 0,
+        extra: false,
     };
     let (theirs, ours) = match (theirs, ours) {
         (Verdict::Rejects(a), Verdict::Rejects(b)) => {
@@ -706,6 +731,27 @@ fn objects_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The `*.o` of every directory `TCPBYPASS_ELF_EXTRA` names; panics when one cannot be read.
+fn extra_objects() -> Vec<PathBuf> {
+    let Some(dirs) = std::env::var_os(EXTRA_ENV) else {
+        return Vec::new();
+    };
+    let mut v = Vec::new();
+    for dir in std::env::split_paths(&dirs) {
+        if dir.as_os_str().is_empty() {
+            continue;
+        }
+        if let Err(e) = std::fs::read_dir(&dir) {
+            panic!(
+                "{EXTRA_ENV} names {}, which cannot be read: {e}",
+                dir.display()
+            );
+        }
+        v.extend(objects_in(&dir));
+    }
+    v
+}
+
 fn print_table(rows: &[Row]) {
     let header = [
         "object", "libbpf", "ours", "progs", "maps", "refs", "agree", "reason",
@@ -780,13 +826,18 @@ fn libbpf_and_our_loader_leave_the_same_programs_in_the_kernel() {
     };
 
     let root = loader::testing::runtime_path("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
-    let mut objects = objects_in(&root.join("tests/corpus"));
-    objects.extend(objects_in(&root.join("tests/data")));
+    let mut objects: Vec<(PathBuf, bool)> = objects_in(&root.join("tests/corpus"))
+        .into_iter()
+        .chain(objects_in(&root.join("tests/data")))
+        .map(|p| (p, false))
+        .collect();
     assert!(!objects.is_empty(), "no objects under {}", root.display());
+    objects.extend(extra_objects().into_iter().map(|p| (p, true)));
+    let strict = std::env::var(EXTRA_STRICT_ENV).as_deref() == Ok("1");
 
     let start = Instant::now();
     let mut rows = Vec::new();
-    for path in &objects {
+    for (path, extra) in &objects {
         let t0 = Instant::now();
         let rel = path
             .strip_prefix(root.join("tests"))
@@ -797,6 +848,7 @@ fn libbpf_and_our_loader_leave_the_same_programs_in_the_kernel() {
         let ours = our_load(path);
         let mut row = compare(&rel, &theirs, &ours);
         row.millis = t0.elapsed().as_millis();
+        row.extra = *extra;
         rows.push(row);
     }
 
@@ -814,10 +866,34 @@ fn libbpf_and_our_loader_leave_the_same_programs_in_the_kernel() {
         start.elapsed().as_secs_f64()
     );
 
+    // The extra objects' disagreements: reported, or failures when strict.
+    let mut failures = Vec::new();
+    let extra_disagree: Vec<String> = rows
+        .iter()
+        .filter(|r| r.extra && !r.problems.is_empty())
+        .map(|r| format!("{}: {}", r.object, r.problems.join("; ")))
+        .collect();
+    if !extra_disagree.is_empty() {
+        eprintln!(
+            "extra objects that disagree ({} of {}{}):\n  {}",
+            extra_disagree.len(),
+            rows.iter().filter(|r| r.extra).count(),
+            if strict {
+                format!(", failures with {EXTRA_STRICT_ENV}=1")
+            } else {
+                String::new()
+            },
+            extra_disagree.join("\n  ")
+        );
+        if strict {
+            failures.extend(extra_disagree);
+        }
+    }
+
     // Disagreements against the table of expected ones, both ways.
     let file_name = |r: &Row| r.object.rsplit('/').next().unwrap_or("").to_string();
-    let mut failures = Vec::new();
-    for r in &rows {
+    let rows: Vec<&Row> = rows.iter().filter(|r| !r.extra).collect();
+    for r in rows.iter().copied() {
         let expected = EXPECTED_DISAGREEMENTS
             .iter()
             .find(|(o, _)| *o == file_name(r));
@@ -1074,6 +1150,9 @@ fn map_names_compare_across_the_loaders_naming() {
     // Cut at 15 bytes by the kernel: a prefix of the other's suffix.
     assert!(same_map_name(".data.a_long_na", "obj.data.a_long_name"));
     assert!(!same_map_name(".data.a_long", ".data.a_long_name"));
+    // libbpf's `<8 bytes of the object name>.rodata` is 15 bytes and whole, not a cut name.
+    assert!(!same_map_name("G_harnes.rodata", ".rodata.str1.1"));
+    assert!(same_map_name("G_harnes.rodata", ".rodata"));
     assert!(same_map_sets(
         &[&"a".to_string(), &"x.bss".to_string()],
         &[&".bss".to_string(), &"a".to_string()]

@@ -390,13 +390,26 @@ impl Btf<'_> {
     /// with its name (clang leaves both 0; libbpf fixes them the same way before
     /// `BPF_BTF_LOAD`). A DATASEC without an ELF section, or a variable without a symbol, is
     /// left as it is.
+    ///
+    /// A FUNC for which `hidden` says true (a global subprogram with hidden or internal
+    /// visibility) becomes static, as libbpf marks it: the kernel then verifies it with its
+    /// caller's knowledge of the arguments instead of on its own.
     pub fn fixed_up(
         &self,
         raw: &[u8],
         section_size: &dyn Fn(&str) -> Option<u64>,
         var_offset: &dyn Fn(&str, &str) -> Option<u64>,
+        hidden: &dyn Fn(&str) -> bool,
     ) -> Vec<u8> {
         let mut out = raw.to_vec();
+        for t in self.types.iter().filter(|t| t.kind == KIND_FUNC) {
+            if self.name(t.name_off).is_ok_and(hidden) {
+                // info: vlen (here the linkage) in the low 16 bits; BTF_FUNC_STATIC is 0.
+                if let Some(b) = out.get_mut(t.at + 4..t.at + 6) {
+                    b.copy_from_slice(&[0, 0]);
+                }
+            }
+        }
         let mut put = |at: usize, v: u32| {
             if let Some(b) = out.get_mut(at..at + 4) {
                 b.copy_from_slice(&v.to_le_bytes());

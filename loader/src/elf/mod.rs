@@ -280,6 +280,7 @@ impl ObjectProgram {
         if let Some(a) = kind.expected_attach_type {
             spec = spec.expected_attach_type(a);
         }
+        spec.prog_flags |= kind.prog_flags;
         Ok(spec)
     }
 }
@@ -298,6 +299,22 @@ pub struct Object {
     /// The `.BTF` section with the offsets and sizes clang leaves at 0 filled in (as libbpf
     /// does), ready for `BPF_BTF_LOAD`; `None` without `.BTF`.
     pub btf: Option<Vec<u8>>,
+}
+
+/// A ring buffer's size as the kernel takes it: a power-of-two number of pages. libbpf rounds
+/// a size that is not one up to the next, and so does this loader.
+fn ringbuf_size(size: u32) -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page = u64::try_from(page).unwrap_or(4096).max(1);
+    if size == 0 {
+        return 0; // the kernel says what is wrong with that
+    }
+    let mut n = page;
+    while n < u64::from(size) {
+        n *= 2;
+    }
+    u32::try_from(n).unwrap_or(size)
 }
 
 /// The kernel objects of a loaded [`Object`].
@@ -403,6 +420,9 @@ impl Object {
             if spec.map_type == MapType::PerfEventArray && spec.max_entries == 0 {
                 spec.max_entries = crate::env::possible_cpus().map_err(|e| named(m, e))? as u32;
             }
+            if spec.map_type == MapType::RingBuf {
+                spec.max_entries = ringbuf_size(spec.max_entries);
+            }
             let template = match &m.inner {
                 Some(inner) => Some(Map::create(inner).map_err(|e| named(m, e))?),
                 None => None,
@@ -495,5 +515,22 @@ impl Object {
             maps,
             programs,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ringbuf_size;
+
+    #[test]
+    fn ring_buffers_round_up_to_a_power_of_two_number_of_pages() {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u32;
+        assert_eq!(ringbuf_size(0), 0);
+        assert_eq!(ringbuf_size(1), page);
+        assert_eq!(ringbuf_size(page), page);
+        assert_eq!(ringbuf_size(page + 1), 2 * page);
+        assert_eq!(ringbuf_size(3 * page), 4 * page);
+        assert_eq!(ringbuf_size(64 * page), 64 * page);
     }
 }

@@ -11,7 +11,9 @@ use goblin::elf::reloc::RelocSection;
 use goblin::elf::section_header::{
     SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
 };
-use goblin::elf::sym::{Symtab, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_SECTION};
+use goblin::elf::sym::{
+    Symtab, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_SECTION, STV_HIDDEN, STV_INTERNAL,
+};
 use goblin::elf::{Elf, SectionHeader, Sym};
 
 use super::btf::Btf;
@@ -356,6 +358,17 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
                 )));
             }
             let bind = sym.st_bind();
+            if Some(sec) != text_idx && bind != STB_GLOBAL && bind != STB_WEAK {
+                // libbpf ≥ 1.0 refuses the whole object ("program … is static and not
+                // supported"): a static function in a program section is neither a program
+                // nor, outside .text, a subprogram it will place.
+                return Err(ElfError::Unsupported(format!(
+                    "static function {} in program section {}: programs must be global \
+                     functions, subprograms belong in .text (libbpf refuses such objects too)",
+                    sym_name(i)?,
+                    s.name
+                )));
+            }
             in_sec.push((
                 (sym.st_value / 8) as usize,
                 sym.st_size / 8,
@@ -697,7 +710,22 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
                 .then_some(sym.st_value)
             })
         };
-        b.fixed_up(sections[btf_sec.unwrap_or(0)].data, &size_of, &var_offset)
+        // Global functions of .text with hidden or internal visibility (`__hidden`).
+        let hidden = |func: &str| {
+            syms.iter().enumerate().any(|(i, sym)| {
+                Some(sym.st_shndx) == text_idx
+                    && sym.st_type() == STT_FUNC
+                    && sym.st_bind() != STB_LOCAL
+                    && matches!(sym.st_other & 3, STV_INTERNAL | STV_HIDDEN)
+                    && sym_name(i).ok().as_deref() == Some(func)
+            })
+        };
+        b.fixed_up(
+            sections[btf_sec.unwrap_or(0)].data,
+            &size_of,
+            &var_offset,
+            &hidden,
+        )
     });
     Ok(Object {
         license,
@@ -979,11 +1007,12 @@ impl Ctx2<'_, '_> {
                             )));
                         }
                         if Some(shndx) == self.legacy_maps || Some(shndx) == self.btf_maps {
-                            let mi = *self.map_at.get(&(shndx, sym.st_value)).ok_or_else(|| {
-                                bad(format!(
-                                    "no map is defined at {name} (offset {})",
-                                    sym.st_value
-                                ))
+                            // The address is symbol + imm: clang relocates a static map
+                            // against the section symbol with the map's offset in imm.
+                            let off = u64::try_from(sym.st_value as i64 + insn.imm as i64)
+                                .map_err(|_| bad(format!("map address {name}{:+}", insn.imm)))?;
+                            let mi = *self.map_at.get(&(shndx, off)).ok_or_else(|| {
+                                bad(format!("no map is defined at {name} (offset {off})"))
                             })?;
                             out[at].src = op::PSEUDO_MAP_FD;
                             out[at].imm = 0;

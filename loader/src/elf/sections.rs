@@ -14,99 +14,139 @@ pub struct SectionKind {
     /// Whether loading needs a BTF attach target (`attach_btf_id`), which this loader does not
     /// resolve (fentry, fexit, lsm, iter, struct_ops, freplace, tp_btf).
     pub needs_btf_target: bool,
+    /// The `BPF_F_*` program flags libbpf loads these programs with (`BPF_F_SLEEPABLE` for
+    /// `syscall` and the `.s` names, `BPF_F_XDP_HAS_FRAGS` for `xdp.frags`).
+    pub prog_flags: u32,
 }
 
-/// (name, prog type, attach type, needs BTF target). Longer, more specific names first.
-const TABLE: &[(&str, u32, Option<u32>, bool)] = &[
-    ("socket", 1, None, false),
-    ("sk_reuseport/migrate", 21, Some(40), false),
-    ("sk_reuseport", 21, Some(39), false),
-    ("kprobe.multi", 2, Some(42), false),
-    ("kretprobe.multi", 2, Some(42), false),
-    ("kprobe", 2, None, false),
-    ("kretprobe", 2, None, false),
-    ("uprobe", 2, None, false),
-    ("uretprobe", 2, None, false),
-    ("ksyscall", 2, None, false),
-    ("kretsyscall", 2, None, false),
-    ("usdt", 2, None, false),
-    ("classifier", 3, None, false),
-    ("tc", 3, None, false),
-    ("action", 4, None, false),
-    ("tracepoint", 5, None, false),
-    ("tp", 5, None, false),
-    ("raw_tracepoint.w", 24, None, false),
-    ("raw_tp.w", 24, None, false),
-    ("raw_tracepoint", 17, None, false),
-    ("raw_tp", 17, None, false),
-    ("tp_btf", 26, Some(23), true),
-    ("fentry", 26, Some(24), true),
-    ("fexit", 26, Some(25), true),
-    ("fmod_ret", 26, Some(26), true),
-    ("iter", 26, Some(28), true),
-    ("lsm_cgroup", 29, Some(43), true),
-    ("lsm", 29, Some(27), true),
-    ("struct_ops", 27, None, true),
-    ("freplace", 28, None, true),
-    ("syscall", 31, None, false),
-    ("xdp/devmap", 6, Some(33), false),
-    ("xdp/cpumap", 6, Some(35), false),
-    ("xdp", 6, Some(37), false),
-    ("perf_event", 7, None, false),
-    ("lwt_in", 10, None, false),
-    ("lwt_out", 11, None, false),
-    ("lwt_xmit", 12, None, false),
-    ("lwt_seg6local", 19, None, false),
-    ("sockops", 13, Some(3), false),
-    ("sk_skb/stream_parser", 14, Some(4), false),
-    ("sk_skb/stream_verdict", 14, Some(5), false),
-    ("sk_skb/verdict", 14, Some(38), false),
-    ("sk_skb", 14, None, false),
-    ("sk_msg", 16, Some(7), false),
-    ("lirc_mode2", 20, Some(16), false),
-    ("flow_dissector", 22, Some(17), false),
-    ("cgroup_skb/ingress", 8, Some(0), false),
-    ("cgroup_skb/egress", 8, Some(1), false),
-    ("cgroup/skb", 8, None, false),
-    ("cgroup/sock_create", 9, Some(2), false),
-    ("cgroup/sock_release", 9, Some(34), false),
-    ("cgroup/sock", 9, Some(2), false),
-    ("cgroup/post_bind4", 9, Some(12), false),
-    ("cgroup/post_bind6", 9, Some(13), false),
-    ("cgroup/bind4", 18, Some(8), false),
-    ("cgroup/bind6", 18, Some(9), false),
-    ("cgroup/connect4", 18, Some(10), false),
-    ("cgroup/connect6", 18, Some(11), false),
-    ("cgroup/sendmsg4", 18, Some(14), false),
-    ("cgroup/sendmsg6", 18, Some(15), false),
-    ("cgroup/recvmsg4", 18, Some(19), false),
-    ("cgroup/recvmsg6", 18, Some(20), false),
-    ("cgroup/getpeername4", 18, Some(29), false),
-    ("cgroup/getpeername6", 18, Some(30), false),
-    ("cgroup/getsockname4", 18, Some(31), false),
-    ("cgroup/getsockname6", 18, Some(32), false),
-    ("cgroup/sysctl", 23, Some(18), false),
-    ("cgroup/getsockopt", 25, Some(21), false),
-    ("cgroup/setsockopt", 25, Some(22), false),
-    ("cgroup/dev", 15, Some(6), false),
-    ("sk_lookup", 30, Some(36), false),
+/// The name takes `/…` after it (`kprobe/tcp_sendmsg`): libbpf's `+` entries. Every other
+/// name must match exactly, as libbpf ≥ 1.0 requires (`xdp/foo` is not an XDP section).
+const EXTRAS: u8 = 1;
+/// Loading needs a BTF attach target.
+const BTF_TARGET: u8 = 2;
+/// libbpf loads with `BPF_F_SLEEPABLE`.
+const SLEEPABLE: u8 = 4;
+/// libbpf loads with `BPF_F_XDP_HAS_FRAGS`.
+const XDP_FRAGS: u8 = 8;
+
+/// `BPF_F_SLEEPABLE`.
+const BPF_F_SLEEPABLE: u32 = 1 << 4;
+/// `BPF_F_XDP_HAS_FRAGS`.
+const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
+
+/// (name, prog type, attach type, flags above): libbpf 1.1's `section_defs`, plus
+/// `sk_skb/verdict` (a later libbpf's name). Longer, more specific names first.
+const TABLE: &[(&str, u32, Option<u32>, u8)] = &[
+    ("socket", 1, None, 0),
+    ("sk_reuseport/migrate", 21, Some(40), 0),
+    ("sk_reuseport", 21, Some(39), 0),
+    ("kprobe.multi", 2, Some(42), EXTRAS),
+    ("kretprobe.multi", 2, Some(42), EXTRAS),
+    ("kprobe", 2, None, EXTRAS),
+    ("kretprobe", 2, None, EXTRAS),
+    ("uprobe.s", 2, None, EXTRAS | SLEEPABLE),
+    ("uprobe", 2, None, EXTRAS),
+    ("uretprobe.s", 2, None, EXTRAS | SLEEPABLE),
+    ("uretprobe", 2, None, EXTRAS),
+    ("ksyscall", 2, None, EXTRAS),
+    ("kretsyscall", 2, None, EXTRAS),
+    ("usdt", 2, None, EXTRAS),
+    ("classifier", 3, None, 0),
+    ("tc", 3, None, 0),
+    ("action", 4, None, 0),
+    ("tracepoint", 5, None, EXTRAS),
+    ("tp", 5, None, EXTRAS),
+    ("raw_tracepoint.w", 24, None, EXTRAS),
+    ("raw_tp.w", 24, None, EXTRAS),
+    ("raw_tracepoint", 17, None, EXTRAS),
+    ("raw_tp", 17, None, EXTRAS),
+    ("tp_btf", 26, Some(23), EXTRAS | BTF_TARGET),
+    ("fentry.s", 26, Some(24), EXTRAS | BTF_TARGET | SLEEPABLE),
+    ("fentry", 26, Some(24), EXTRAS | BTF_TARGET),
+    ("fexit.s", 26, Some(25), EXTRAS | BTF_TARGET | SLEEPABLE),
+    ("fexit", 26, Some(25), EXTRAS | BTF_TARGET),
+    ("fmod_ret.s", 26, Some(26), EXTRAS | BTF_TARGET | SLEEPABLE),
+    ("fmod_ret", 26, Some(26), EXTRAS | BTF_TARGET),
+    ("iter.s", 26, Some(28), EXTRAS | BTF_TARGET | SLEEPABLE),
+    ("iter", 26, Some(28), EXTRAS | BTF_TARGET),
+    ("lsm_cgroup", 29, Some(43), EXTRAS | BTF_TARGET),
+    ("lsm.s", 29, Some(27), EXTRAS | BTF_TARGET | SLEEPABLE),
+    ("lsm", 29, Some(27), EXTRAS | BTF_TARGET),
+    ("struct_ops", 27, None, EXTRAS | BTF_TARGET),
+    ("freplace", 28, None, EXTRAS | BTF_TARGET),
+    ("syscall", 31, None, SLEEPABLE),
+    ("xdp.frags/devmap", 6, Some(33), XDP_FRAGS),
+    ("xdp/devmap", 6, Some(33), 0),
+    ("xdp.frags/cpumap", 6, Some(35), XDP_FRAGS),
+    ("xdp/cpumap", 6, Some(35), 0),
+    ("xdp.frags", 6, Some(37), XDP_FRAGS),
+    ("xdp", 6, Some(37), 0),
+    ("perf_event", 7, None, 0),
+    ("lwt_in", 10, None, 0),
+    ("lwt_out", 11, None, 0),
+    ("lwt_xmit", 12, None, 0),
+    ("lwt_seg6local", 19, None, 0),
+    ("sockops", 13, Some(3), 0),
+    ("sk_skb/stream_parser", 14, Some(4), 0),
+    ("sk_skb/stream_verdict", 14, Some(5), 0),
+    ("sk_skb/verdict", 14, Some(38), 0),
+    ("sk_skb", 14, None, 0),
+    ("sk_msg", 16, Some(7), 0),
+    ("lirc_mode2", 20, Some(16), 0),
+    ("flow_dissector", 22, Some(17), 0),
+    ("cgroup_skb/ingress", 8, Some(0), 0),
+    ("cgroup_skb/egress", 8, Some(1), 0),
+    ("cgroup/skb", 8, None, 0),
+    ("cgroup/sock_create", 9, Some(2), 0),
+    ("cgroup/sock_release", 9, Some(34), 0),
+    ("cgroup/sock", 9, Some(2), 0),
+    ("cgroup/post_bind4", 9, Some(12), 0),
+    ("cgroup/post_bind6", 9, Some(13), 0),
+    ("cgroup/bind4", 18, Some(8), 0),
+    ("cgroup/bind6", 18, Some(9), 0),
+    ("cgroup/connect4", 18, Some(10), 0),
+    ("cgroup/connect6", 18, Some(11), 0),
+    ("cgroup/sendmsg4", 18, Some(14), 0),
+    ("cgroup/sendmsg6", 18, Some(15), 0),
+    ("cgroup/recvmsg4", 18, Some(19), 0),
+    ("cgroup/recvmsg6", 18, Some(20), 0),
+    ("cgroup/getpeername4", 18, Some(29), 0),
+    ("cgroup/getpeername6", 18, Some(30), 0),
+    ("cgroup/getsockname4", 18, Some(31), 0),
+    ("cgroup/getsockname6", 18, Some(32), 0),
+    ("cgroup/sysctl", 23, Some(18), 0),
+    ("cgroup/getsockopt", 25, Some(21), 0),
+    ("cgroup/setsockopt", 25, Some(22), 0),
+    ("cgroup/dev", 15, Some(6), 0),
+    ("sk_lookup", 30, Some(36), 0),
 ];
 
-/// The kind of programs in a section called `name`: an exact libbpf name (`sockops`,
-/// `sk_msg`, `xdp`, `cgroup/connect4`, …) or one followed by `/` and a target
-/// (`kprobe/tcp_sendmsg`, `tracepoint/syscalls/sys_enter_openat`). `None` for anything else.
+/// The kind of programs in a section called `name`, by libbpf 1.1's rules: an exact name
+/// (`sockops`, `sk_msg`, `xdp`, `cgroup/connect4`, …), or, for the names that take a target,
+/// one followed by `/` and the target (`kprobe/tcp_sendmsg`,
+/// `tracepoint/syscalls/sys_enter_openat`). `None` for anything else (`xdp/foo`, `socket/x`).
 pub fn section_kind(name: &str) -> Option<SectionKind> {
     TABLE
         .iter()
-        .find(|(p, ..)| {
+        .find(|(p, _, _, flags)| {
             name == *p
-                || (name.len() > p.len() && name.starts_with(p) && name.as_bytes()[p.len()] == b'/')
+                || (flags & EXTRAS != 0
+                    && name.len() > p.len()
+                    && name.starts_with(p)
+                    && name.as_bytes()[p.len()] == b'/')
         })
-        .map(|&(prefix, t, a, btf)| SectionKind {
+        .map(|&(prefix, t, a, flags)| SectionKind {
             prefix,
             prog_type: ProgramType::from_raw(t),
             expected_attach_type: a.map(AttachType::from_raw),
-            needs_btf_target: btf,
+            needs_btf_target: flags & BTF_TARGET != 0,
+            prog_flags: if flags & SLEEPABLE != 0 {
+                BPF_F_SLEEPABLE
+            } else if flags & XDP_FRAGS != 0 {
+                BPF_F_XDP_HAS_FRAGS
+            } else {
+                0
+            },
         })
 }
 
@@ -115,8 +155,9 @@ pub fn section_kind(name: &str) -> Option<SectionKind> {
 pub fn section_name(prog_type: ProgramType, attach: Option<AttachType>) -> Option<&'static str> {
     TABLE
         .iter()
-        .find(|(_, t, a, btf)| {
-            !btf && *t == prog_type.raw()
+        .find(|(_, t, a, flags)| {
+            flags & (BTF_TARGET | SLEEPABLE | XDP_FRAGS) == 0
+                && *t == prog_type.raw()
                 && (attach.is_none() || a.map(AttachType::from_raw) == attach)
         })
         .map(|(p, ..)| *p)
@@ -139,10 +180,23 @@ mod tests {
             2
         );
         assert_eq!(section_kind("tc").unwrap().prog_type.raw(), 3);
+        // libbpf 1.1 takes a target only after the names marked `+` in its table.
+        assert!(section_kind("classifier/ingress").is_none());
+        assert!(section_kind("xdp/x").is_none());
+        assert!(section_kind("socket/tail").is_none());
+        assert!(section_kind("sockops/x").is_none());
+        assert!(section_kind("cgroup/skb/x").is_none());
         assert_eq!(
-            section_kind("classifier/ingress").unwrap().prog_type.raw(),
-            3
+            section_kind("xdp.frags").unwrap().prog_flags,
+            BPF_F_XDP_HAS_FRAGS
         );
+        assert_eq!(section_kind("syscall").unwrap().prog_flags, BPF_F_SLEEPABLE);
+        assert_eq!(
+            section_kind("uprobe.s/bin:func").unwrap().prog_flags,
+            BPF_F_SLEEPABLE
+        );
+        assert_eq!(section_kind("uprobe/bin:func").unwrap().prog_flags, 0);
+        assert!(section_kind("lsm.s/file_open").unwrap().needs_btf_target);
         assert_eq!(
             section_kind("cgroup/connect4")
                 .unwrap()
