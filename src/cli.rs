@@ -132,6 +132,10 @@ pub struct LoadArgs {
     /// Attach through PROG_ATTACH even when the kernel has bpf_link for cgroups.
     #[arg(long, hide = true)]
     pub legacy_attach: bool,
+    /// Run the compatibility suite again (seconds) instead of using the verdicts this boot
+    /// already found (kept in /run/tcpbypass/compat by `probe` and the first `load`).
+    #[arg(long)]
+    pub recheck: bool,
 }
 
 /// Options of `load`: those shared with `run`, and `--strict`.

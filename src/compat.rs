@@ -44,6 +44,11 @@ pub struct Verdict {
 /// the application observed, as text; equal texts mean the same behaviour.
 type Observe = for<'m> fn(&mut Pair<'m>) -> Result<String>;
 
+/// The guard that keeps setsockopt-sensitive behaviours the same (`Verdict::guard`).
+pub const SOCKOPT_GUARD: &str = "setsockopt guard";
+/// The guard that keeps a slow reader's memory bounded as over TCP.
+pub const RCVQ_GUARD: &str = "receive-queue bound (sk_msg)";
+
 /// Every behaviour of the suite, in the order it runs.
 pub const NAMES: [&str; 22] = [
     "recv_eagain",
@@ -303,12 +308,27 @@ pub fn run() -> Result<Vec<Verdict>> {
     Ok(out)
 }
 
-/// Runs the suite before a load: warns naming every behaviour applications can tell apart
-/// from TCP, and with `strict` refuses (exit code [`crate::exit::QUIRK`]) when any is neither
-/// the same nor guarded.
-pub fn check_for_load(strict: bool) -> Result<()> {
-    let v = match run() {
-        Ok(v) => v,
+/// Runs the suite before a load, or takes this boot's verdicts from the cache
+/// ([`crate::compat_cache`]; `recheck` runs it anyway): warns naming every behaviour
+/// applications can tell apart from TCP, and with `strict` refuses (exit code
+/// [`crate::exit::QUIRK`]) when any is neither the same nor guarded.
+pub fn check_for_load(strict: bool, recheck: bool) -> Result<()> {
+    let cached = if recheck {
+        None
+    } else {
+        crate::compat_cache::load()
+    };
+    let fresh = cached.is_none();
+    let v = match cached.map_or_else(run_and_keep, Ok) {
+        Ok(v) => {
+            if !fresh {
+                crate::log::debug(
+                    "compatibility verdicts from this boot's cache (/run/tcpbypass/compat; \
+                     --recheck runs the suite again)",
+                );
+            }
+            v
+        }
         Err(e) => {
             if strict {
                 return Err(crate::exit::Failure::new(
@@ -356,6 +376,15 @@ pub fn check_for_load(strict: bool) -> Result<()> {
     Ok(())
 }
 
+/// Runs the suite and keeps its verdicts for this boot (best effort).
+pub fn run_and_keep() -> Result<Vec<Verdict>> {
+    let v = run()?;
+    if let Err(e) = crate::compat_cache::store(&v) {
+        crate::log::debug(&format!("compatibility verdicts not cached: {e}"));
+    }
+    Ok(v)
+}
+
 /// The names of the behaviours that are not the same as over TCP (different or unknown).
 pub fn differing(v: &[Verdict]) -> Vec<&'static str> {
     v.iter()
@@ -397,7 +426,7 @@ fn compare(bp: &Bypass, name: &'static str, check: Observe) -> Verdict {
     Verdict {
         name,
         same: Some(same),
-        guard: (same && guarded_used && bp.sockopt_guard).then_some("setsockopt guard"),
+        guard: (same && guarded_used && bp.sockopt_guard).then_some(SOCKOPT_GUARD),
         detail: if same {
             control
         } else {
@@ -1101,7 +1130,7 @@ fn fill(p: &mut Pair, cap: usize) -> Result<(usize, String)> {
 /// order once the reader reads.
 fn slow_reader(bp: &Bypass) -> Verdict {
     let name = "slow_reader";
-    let guard = bp.guarded.then_some("receive-queue bound (sk_msg)");
+    let guard = bp.guarded.then_some(RCVQ_GUARD);
     let fail = |detail: String| Verdict {
         name,
         same: None,

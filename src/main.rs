@@ -7,6 +7,7 @@ mod bypass;
 mod cli;
 mod commands;
 mod compat;
+mod compat_cache;
 mod exit;
 mod json;
 mod log;

@@ -1058,3 +1058,84 @@ fn verify_object_accepts_every_clang_corpus_object() {
     }
     assert!(n >= 18, "only {n} corpus objects in {}", dir.display());
 }
+
+// ---- the compatibility verdicts' cache -----------------------------------------------------
+
+#[test]
+fn load_takes_this_boots_verdicts_from_the_cache_and_recheck_runs_the_suite() {
+    if !kernel_or_skip("load_takes_this_boots_verdicts_from_the_cache_and_recheck_runs_the_suite") {
+        return;
+    }
+    let dir = ObjDir::new("compat-cache");
+    let cache = dir.0.join("compat");
+    let with_cache = |l: &Loaded, extra: &[&str]| {
+        bin()
+            .args(l.args("load", extra))
+            .env("TCPBYPASS_COMPAT_CACHE", &cache)
+            .output()
+            .expect("running tcpbypass")
+    };
+    // probe runs the suite and keeps its verdicts.
+    let o = bin()
+        .arg("probe")
+        .env("TCPBYPASS_COMPAT_CACHE", &cache)
+        .output()
+        .unwrap();
+    assert!(cache.exists(), "probe wrote no cache: {}", text(&o));
+    let written = std::fs::read_to_string(&cache).unwrap();
+    let differs = written.lines().skip(1).any(|l| !l.contains("\tsame\t"));
+    // A forged cache for this boot that says every behaviour is the same: a strict load takes
+    // it (so the suite did not run) ...
+    let forged: String = written
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                let f: Vec<&str> = l.splitn(4, '\t').collect();
+                format!("{}\tsame\t{}\t{}\n", f[0], f[2], f[3])
+            }
+        })
+        .collect();
+    std::fs::write(&cache, &forged).unwrap();
+    let l = Loaded::not_yet();
+    let o = with_cache(&l, &["--strict"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(l.attached_ids().len(), 1);
+    assert!(l.cmd("unload", &[]).status.success());
+    // ... and --recheck runs the suite, which on a kernel where a behaviour differs refuses,
+    // and rewrites the cache with what it found.
+    let o = with_cache(&l, &["--strict", "--recheck"]);
+    if differs {
+        assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+        assert!(l.attached_ids().is_empty());
+    }
+    assert_eq!(
+        verdicts(&std::fs::read_to_string(&cache).unwrap()),
+        verdicts(&written)
+    );
+    // A cache of another boot or binary (another key) is not used: the suite runs.
+    std::fs::write(
+        &cache,
+        forged.replacen("tcpbypass-compat 1 ", "tcpbypass-compat 1 0", 1),
+    )
+    .unwrap();
+    let o = with_cache(&l, &["--strict"]);
+    if differs {
+        assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    }
+    assert_eq!(
+        verdicts(&std::fs::read_to_string(&cache).unwrap()),
+        verdicts(&written)
+    );
+}
+
+/// A cache file without its details (which carry timings): the key line, then each
+/// behaviour's name, verdict and guard.
+fn verdicts(cache: &str) -> Vec<String> {
+    cache
+        .lines()
+        .map(|l| l.splitn(4, '\t').take(3).collect::<Vec<_>>().join("\t"))
+        .collect()
+}

@@ -226,6 +226,7 @@ impl LoadedBypass {
             exclude_ports: Vec::new(),
             replace: false,
             legacy_attach: false,
+            recheck: false,
         };
         if Pins::new(&pins.pin_dir).state()? != crate::bypass::PinState::Absent {
             bail!(

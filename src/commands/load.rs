@@ -64,7 +64,7 @@ pub fn load_checked(args: &LoadArgs, replace: bool, strict: bool) -> Result<Outc
         // and it pushes a few MiB through a throwaway bypass) ran at the first load and runs
         // again with --strict; `tcpbypass probe` shows it any time.
         if strict {
-            crate::compat::check_for_load(strict)?;
+            crate::compat::check_for_load(strict, args.recheck)?;
         } else {
             log::debug(
                 "--replace: compatibility suite not rerun (it ran at load; see `tcpbypass probe`)",
@@ -83,7 +83,7 @@ pub fn load_checked(args: &LoadArgs, replace: bool, strict: bool) -> Result<Outc
         ));
         return Ok(Outcome::Replaced);
     }
-    crate::compat::check_for_load(strict)?;
+    crate::compat::check_for_load(strict, args.recheck)?;
     fresh_load(args, &pins, &cgroup, &prefixes)?;
     log::info(&format!(
         "tcpbypass loaded: sock_ops on {}, pins under {}",

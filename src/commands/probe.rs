@@ -117,7 +117,7 @@ pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
     };
     // The compatibility suite: only where a bypassed pair can be made.
     let compat = if usable {
-        match crate::compat::run() {
+        match crate::compat::run_and_keep() {
             Ok(v) => Some(Ok(v)),
             Err(e) => Some(Err(format!("{e:#}"))),
         }
