@@ -450,20 +450,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
                 rs.name
             )));
         }
-        if rs.shdr.sh_entsize != REL_SIZE || rs.size() % REL_SIZE != 0 {
-            return Err(malformed(format!(
-                "{}: entry size {}",
-                rs.name, rs.shdr.sh_entsize
-            )));
-        }
-        let table = RelocSection::parse(
-            bytes,
-            rs.shdr.sh_offset as usize,
-            rs.size() as usize,
-            false,
-            ctx,
-        )
-        .map_err(|e| malformed(format!("{}: {e}", rs.name)))?;
+        let table = rel_table(rs, bytes, ctx)?;
         let tsize = sections[target].size();
         let per = relocs.entry(target).or_default();
         for (index, r) in table.iter().enumerate() {
@@ -736,6 +723,28 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
     })
 }
 
+/// A `SHT_REL` section's entries, after checking its entry size against the file.
+fn rel_table<'a>(
+    rs: &Section<'_>,
+    bytes: &'a [u8],
+    ctx: Ctx,
+) -> Result<RelocSection<'a>, ElfError> {
+    if rs.shdr.sh_entsize != REL_SIZE || rs.size() % REL_SIZE != 0 {
+        return Err(malformed(format!(
+            "{}: entry size {}",
+            rs.name, rs.shdr.sh_entsize
+        )));
+    }
+    RelocSection::parse(
+        bytes,
+        rs.shdr.sh_offset as usize,
+        rs.size() as usize,
+        false,
+        ctx,
+    )
+    .map_err(|e| malformed(format!("{}: {e}", rs.name)))
+}
+
 /// The spec a BTF map definition asks for. A map-in-map's value is the inner map's fd and a
 /// program array's a program fd: libbpf fills in the 4-byte key and value sizes when the
 /// definition leaves them out, and so does this reader.
@@ -772,20 +781,7 @@ fn collect_map_slots(
     if rs.shdr.sh_type != SHT_REL {
         return Err(malformed(format!("{} is not a REL section", rs.name)));
     }
-    if rs.shdr.sh_entsize != REL_SIZE || rs.size() % REL_SIZE != 0 {
-        return Err(malformed(format!(
-            "{}: entry size {}",
-            rs.name, rs.shdr.sh_entsize
-        )));
-    }
-    let table = RelocSection::parse(
-        bytes,
-        rs.shdr.sh_offset as usize,
-        rs.size() as usize,
-        false,
-        ctx,
-    )
-    .map_err(|e| malformed(format!("{}: {e}", rs.name)))?;
+    let table = rel_table(rs, bytes, ctx)?;
     for (index, r) in table.iter().enumerate() {
         let bad = |reason: String| ElfError::BadRelocation {
             section: rs.name.clone(),

@@ -521,6 +521,18 @@ pub fn obj_info<T: Pod>(fd: BorrowedFd<'_>) -> Result<T, SyscallError> {
     Ok(info)
 }
 
+/// `BPF_OBJ_GET_INFO_BY_FD` into `info`, whose pointer fields say where the kernel writes
+/// arrays (map ids, instructions).
+fn obj_info_into<T: Pod>(fd: BorrowedFd<'_>, info: &mut T) -> Result<(), SyscallError> {
+    let mut a = InfoAttr {
+        bpf_fd: raw(fd),
+        info_len: std::mem::size_of::<T>() as u32,
+        info: ptr(bytes_of_mut(info).as_mut_ptr()),
+    };
+    bpf(Cmd::ObjGetInfoByFd, &mut a)?;
+    Ok(())
+}
+
 /// `BPF_OBJ_GET_INFO_BY_FD` for a program, with the ids of the maps it uses.
 pub fn prog_info(fd: BorrowedFd<'_>) -> Result<(ProgInfoRaw, Vec<u32>), SyscallError> {
     let first: ProgInfoRaw = obj_info(fd)?;
@@ -533,12 +545,7 @@ pub fn prog_info(fd: BorrowedFd<'_>) -> Result<(ProgInfoRaw, Vec<u32>), SyscallE
         map_ids: ptr(ids.as_mut_ptr()),
         ..Default::default()
     };
-    let mut a = InfoAttr {
-        bpf_fd: raw(fd),
-        info_len: std::mem::size_of::<ProgInfoRaw>() as u32,
-        info: ptr(bytes_of_mut(&mut info).as_mut_ptr()),
-    };
-    bpf(Cmd::ObjGetInfoByFd, &mut a)?;
+    obj_info_into(fd, &mut info)?;
     ids.truncate((info.nr_map_ids as usize).min(ids.len()));
     info.map_ids = 0;
     Ok((info, ids))
@@ -557,12 +564,7 @@ pub fn prog_xlated(fd: BorrowedFd<'_>) -> Result<Vec<u8>, SyscallError> {
         xlated_prog_insns: ptr(insns.as_mut_ptr()),
         ..Default::default()
     };
-    let mut a = InfoAttr {
-        bpf_fd: raw(fd),
-        info_len: std::mem::size_of::<ProgInfoRaw>() as u32,
-        info: ptr(bytes_of_mut(&mut info).as_mut_ptr()),
-    };
-    bpf(Cmd::ObjGetInfoByFd, &mut a)?;
+    obj_info_into(fd, &mut info)?;
     insns.truncate((info.xlated_prog_len as usize).min(insns.len()));
     Ok(insns)
 }
