@@ -17,7 +17,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -704,10 +704,15 @@ fn splice_read(p: &mut Pair) -> Result<String> {
 /// `sendfile()` of 5,000 bytes from a file into the socket: do they arrive intact?
 fn splice_write(p: &mut Pair) -> Result<String> {
     let data = pattern(5000);
-    let path = std::env::temp_dir().join(format!("tcpbypass-compat-{}", std::process::id()));
-    std::fs::write(&path, &data)?;
-    let f = std::fs::File::open(&path)?;
-    let _ = std::fs::remove_file(&path);
+    // An anonymous memory file: no file system needed (a FROM scratch image has no /tmp).
+    // SAFETY: memfd_create with a NUL-terminated name; the fd is owned by `f` at once.
+    let fd = unsafe { libc::memfd_create(c"tcpbypass-compat".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("memfd_create");
+    }
+    // SAFETY: fd is a new descriptor nothing else owns.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    f.write_all(&data)?;
     let mut off: libc::off_t = 0;
     // SAFETY: sendfile from a file this function opened into a socket this process owns.
     let n = unsafe { libc::sendfile(p.a.as_raw_fd(), f.as_raw_fd(), &mut off, data.len()) };
