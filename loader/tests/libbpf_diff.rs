@@ -516,7 +516,9 @@ impl NormInsn {
 fn is_kernel_pointer(lddw: &Insn, next: Option<&Insn>) -> bool {
     let hi = next.map_or(0, |n| n.imm as u32);
     let value = (u64::from(hi) << 32) | u64::from(lddw.imm as u32);
-    lddw.src == 0 && value >= 0xffff_8000_0000_0000
+    // Kernel addresses have the top byte 0xff on x86_64 (0xffff8… with 4-level paging,
+    // 0xff11… with 5-level, as TCG guests with `-cpu max` boot) and arm64 (48- or 52-bit).
+    lddw.src == 0 && value >> 56 == 0xff
 }
 
 fn normalise(p: &LoadedProg) -> Vec<NormInsn> {
