@@ -2,8 +2,8 @@
 # Builds the FROM scratch image (deploy/Dockerfile) from the static binaries, for amd64 and
 # arm64, and a manifest list holding both; nothing is pulled. Prints each image's size.
 #
-#   RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target x86_64-unknown-linux-gnu
-#   RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target aarch64-unknown-linux-gnu
+#   cargo build --release --target x86_64-unknown-linux-musl
+#   cargo build --release --target aarch64-unknown-linux-musl
 #   bash deploy/image.sh
 #
 # gives localhost/tcpbypass:<version>-amd64, localhost/tcpbypass:<version>-arm64 and the
@@ -31,8 +31,8 @@ repo=$(cd "$here/.." && pwd)
 . "$here/podman-env.sh"
 
 target=${CARGO_TARGET_DIR:-$repo/target}
-bin_amd64=$target/x86_64-unknown-linux-gnu/release/tcpbypass
-bin_arm64=$target/aarch64-unknown-linux-gnu/release/tcpbypass
+bin_amd64=$target/x86_64-unknown-linux-musl/release/tcpbypass
+bin_arm64=$target/aarch64-unknown-linux-musl/release/tcpbypass
 version='' name=tcpbypass max_size='' oci_archive='' arm64_check=qemu
 goal=$((2 * 1024 * 1024))
 while [ $# -gt 0 ]; do

@@ -991,7 +991,8 @@ fn recvmmsg(p: &mut Pair) -> Result<String> {
             p.a.as_raw_fd(),
             msgs.as_mut_ptr(),
             3,
-            libc::MSG_DONTWAIT,
+            // The flags' C type differs between glibc (int) and musl (unsigned).
+            libc::MSG_DONTWAIT as _,
             std::ptr::null_mut(),
         )
     };
