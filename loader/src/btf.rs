@@ -471,7 +471,13 @@ mod tests {
         assert!(btf.type_count() > 1000);
         let sock = btf.struct_size("sock").unwrap();
         for path in ["sk_backlog.rmem_alloc", "sk_rcvbuf", "sk_userlocks"] {
-            let f = btf.field("sock", path).unwrap();
+            let f = match btf.field("sock", path) {
+                Ok(f) => f,
+                // Debian's arm64 6.1 kernel has sk_userlocks as a bitfield: a typed error,
+                // on which the programs leave the receive-queue bound out.
+                Err(BtfError::Bitfield { member, .. }) if member == "sk_userlocks" => continue,
+                Err(e) => panic!("{path}: {e}"),
+            };
             assert!(f.offset + f.size <= sock, "{path}: {f:?} in {sock}");
         }
         assert_eq!(btf.field("sock", "sk_rcvbuf").unwrap().size, 4);
