@@ -5,10 +5,14 @@ and turns one kernel's "@@M" result lines (from suite.sh) into a verdict and a m
 Owns: which test executables run in the matrix, what each kernel is expected to offer (by
 version: a feature may be missing only where it is genuinely absent), and the table format.
 
-  matrix.py tests CARGO_JSON WORKSPACE_ROOT OUT_LIST   -> writes the list, prints tcpbypass's path
+  matrix.py tests CARGO_JSON WORKSPACE_ROOT OUT_LIST [offline]
+                                                       -> writes the list, prints tcpbypass's path
   matrix.py row NAME LOG OUT_JSON [HOW]                -> prints the matrix line, exit 1 on failure
   matrix.py table RESULT_JSON...                       -> prints the Markdown table
   matrix.py modules MODULES_DIR DEST_DIR               -> stages the guest's kernel modules
+  matrix.py sysroot-copy SYSROOT DEST PATH...          -> copies SYSROOT/PATH (ELF executables or
+                                                          libraries) into DEST with the shared
+                                                          libraries and loader they need
 """
 
 import json
@@ -39,6 +43,19 @@ SELECT = [
     ("loader", "test", None),  # the loader's kernel tests (kernel.rs, fd_zero.rs)
     ("verifier-tests", "test", "kernel"),  # real verifier stats of the real programs
     ("tcpbypass", "test", None),  # CLI and end-to-end tests (tests/*.rs of the root package)
+]
+
+# The offline tier, run in guests of another architecture than the host's (arm64): what
+# `cargo test` runs natively on the host and needs no kernel, to show it holds on that
+# architecture too. Matched after SELECT, so verifier-tests' kernel tier stays in SELECT.
+OFFLINE_SELECT = [
+    ("asm", "lib", None),  # unit tests
+    ("asm", "test", None),  # golden bytes, props, errors, tag, rbpf_diff, doc example
+    ("programs", "lib", None),
+    ("verifier-tests", "lib", None),
+    ("verifier-tests", "test", None),  # rbpf tier: harness, scenarios, properties, mutants
+    ("loader", "lib", None),  # unit tests (attr layouts, fake bpf(), ELF)
+    ("tcpbypass", "bin", "tcpbypass"),  # the CLI's unit tests
 ]
 
 
@@ -121,14 +138,102 @@ def cmd_modules(src, dst):
     print(f"matrix.py: staged {len(staged)} modules into {dst}", file=sys.stderr)
 
 
+def elf_deps(data):
+    """(interpreter or None, [DT_NEEDED names]) of an ELF64 little-endian file."""
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return None, []
+    phoff = struct.unpack_from("<Q", data, 0x20)[0]
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    loads, dyn, interp = [], None, None
+    for i in range(phnum):
+        typ, _flags, off, vaddr, _paddr, filesz, _memsz, _align = struct.unpack_from(
+            "<IIQQQQQQ", data, phoff + i * phentsize)
+        if typ == 1:  # PT_LOAD
+            loads.append((vaddr, off, filesz))
+        elif typ == 2:  # PT_DYNAMIC
+            dyn = (off, filesz)
+        elif typ == 3:  # PT_INTERP
+            interp = data[off:off + filesz].split(b"\0")[0].decode()
+    if dyn is None:
+        return interp, []
+    needed, strtab = [], None
+    for i in range(dyn[1] // 16):
+        tag, val = struct.unpack_from("<qQ", data, dyn[0] + 16 * i)
+        if tag == 0:
+            break
+        if tag == 1:  # DT_NEEDED
+            needed.append(val)
+        elif tag == 5:  # DT_STRTAB (an address)
+            strtab = next((off + val - va for va, off, sz in loads if va <= val < va + sz), None)
+    if strtab is None:
+        return interp, []
+    return interp, [data[strtab + n:data.index(b"\0", strtab + n)].decode() for n in needed]
+
+
+def cmd_sysroot_copy(sysroot, dest, paths):
+    """Copies each SYSROOT/path to DEST/path (symlinks resolved inside SYSROOT), then every
+    shared library and program interpreter they need, found in the multiarch directories of
+    SYSROOT (an unpacked set of Debian packages of the guest's architecture)."""
+    sysroot = os.path.realpath(sysroot)
+
+    def resolve(path):  # follows symlinks, absolute ones relative to sysroot
+        for _ in range(40):
+            full = sysroot + path
+            if not os.path.islink(full):
+                return path if os.path.exists(full) else None
+            target = os.readlink(full)
+            path = os.path.normpath(target if target.startswith("/")
+                                    else os.path.join(os.path.dirname(path), target))
+        return None
+
+    lib_dirs = []
+    for base in ("/lib", "/usr/lib"):
+        for d in sorted(os.listdir(sysroot + base)) if os.path.isdir(sysroot + base) else []:
+            if d.endswith("-linux-gnu"):
+                lib_dirs.append(f"{base}/{d}")
+        lib_dirs.append(base)
+    todo, done, missing = list(paths), set(), []
+    while todo:
+        path = todo.pop()
+        real = resolve(path)
+        if real is None:
+            missing.append(path)
+            continue
+        if path in done:
+            continue
+        done.add(path)
+        os.makedirs(os.path.dirname(dest + path), exist_ok=True)
+        shutil.copyfile(sysroot + real, dest + path)
+        shutil.copymode(sysroot + real, dest + path)
+        interp, needed = elf_deps(open(sysroot + real, "rb").read())
+        if interp:
+            todo.append(interp)
+        for n in needed:
+            found = next((f"{d}/{n}" for d in lib_dirs if resolve(f"{d}/{n}")), None)
+            if found:
+                todo.append(found)
+            else:
+                missing.append(f"{n} (needed by {path})")
+    if missing:
+        sys.exit("matrix.py: sysroot-copy: not in " + sysroot + ": " + ", ".join(sorted(set(missing))))
+    print(f"matrix.py: copied {len(done)} files from {sysroot}", file=sys.stderr)
+
+
 def version_of(release):
     m = re.match(r"(\d+)\.(\d+)", release)
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
-def cmd_tests(cargo_json, root, out_list):
+def cmd_tests(cargo_json, root, out_list, offline=""):
+    """Writes "label<TAB>executable<TAB>package dir<TAB>tier" lines; tier is "kernel" for SELECT
+    and "offline" for OFFLINE_SELECT (only with offline="offline")."""
     root = os.path.realpath(root)
-    rows, tcpbypass = [], None
+    rows, tcpbypass, seen = [], None, set()
+    selects = [(s, "kernel") for s in SELECT]
+    if offline == "offline":
+        selects += [(s, "offline") for s in OFFLINE_SELECT]
+    elif offline:
+        sys.exit(f"matrix.py: tests: unknown option {offline!r}")
     with open(cargo_json) as f:
         for line in f:
             try:
@@ -145,11 +250,14 @@ def cmd_tests(cargo_json, root, out_list):
                 if pkg == "tcpbypass" and "bin" in kinds and target["name"] == "tcpbypass":
                     tcpbypass = msg["executable"]
                 continue
-            for p, kind, name in SELECT:
+            if msg["executable"] in seen:  # several cargo invocations may report one artifact
+                continue
+            for (p, kind, name), tier in selects:
                 if pkg == p and kind in kinds and (name is None or target["name"] == name):
-                    rows.append((f"{pkg}:{target['name']}", msg["executable"], pkg_dir))
+                    rows.append((f"{pkg}:{target['name']}", msg["executable"], pkg_dir, tier))
+                    seen.add(msg["executable"])
                     break
-    rows.sort()
+    rows.sort(key=lambda r: (r[3] != "kernel", r[0]))  # the kernel tiers first, as before
     with open(out_list, "w") as f:
         for r in rows:
             f.write("\t".join(r) + "\n")
@@ -275,11 +383,13 @@ def cmd_row(name, log, out_json, how="?"):
         if k == "no-tests":
             label, _, rest = r.partition(" ")
             why_none[label] = rest.strip()
+    offline = []  # the offline tier (guests of another architecture only)
     for k, r in marks:
         if k == "test":
             label, _, rest = r.partition(" ")
             a = kv(rest)
-            tests.append((label, a))
+            # The offline tier is counted apart (its own column) and judged the same way.
+            (offline if a.get("tier") == "offline" else tests).append((label, a))
             ran = sum(int(a.get(x, 0) or 0) for x in ("passed", "failed", "ignored"))
             if ran == 0:
                 not_run.append(f"{label} ran no test ({why_none.get(label) or 'rc=' + str(a.get('rc'))})")
@@ -306,6 +416,36 @@ def cmd_row(name, log, out_json, how="?"):
     e2e = [(l, a) for l, a in tests if l.startswith("tcpbypass:")]
     e2e_text = (", ".join(f"{l.split(':')[1]} {a.get('passed')}/{int(a.get('passed', 0)) + int(a.get('failed', 0))}"
                           for l, a in e2e) or "none present")
+
+    if offline:
+        by_pkg = {}
+        for label, a in offline:
+            p, f = by_pkg.get(label.split(":")[0], (0, 0))
+            by_pkg[label.split(":")[0]] = (p + int(a.get("passed", 0)), f + int(a.get("failed", 0)))
+        offline_text = (f"{sum(int(a.get('passed', 0)) for _, a in offline)} passed, "
+                        f"{sum(int(a.get('failed', 0)) for _, a in offline)} failed, "
+                        f"{sum(int(a.get('ignored', 0)) for _, a in offline)} ignored ("
+                        + ", ".join(f"{k} {p}/{p + f}" for k, (p, f) in sorted(by_pkg.items())) + ")")
+    else:
+        offline_text = "-"
+
+    # Where the time went (seconds): suite.sh's "time" lines and each executable's secs=, by
+    # tier: offline, kernel (loader and verifier-tests' kernel tier), cli, e2e, bench.
+    def tier_of(label, a):
+        if a.get("tier") == "offline":
+            return "offline"
+        t = label.split(":", 1)[1] if label.startswith("tcpbypass:") else "kernel"
+        return "bench" if t == "bench_smoke" else t
+    timing = {}
+    for k, r in marks:
+        if k == "time":
+            a = kv(r)
+            timing[a.get("phase", "?")] = timing.get(a.get("phase", "?"), 0) + int(a.get("secs", 0) or 0)
+        elif k == "boot" and "uptime" in kv(r):
+            timing["boot"] = int(float(kv(r)["uptime"]))
+    for label, a in tests + offline:
+        t = tier_of(label, a)
+        timing[t] = timing.get(t, 0) + int(a.get("secs", 0) or 0)
 
     quirk = ((probe or {}).get("quirks") or {}).get("recv_eagain")
     if isinstance(quirk, dict) and "affected" in quirk:
@@ -358,6 +498,8 @@ def cmd_row(name, log, out_json, how="?"):
         "eagain": eagain,
         "compat": compat_text,
         "compat_by_name": compat_row,
+        "offline": offline_text,
+        "timing": timing,
         "problems": problems,
         "skips": skips,
         "notes": notes[:20],
@@ -366,7 +508,9 @@ def cmd_row(name, log, out_json, how="?"):
         json.dump(row, f, indent=1)
     print(f"{name:<6} {release:<28} ({how}) {verdict}  verified: {row['verified']}; features {row['features']}; "
           f"attach: {row['attach']}; tests: {row['tests']}; e2e: {row['e2e']}; EAGAIN self-test: {eagain}; "
-          f"compat: {compat_text}")
+          f"compat: {compat_text}" + (f"; offline tier: {offline_text}" if offline else ""))
+    if timing:
+        print("       time: " + ", ".join(f"{k} {v}s" for k, v in timing.items()))
     for p in problems:
         print(f"       problem: {p}")
     for s in skips:
@@ -381,12 +525,15 @@ def cmd_table(paths):
     for p in paths:
         with open(p) as f:
             rows.append(json.load(f))
+    # The offline-tier column only when some row ran it (guests of another architecture).
+    off = any(r.get("offline", "-") != "-" for r in rows)
     print("| kernel | verdict | processed insns (verify) | features probed | attach path | "
-          "kernel+CLI tests | e2e | EAGAIN self-test | compatibility |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "kernel+CLI tests | e2e | EAGAIN self-test | compatibility |" + (" offline tier |" if off else ""))
+    print("|---|---|---|---|---|---|---|---|---|" + ("---|" if off else ""))
     for r in rows:
         print(f"| {r['name']}: {r['kernel']} ({r.get('how', '?')}) | {r['verdict']} | {r['verified']} | {r['features']} | "
-              f"{r['attach']} | {r['tests']} | {r['e2e']} | {r['eagain']} | {r.get('compat', 'n/a')} |")
+              f"{r['attach']} | {r['tests']} | {r['e2e']} | {r['eagain']} | {r.get('compat', 'n/a')} |"
+              + (f" {r.get('offline', '-')} |" if off else ""))
     # Behaviour x kernel (docs/compatibility.md).
     names = []
     for r in rows:
@@ -402,12 +549,14 @@ def cmd_table(paths):
 
 
 def main(argv):
-    if len(argv) >= 2 and argv[1] == "tests" and len(argv) == 5:
-        cmd_tests(argv[2], argv[3], argv[4])
+    if len(argv) >= 2 and argv[1] == "tests" and len(argv) in (5, 6):
+        cmd_tests(*argv[2:])
     elif len(argv) >= 2 and argv[1] == "row" and len(argv) in (5, 6):
         cmd_row(*argv[2:])
     elif len(argv) >= 2 and argv[1] == "modules" and len(argv) == 4:
         cmd_modules(argv[2], argv[3])
+    elif len(argv) >= 2 and argv[1] == "sysroot-copy" and len(argv) >= 5:
+        cmd_sysroot_copy(argv[2], argv[3], argv[4:])
     elif len(argv) >= 2 and argv[1] == "table":
         cmd_table(argv[2:])
     else:

@@ -4,11 +4,13 @@
 # Owns: what is run per kernel and the "@@M" result lines run-matrix.sh/matrix.py parse.
 #
 # Environment:
-#   MATRIX_LIST       file of test executables: "label<TAB>executable<TAB>working dir" lines
+#   MATRIX_LIST       file of test executables: "label<TAB>executable<TAB>working dir<TAB>tier"
+#                     lines; tier "offline" (no kernel needed: run in parallel) or "kernel"
 #   MATRIX_TCPBYPASS  the tcpbypass binary
 #   MATRIX_BUSYBOX    a busybox binary (for nc and sha256sum)
 #   MATRIX_WHERE      guest | native
 #   MATRIX_FILTER     optional: only test executables whose label contains this
+#   MATRIX_TEST_TIMEOUT  optional: seconds each test executable may take (default 600)
 #
 # Safety (also natively): everything is loaded into throwaway child cgroups and unique pin
 # directories, and removed again; only processes this script starts join those cgroups.
@@ -21,6 +23,9 @@ TMP=$(mktemp -d /tmp/tcpbypass-matrix.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
 m() { echo "@@M $*"; }
+# Seconds per phase ("@@M time phase=... secs=..."), for the matrix's timing line.
+phase_start=$(date +%s)
+phase_end() { m time phase=$1 secs=$(($(date +%s) - phase_start)); phase_start=$(date +%s); }
 oneline() { tr '\n\r' '  '; }
 
 # Mount points from mountinfo (field 5 is the mount point, the field after "-" the fs type).
@@ -50,6 +55,7 @@ if [ "$WHERE" = guest ]; then
   tool iptables -t nat -L -n
   m tools$tools
 fi
+phase_start=$(date +%s)
 
 # ---- tcpbypass probe (JSON for the host, with the EAGAIN self-test's verdict; text for the log).
 "$TB" probe --json >"$TMP/probe.json" 2>"$TMP/probe.err"
@@ -59,6 +65,8 @@ m probe rc=$rc "$(oneline <"$TMP/probe.json")"
 m probe-text rc=$?
 cat "$TMP/probe.txt"
 
+phase_end probe
+
 # ---- tcpbypass verify: both programs through this kernel's verifier.
 "$TB" verify >"$TMP/verify.txt" 2>&1
 rc=$?
@@ -67,6 +75,8 @@ m verify rc=$rc
 grep -E ': (accepted|REJECTED)' "$TMP/verify.txt" | while IFS= read -r line; do
   m verify-line "$line"
 done
+
+phase_end verify
 
 # ---- load in a throwaway cgroup (bpf_link where the kernel has it, and forced PROG_ATTACH),
 # status, a 4 MiB loopback transfer by processes in that cgroup, unload, nothing left.
@@ -118,6 +128,7 @@ for mode in default legacy; do
   m attach mode=$mode load_rc=$lrc client_rc=$crc bytes=$(wc -c <"$TMP/recv" | tr -d ' ') same=$same unload_rc=$urc left=$left
   if [ $crc -ne 0 ] || [ $same = no ]; then cat "$TMP/nc-client.err" "$TMP/nc-server.err"; fi
 done
+phase_end attach
 
 # ---- the project's kernel and end-to-end test executables. They were built elsewhere: the
 # paths they baked in (CARGO_BIN_EXE_tcpbypass, CARGO_MANIFEST_DIR) are given at run time
@@ -126,10 +137,13 @@ total_rc=0
 # In a TCG guest, one test at a time: attaching a cgroup program flips a static key, and the
 # kernel's live code patching (int3 + IPI) can race a connect() on another vCPU under TCG
 # ("Oops: int3" in tcp_init_transfer, seen once on 6.12 with the CLI tests in parallel).
-threads=--test-threads=1
-[ "$WHERE" = native ] && threads=
-while IFS="$(printf '\t')" read -r label exe dir; do
+# The offline tier too, although it touches no kernel: with --nocapture, parallel tests
+# interleave their SKIP lines with other tests' output (seen on arm64), and the host reads them.
+while IFS="$(printf '\t')" read -r label exe dir tier; do
   [ -n "$label" ] || continue
+  tier=${tier:-kernel}
+  threads=--test-threads=1
+  [ "$WHERE" = native ] && threads=
   case "$label" in *"${MATRIX_FILTER:-}"*) ;; *) continue ;; esac
   start=$(date +%s)
   if [ ! -x "$exe" ]; then
@@ -138,7 +152,7 @@ while IFS="$(printf '\t')" read -r label exe dir; do
   else
     (cd "$dir" 2>/dev/null || cd /; TCPBYPASS_REQUIRE_KERNEL=1 RUST_BACKTRACE=1 \
       CARGO_BIN_EXE_tcpbypass="$TB" CARGO_MANIFEST_DIR="$dir" \
-      "$BB" timeout -s KILL 600 "$exe" --nocapture $threads </dev/null) >"$TMP/test.out" 2>&1
+      "$BB" timeout -s KILL "${MATRIX_TEST_TIMEOUT:-600}" "$exe" --nocapture $threads </dev/null) >"$TMP/test.out" 2>&1
     rc=$?
   fi
   secs=$(($(date +%s) - start))
@@ -156,7 +170,7 @@ while IFS="$(printf '\t')" read -r label exe dir; do
   if ! grep -q -E '^test result:' "$TMP/test.out"; then
     m no-tests "$label" rc=$rc "$(head -n 3 "$TMP/test.out" | cut -c 1-300 | oneline)"
   fi
-  m test "$label" rc=$rc $sums secs=$secs
+  m test "$label" rc=$rc $sums secs=$secs tier=$tier
   [ $rc -ne 0 ] && total_rc=1
 done <"$LIST"
 
