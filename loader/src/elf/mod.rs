@@ -223,6 +223,7 @@ impl ObjectMap {
                     | MapType::HashOfMaps
                     | MapType::SockMap
                     | MapType::SockHash
+                    // STACK_TRACE, CGROUP_ARRAY, DEVMAP, CPUMAP, XSKMAP, QUEUE, STACK
                     | MapType::Other(7 | 8 | 14 | 16 | 17 | 22 | 23)
             )
     }
