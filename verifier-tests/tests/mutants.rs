@@ -6,66 +6,53 @@
 mod common;
 
 use programs::names;
+use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use verifier_tests::kernel::ProgKind;
 use verifier_tests::mutants;
 use verifier_tests::sim::{Fallback, Programs};
 
-/// Runs the concurrent-connections property on `progs` (for scenarios with `cookie`) and
-/// returns the failure it found, if any.
-fn caught(progs: &Programs, cookie: bool) -> Option<String> {
+/// Runs `check` on 1000 scenarios of `strategy` and returns the (shrunk) failure it found,
+/// if any.
+fn first_failure<S: Strategy, T>(
+    strategy: S,
+    check: impl Fn(&S::Value) -> Result<T, String>,
+) -> Option<String> {
     let mut runner = TestRunner::new(Config {
         cases: 1000,
         failure_persistence: None,
         ..Config::default()
     });
-    let strategy = common::scenario(1..=8, Some(cookie), None);
     match runner.run(&strategy, |sc| {
-        common::check(progs, &sc)
-            .map(|_| ())
-            .map_err(TestCaseError::fail)
+        check(&sc).map(|_| ()).map_err(TestCaseError::fail)
     }) {
         Ok(()) => None,
         Err(e) => Some(e.to_string()),
     }
+}
+
+/// Runs the concurrent-connections property on `progs` (for scenarios with `cookie`) and
+/// returns the failure it found, if any.
+fn caught(progs: &Programs, cookie: bool) -> Option<String> {
+    first_failure(common::scenario(1..=8, Some(cookie), None), |sc| {
+        common::check(progs, sc)
+    })
 }
 
 /// Runs the model's behaviour checks without the per-event PEERS comparison
 /// (`common::check_behaviour`) and returns the failure it found, if any.
 fn caught_by_behaviour(progs: &Programs) -> Option<String> {
-    let mut runner = TestRunner::new(Config {
-        cases: 1000,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let strategy = common::scenario(1..=8, Some(true), None);
-    match runner.run(&strategy, |sc| {
-        common::check_behaviour(progs, &sc)
-            .map(|_| ())
-            .map_err(TestCaseError::fail)
-    }) {
-        Ok(()) => None,
-        Err(e) => Some(e.to_string()),
-    }
+    first_failure(common::scenario(1..=8, Some(true), None), |sc| {
+        common::check_behaviour(progs, sc)
+    })
 }
 
 /// Runs the ordering and delivery properties alone (no model, no counters) over racy
 /// scenarios on `progs` and returns the failure it found, if any.
 fn caught_by_ordering(progs: &Programs) -> Option<String> {
-    let mut runner = TestRunner::new(Config {
-        cases: 1000,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let strategy = common::racy_scenario(1..=8, Some(true), None);
-    match runner.run(&strategy, |sc| {
-        common::check_ordering(progs, &sc)
-            .map(|_| ())
-            .map_err(TestCaseError::fail)
-    }) {
-        Ok(()) => None,
-        Err(e) => Some(e.to_string()),
-    }
+    first_failure(common::racy_scenario(1..=8, Some(true), None), |sc| {
+        common::check_ordering(progs, sc)
+    })
 }
 
 fn real(cookie: bool) -> Programs {
