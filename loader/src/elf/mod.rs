@@ -212,6 +212,17 @@ pub struct ObjectMap {
 }
 
 impl ObjectMap {
+    /// `e` as an error of this map (kept as it is when it already names an object).
+    fn error(&self, e: crate::Error) -> crate::Error {
+        match e {
+            e @ crate::Error::Object { .. } => e,
+            e => crate::Error::Object {
+                object: format!("map {}", self.spec.name),
+                source: Box::new(e),
+            },
+        }
+    }
+
     /// Whether the kernel takes key/value BTF for this map's type (libbpf passes none for
     /// these, and neither does this loader).
     fn takes_btf(&self) -> bool {
@@ -408,13 +419,7 @@ impl Object {
     /// values as constants), and the initial slots of map-in-maps are filled. Program-array
     /// slots need the programs: see [`Object::fill_program_slots`]. An error names the map.
     pub fn create_maps_with(&self, btf: Option<&BtfObject>) -> LoaderResult<Vec<Map>> {
-        let named = |m: &ObjectMap, e: crate::Error| match e {
-            e @ crate::Error::Object { .. } => e,
-            e => crate::Error::Object {
-                object: format!("map {}", m.spec.name),
-                source: Box::new(e),
-            },
-        };
+        let named = ObjectMap::error;
         let mut out = Vec::with_capacity(self.maps.len());
         for m in &self.maps {
             let mut spec = m.spec.clone();
@@ -489,10 +494,7 @@ impl Object {
                 };
                 let fd = p.as_fd().as_raw_fd() as u32;
                 map.put(&slot.to_ne_bytes(), &fd.to_ne_bytes(), UpdateFlags::Any)
-                    .map_err(|e| crate::Error::Object {
-                        object: format!("map {}", m.spec.name),
-                        source: Box::new(e),
-                    })?;
+                    .map_err(|e| m.error(e))?;
             }
         }
         Ok(())
