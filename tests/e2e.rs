@@ -123,13 +123,32 @@ fn assert_bypassed(
         t.bytes
     );
     assert_eq!(d["tcp_first"], 0, "{what}: no client wrote before pairing");
-    assert_eq!(d["no_peer"], 0, "{what}: nothing went through TCP");
     assert_eq!(d["errors"] + d["map_full"], 0, "{what}: no insert failures");
-    assert!(
-        segs <= SEGS_PER_CONN * n && segs * 10 < min_tcp,
-        "{what}: {segs} segments for {} bytes: not bypassed",
-        t.bytes
-    );
+    assert_eq!(d["compat_fallback"], 0, "{what}: no guarded socket option");
+    // The receive-queue bound (docs/compatibility.md) may move a sender whose reader lags
+    // behind to TCP for good: on a slow guest a bulk reader can fall more than its receive
+    // buffer behind. That is the product guarding memory, not a lost bypass: every byte still
+    // arrived (the children compare them), and each later message of that sender is counted in
+    // no_peer and sent as TCP segments. It is named here; without it nothing may go via TCP.
+    let fell_back = d["rcvq_fallback"];
+    if fell_back > 0 {
+        eprintln!(
+            "{what}: NOTE {fell_back} sender(s) hit the receive-queue bound and moved to TCP \
+             ({} messages through TCP afterwards, {segs} segments)",
+            d["no_peer"]
+        );
+        assert!(
+            fell_back <= 2 * n,
+            "{what}: at most one fallback per socket"
+        );
+    } else {
+        assert_eq!(d["no_peer"], 0, "{what}: nothing went through TCP");
+        assert!(
+            segs <= SEGS_PER_CONN * n && segs * 10 < min_tcp,
+            "{what}: {segs} segments for {} bytes: not bypassed",
+            t.bytes
+        );
+    }
 }
 
 #[test]

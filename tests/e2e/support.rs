@@ -297,16 +297,8 @@ impl Bypass {
             st.sm_id = json_num(&s[i..], "id").unwrap_or(0) as u32;
         }
         if let Some(i) = s.find("\"counters\":") {
-            for name in [
-                "inserted",
-                "redirected",
-                "redirected_bytes",
-                "no_peer",
-                "map_full",
-                "paired",
-                "errors",
-                "tcp_first",
-            ] {
+            // Every counter the programs keep, so a test can read what it did not expect.
+            for name in programs::Counter::ALL.map(|c| c.name()) {
                 if let Some(v) = json_num(&s[i..], name) {
                     st.counters.insert(name.to_string(), v);
                 }
