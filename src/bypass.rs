@@ -337,15 +337,28 @@ pub fn map_spec(def: &programs::MapDef) -> MapSpec {
     .with_flags(def.flags)
 }
 
-/// Creates every map of the bypass.
-pub fn create_maps() -> Result<Vec<Map>> {
-    programs::maps()
+/// Creates every map of the bypass, the per-socket ones sized for `max_conns` connections.
+pub fn create_maps(max_conns: u32) -> Result<Vec<Map>> {
+    programs::maps_for(max_conns)
         .iter()
         .map(|def| {
-            Map::create(&map_spec(def)).with_context(|| format!("creating map {}", def.name))
+            Map::create(&map_spec(def)).map_err(|e| {
+                let doing = format!("creating map {} ({} entries)", def.name, def.max_entries);
+                if def.per_socket && e.errno() == Some(libc::ENOMEM) {
+                    // A capacity the kernel cannot allocate is the user's to change.
+                    anyhow::Error::new(e).context(Failure::new(crate::exit::RUNTIME, doing).hint(
+                        "the kernel could not allocate that many entries: a smaller --max-conns",
+                    ))
+                } else {
+                    Failure::from_loader(&doing, e)
+                }
+            })
         })
         .collect()
 }
+
+/// The maps the compatibility suite and `verify` create for themselves: a few connections.
+pub const THROWAWAY_MAX_CONNS: u32 = 64;
 
 /// The spec to load the sock_ops program with.
 pub fn sock_ops_spec() -> ProgramSpec {

@@ -126,6 +126,14 @@ pub struct LoadArgs {
     /// a reader that stops, at the cost of more connections leaving the bypass.
     #[arg(long, value_name = "BYTES")]
     pub rcvq_limit: Option<u32>,
+    /// How many connections the bypass can hold at once (two sockets each): sizes the sockhash
+    /// and every per-socket map, preallocated (docs/operations.md, "Capacity", gives the
+    /// memory per connection). A connection that finds a map full stays on plain TCP and is
+    /// counted in map_full. Default 32768 on a fresh load; --replace keeps the loaded capacity
+    /// unless this is given, and a different one needs `unload` then `load`.
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=programs::MAX_MAX_CONNS as i64))]
+    pub max_conns: Option<u32>,
     /// When already loaded, swap in this binary's programs without detaching first.
     #[arg(long)]
     pub replace: bool,

@@ -153,7 +153,7 @@ struct Bypass {
 impl Bypass {
     fn new() -> Result<Bypass> {
         let cfg = bypass::program_config();
-        let maps = bypass::create_maps()?;
+        let maps = bypass::create_maps(bypass::THROWAWAY_MAX_CONNS)?;
         let refs: Vec<&Map> = maps.iter().collect();
         let (_, sm_src) = bypass::build(&cfg)?;
         let (prog, cfg) = match Program::load(&bypass::sk_msg_spec(), &sm_src, &refs) {

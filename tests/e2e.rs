@@ -285,6 +285,91 @@ fn same_loopback_tuple_in_two_namespaces() {
     bp.finish(&[s0.so_id, s0.sm_id]);
 }
 
+/// Maps sized for 3 connections (`--max-conns 3`, 6 sockets) and 16 connections at once: the
+/// ones that find a map full stay on plain TCP, each counted in `map_full`, every byte still
+/// arrives exactly, nothing counts as an error, and once they are closed the maps are empty
+/// and a new connection is bypassed again. `--replace` keeps the capacity; a different
+/// `--max-conns` is refused without touching what is loaded.
+#[test]
+fn full_maps_keep_connections_on_tcp() {
+    let Some(_g) = start("full_maps_keep_connections_on_tcp") else {
+        return;
+    };
+    let mut bp = Bypass::new();
+    bp.load(&["--max-conns", "3"]);
+    let s0 = bp.status();
+    assert_eq!(s0.max_conns, 3, "{s0:?}");
+    let ns = Netns::new();
+    let n = 16u32;
+    let run = run_id();
+    let server = format!("role=server;run={run};addr=127.0.0.1:7045;conns={n};mode=epoll;greet=1");
+    let client = format!(
+        "role=client;run={run};addr=127.0.0.1:7045;conns={n};mode=epoll;max_bytes={};max_write=65536;max_read=65536;greet=1",
+        MIB
+    );
+    let pair = Pair::start(&bp, &ns, &ns, &server, &client);
+    let (c, s) = pair.wait(Duration::from_secs(60));
+    let t = check_exact(&c, &s, n as usize, &[]);
+    let d = bp.status().delta(&s0);
+    eprintln!(
+        "--max-conns 3, {n} connections at once: {} bytes exact, counters {d:?}",
+        t.bytes
+    );
+    assert!(d["paired"] <= 3, "at most 3 connections fit: {d:?}");
+    assert!(d["inserted"] <= 2 * n as u64, "{d:?}");
+    // Every connection that did not pair found a map full at least once (with greet=1 no
+    // client writes before its server's side of the handshake ran).
+    assert_eq!(d["tcp_first"], 0, "{d:?}");
+    assert!(
+        d["map_full"] >= (n as u64) - d["paired"],
+        "each of the {} unpaired connections was counted in map_full: {d:?}",
+        n as u64 - d["paired"]
+    );
+    assert_eq!(d["errors"], 0, "a full map is not an error: {d:?}");
+
+    // Everything closed: the maps are empty again (the close callbacks ran) and a new
+    // connection gets the whole bypass.
+    assert_eq!(bp.status().sockets, 0);
+    let (t, segs, d) = bulk(
+        &bp,
+        &ns,
+        "127.0.0.1:7046",
+        "127.0.0.1:7046",
+        None,
+        2,
+        8 * MIB,
+    );
+    assert_bypassed("after the full maps emptied", &t, segs, &d, 2, 65483);
+
+    // --replace without --max-conns keeps the capacity; with another one it is refused and
+    // what is loaded stays as it was.
+    bp.load(&["--replace"]);
+    let s1 = bp.status();
+    assert_eq!(s1.max_conns, 3, "{s1:?}");
+    let cg = bp.cgroup().to_str().unwrap().to_string();
+    let pd = bp.pin_dir.to_str().unwrap().to_string();
+    let o = bp.cli(&[
+        "load",
+        "--replace",
+        "--max-conns",
+        "5",
+        "--cgroup",
+        &cg,
+        "--pin-dir",
+        &pd,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "a usage error: {err}");
+    assert!(
+        err.contains("loaded with --max-conns 3") && err.contains("--max-conns 5"),
+        "the error names both capacities: {err}"
+    );
+    let s2 = bp.status();
+    assert_eq!((s2.so_id, s2.sm_id, s2.max_conns), (s1.so_id, s1.sm_id, 3));
+    ns.close();
+    bp.finish(&[s0.so_id, s0.sm_id, s1.so_id, s1.sm_id]);
+}
+
 #[test]
 fn excluded_ports_and_foreign_prefixes_stay_on_tcp() {
     let Some(_g) = start("excluded_ports_and_foreign_prefixes_stay_on_tcp") else {

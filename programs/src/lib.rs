@@ -31,7 +31,10 @@ pub mod uapi;
 
 pub use counters::Counter;
 pub use key::KeyError;
-pub use maps::{map, maps, names, MapDef, MapKind, MAX_CONFIG_ENTRIES, MAX_CONNS};
+pub use maps::{
+    conns_for, map, maps, maps_for, names, sockets_for, MapDef, MapKind, DEFAULT_MAX_CONNS,
+    MAX_CONFIG_ENTRIES, MAX_CONNS, MAX_MAX_CONNS,
+};
 pub use setsockopt::{setsockopt, GUARDED_SOCKOPTS};
 pub use sk_msg::sk_msg;
 pub use sock_ops::sock_ops;

@@ -81,10 +81,46 @@ pub struct MapDef {
     pub max_entries: u32,
     /// `map_flags` for `BPF_MAP_CREATE`.
     pub flags: u32,
+    /// Whether the map holds (at most) one entry per bypassed socket, so that its capacity is
+    /// set by the connection capacity ([`MapDef::sized_for`]) rather than fixed.
+    pub per_socket: bool,
 }
 
-/// Capacity of the connection maps (SOCKHASH, PEERS, ACTIVE).
-pub const MAX_CONNS: u32 = 65535;
+impl MapDef {
+    /// This definition for a bypass that holds up to `max_conns` connections: a per-socket
+    /// map gets two entries per connection (both ends of a same-host connection are
+    /// sockets of the cgroup), a fixed-size map is unchanged.
+    pub const fn sized_for(self, max_conns: u32) -> MapDef {
+        if self.per_socket {
+            MapDef {
+                max_entries: sockets_for(max_conns),
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+}
+
+/// Connections the per-socket maps hold when no capacity is given (65,536 sockets).
+pub const DEFAULT_MAX_CONNS: u32 = 32768;
+/// The largest connection capacity accepted: 2,097,152 sockets, whose preallocated maps
+/// already take about a gigabyte of kernel memory (docs/operations.md, "Capacity").
+pub const MAX_MAX_CONNS: u32 = 1 << 20;
+/// Capacity of the per-socket maps (SOCKHASH, PEERS, ACTIVE, BACKLOG) by default.
+pub const MAX_CONNS: u32 = sockets_for(DEFAULT_MAX_CONNS);
+
+/// Entries a per-socket map needs for `max_conns` connections: two sockets each, saturating
+/// at `u32::MAX`.
+pub const fn sockets_for(max_conns: u32) -> u32 {
+    max_conns.saturating_mul(2)
+}
+
+/// The connection capacity of a bypass whose sockhash has `entries` entries (the inverse of
+/// [`sockets_for`], rounded down).
+pub const fn conns_for(entries: u32) -> u32 {
+    entries / 2
+}
 /// Capacity of the configuration maps (PREFIXES, EXCLUDED_PORTS).
 pub const MAX_CONFIG_ENTRIES: u32 = 1024;
 
@@ -97,6 +133,7 @@ const MAPS: [MapDef; 7] = [
         value_size: 8,
         max_entries: MAX_CONNS,
         flags: 0,
+        per_socket: true,
     },
     MapDef {
         name: names::PEERS,
@@ -105,6 +142,7 @@ const MAPS: [MapDef; 7] = [
         value_size: CONN_KEY_LEN as u32,
         max_entries: MAX_CONNS,
         flags: 0,
+        per_socket: true,
     },
     MapDef {
         name: names::ACTIVE,
@@ -113,6 +151,7 @@ const MAPS: [MapDef; 7] = [
         value_size: CONN_KEY_LEN as u32,
         max_entries: MAX_CONNS,
         flags: 0,
+        per_socket: true,
     },
     MapDef {
         name: names::PREFIXES,
@@ -121,6 +160,7 @@ const MAPS: [MapDef; 7] = [
         value_size: 4,
         max_entries: MAX_CONFIG_ENTRIES,
         flags: uapi::BPF_F_NO_PREALLOC,
+        per_socket: false,
     },
     MapDef {
         name: names::EXCLUDED_PORTS,
@@ -129,6 +169,7 @@ const MAPS: [MapDef; 7] = [
         value_size: 4,
         max_entries: MAX_CONFIG_ENTRIES,
         flags: 0,
+        per_socket: false,
     },
     MapDef {
         name: names::BACKLOG,
@@ -137,6 +178,7 @@ const MAPS: [MapDef; 7] = [
         value_size: 8,
         max_entries: MAX_CONNS,
         flags: 0,
+        per_socket: true,
     },
     MapDef {
         name: names::COUNTERS,
@@ -145,12 +187,20 @@ const MAPS: [MapDef; 7] = [
         value_size: 8,
         max_entries: Counter::ALL.len() as u32,
         flags: 0,
+        per_socket: false,
     },
 ];
 
-/// Every map the two programs use, in creation order.
+/// Every map the two programs use, in creation order, with the default capacity
+/// ([`DEFAULT_MAX_CONNS`]).
 pub fn maps() -> &'static [MapDef] {
     &MAPS
+}
+
+/// Every map the two programs use, in creation order, sized for `max_conns` connections
+/// ([`MapDef::sized_for`]).
+pub fn maps_for(max_conns: u32) -> Vec<MapDef> {
+    MAPS.iter().map(|m| m.sized_for(max_conns)).collect()
 }
 
 /// The definition of the map called `name`, if there is one.
@@ -177,6 +227,39 @@ mod tests {
                 m.name
             );
         }
+    }
+
+    #[test]
+    fn capacity_sizes_every_per_socket_map_and_nothing_else() {
+        let small = maps_for(3);
+        assert_eq!(small.len(), maps().len());
+        for (d, s) in maps().iter().zip(&small) {
+            assert_eq!(d.name, s.name);
+            if d.per_socket {
+                assert_eq!(d.max_entries, MAX_CONNS, "{}", d.name);
+                assert_eq!(s.max_entries, 6, "{}", d.name);
+            } else {
+                assert_eq!(d, s, "{} is not per socket", d.name);
+            }
+        }
+        // The maps that grow with connections are the ones keyed by a socket's key.
+        let per: Vec<_> = maps()
+            .iter()
+            .filter(|m| m.per_socket)
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(
+            per,
+            [
+                names::SOCK_HASH,
+                names::PEERS,
+                names::ACTIVE,
+                names::BACKLOG
+            ]
+        );
+        assert_eq!(maps_for(DEFAULT_MAX_CONNS), maps());
+        assert_eq!(conns_for(sockets_for(MAX_MAX_CONNS)), MAX_MAX_CONNS);
+        assert_eq!(sockets_for(u32::MAX), u32::MAX);
     }
 
     #[test]

@@ -224,6 +224,7 @@ impl LoadedBypass {
             local_prefixes: prefixes.to_vec(),
             no_local_addresses: false,
             exclude_ports: Vec::new(),
+            max_conns: None,
             replace: false,
             legacy_attach: false,
             recheck: false,

@@ -76,6 +76,7 @@ pub fn load_checked(args: &LoadArgs, replace: bool, strict: bool) -> Result<Outc
             &prefixes,
             &args.exclude_ports,
             args.rcvq_limit,
+            args.max_conns,
         )?;
         log::info(&format!(
             "tcpbypass programs replaced in place (pins {})",
@@ -245,7 +246,7 @@ fn fresh_load(
             "this kernel does not allow bpf_get_netns_cookie in sock_ops/sk_msg: loopback connections will not be bypassed",
         );
     }
-    let maps = bypass::create_maps()?;
+    let maps = bypass::create_maps(args.max_conns.unwrap_or(programs::DEFAULT_MAX_CONNS))?;
     fill_config(&maps, prefixes, &args.exclude_ports)?;
     let map_refs: Vec<&Map> = maps.iter().collect();
     let (so, sm, cfg) = bypass::build_and_load(&cfg, &map_refs)?;
@@ -352,6 +353,7 @@ fn replace_programs(
     prefixes: &[PrefixKey],
     ports: &[u16],
     rcvq_limit: Option<u32>,
+    max_conns: Option<u32>,
 ) -> Result<()> {
     if installed.meta.cgroup != cgroup {
         bail!(Failure::new(
@@ -364,8 +366,25 @@ fn replace_programs(
         )
         .hint("unload first to move the bypass to another cgroup"));
     }
-    // The maps must be the ones this binary expects.
+    // The maps must be the ones this binary expects, with the capacity asked for; without
+    // --max-conns, the capacity they were loaded with (that of the sockhash; an earlier
+    // version's 65,535 included).
+    let per_socket_entries = match max_conns {
+        Some(n) => programs::sockets_for(n),
+        None => installed
+            .map(programs::names::SOCK_HASH)
+            .map(|m| m.max_entries())
+            .context("the pinned sockhash is missing: unload and load again")?,
+    };
     for def in programs::maps() {
+        let def = &programs::MapDef {
+            max_entries: if def.per_socket {
+                per_socket_entries
+            } else {
+                def.max_entries
+            },
+            ..*def
+        };
         let m = installed.map(def.name).with_context(|| {
             format!(
                 "the pinned map {} is missing: unload and load again",
@@ -384,6 +403,22 @@ fn replace_programs(
             def.value_size,
             def.max_entries,
         );
+        if def.per_socket
+            && (have.0, have.1, have.2) == (want.0, want.1, want.2)
+            && have.3 != want.3
+        {
+            bail!(Failure::new(
+                2,
+                format!(
+                    "the bypass is loaded with --max-conns {} ({} has {} entries); --replace cannot resize its maps to --max-conns {}",
+                    programs::conns_for(have.3),
+                    def.name,
+                    have.3,
+                    programs::conns_for(want.3)
+                )
+            )
+            .hint("`tcpbypass unload` then `tcpbypass load --max-conns N` (bypassed connections go back to TCP), or --replace without --max-conns to keep the capacity"));
+        }
         if have != want {
             bail!(Failure::new(
                 exit::ENVIRONMENT,

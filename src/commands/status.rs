@@ -96,10 +96,12 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
         (Some(p), Ok(q)) => q.prog_ids.contains(&p.id),
         _ => false,
     };
-    let sockets = inst
-        .map(programs::names::SOCK_HASH)
+    let sockhash = inst.map(programs::names::SOCK_HASH);
+    let sockets = sockhash
         .map(|m| m.keys().collect::<Result<Vec<_>, _>>().map(|v| v.len()))
         .transpose()?;
+    // The connection capacity (--max-conns) the per-socket maps were created with.
+    let max_conns = sockhash.map(|m| programs::conns_for(m.max_entries()));
     let counters: Vec<(Counter, u64)> = match inst.map(programs::names::COUNTERS) {
         Some(m) => Counter::ALL
             .iter()
@@ -126,6 +128,7 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
             .with("setsockopt", prog_json(&guard))
             .with("rcvq_limit", inst.meta.rcvq_floor)
             .with("sockets", sockets)
+            .with("max_conns", max_conns)
             .with("counters", cj);
         println!("{}", j.render());
         return Ok(ExitCode::SUCCESS);
@@ -169,8 +172,12 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
             None => "off (this kernel refused it): a peer that never reads lets its sender queue without limit".into(),
         }
     );
-    if let Some(n) = sockets {
-        println!("  sockets    {n} in the sockhash");
+    if let (Some(n), Some(m)) = (sockets, sockhash) {
+        println!(
+            "  sockets    {n} in the sockhash, of {} (--max-conns {})",
+            m.max_entries(),
+            programs::conns_for(m.max_entries())
+        );
     }
     if !counters.is_empty() {
         let line: Vec<String> = counters
