@@ -1,9 +1,9 @@
 //! Names an operator recognises for network namespace cookies (the u64 the programs put at the
-//! start of every key): `host` for the namespace of pid 1, the names of `/run/netns/*`
+//! start of every key): `host` for the initial namespace (kthreadd's, else pid 1's), the names of `/run/netns/*`
 //! (`ip netns`), else the first process in the namespace (`pid 1234 (nginx)`).
 //!
 //! The kernel offers no lookup from a cookie to a namespace, so this goes the other way: it
-//! lists the namespaces it can see (`/proc/1/ns/net`, `/run/netns/*`, `/proc/<pid>/ns/net`),
+//! lists the namespaces it can see (`/proc/{2,1}/ns/net`, `/run/netns/*`, `/proc/<pid>/ns/net`),
 //! keeps one path per namespace (by the device and inode of its nsfs file), and reads each
 //! one's cookie from a socket made inside it (`SO_NETNS_COOKIE`, Linux 5.14+) in a short-lived
 //! thread that `setns()`s into one namespace after another and then ends, so no other thread
@@ -68,7 +68,16 @@ fn pids() -> Vec<u32> {
 /// Every network namespace this process can see, deduplicated.
 fn namespaces() -> Vec<Found> {
     let mut found = BTreeMap::new();
-    note(&mut found, Path::new("/proc/1/ns/net"), |f| f.host = true);
+    // The initial namespace: kernel threads (kthreadd, pid 2) always run in it; pid 1 may
+    // not (a host whose init runs in a namespace of its own, a container's pid namespace).
+    let kthreadd =
+        std::fs::read_to_string("/proc/2/comm").is_ok_and(|c| c.trim_end() == "kthreadd");
+    let host = if kthreadd {
+        "/proc/2/ns/net"
+    } else {
+        "/proc/1/ns/net"
+    };
+    note(&mut found, Path::new(host), |f| f.host = true);
     if let Ok(dir) = std::fs::read_dir("/run/netns") {
         let mut names: Vec<(String, PathBuf)> = dir
             .filter_map(|e| {

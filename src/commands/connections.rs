@@ -230,15 +230,21 @@ impl Snapshot {
     }
 }
 
-/// Listing order: namespace, then the ephemeral (higher) port's end first, as `ss` shows a
-/// client.
-fn sort_key(k: &ConnKey) -> (u64, std::net::Ipv6Addr, u32, std::net::Ipv6Addr, u32) {
+/// Listing order: namespace, the server's end (the lower port), the client's port; within a
+/// connection the client's end (the higher, ephemeral port) first, as `ss` shows a client.
+fn sort_key(k: &ConnKey) -> (u64, std::net::Ipv6Addr, u32, u32, bool) {
+    let is_server = k.local_port < k.remote_port;
+    let (srv, srv_port) = if is_server {
+        (k.local, k.local_port)
+    } else {
+        (k.remote, k.remote_port)
+    };
     (
         k.netns_cookie,
-        k.remote,
-        k.remote_port,
-        k.local,
-        u32::MAX - k.local_port,
+        srv,
+        srv_port,
+        k.local_port.max(k.remote_port),
+        is_server,
     )
 }
 
@@ -416,7 +422,7 @@ mod tests {
         let c = key(7, "127.0.0.1:40000", "127.0.0.1:5000");
         let s = key(7, "127.0.0.1:5000", "127.0.0.1:40000");
         let mut snap = Snapshot {
-            socks: vec![c, s],
+            socks: vec![s, c],
             ..Snapshot::default()
         };
         // Both linked: paired, one connection, the client (higher port) first.
