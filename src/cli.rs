@@ -61,15 +61,18 @@ pub enum Command {
     Status(StatusArgs),
     /// List the connections the bypass holds, like `ss`: both ends, namespaces, states.
     ///
-    /// States (per socket; a connection shows its end furthest from a full bypass):
-    /// paired — its tb_peers entry names its peer: what it sends is redirected;
-    /// waiting — a client in tb_active, its server not accepted yet;
-    /// tcp — tainted: it sent through TCP before pairing, or the setsockopt guard moved
-    /// both ends to TCP; never redirected again;
-    /// fallback — tainted while its peer still redirects to it: the receive-queue bound
-    /// moved this direction to TCP;
-    /// unpaired — in the sockhash with no live peer (no tb_peers entry and not waiting, or
-    /// its peer has closed). See docs/operations.md.
+    /// States of each socket (a connection shows its end furthest from a full bypass):
+    ///   paired    its tb_peers entry names its peer: what it sends is redirected
+    ///   waiting   a client in tb_active: its server has not been accepted yet
+    ///   tcp       tainted: it sent through TCP before it was paired, or the setsockopt
+    ///             guard moved both ends to TCP; never redirected again
+    ///   fallback  tainted while its peer still redirects to it: the receive-queue bound
+    ///             moved this direction to TCP
+    ///   unpaired  in the sockhash with no live peer (no tb_peers entry and not waiting,
+    ///             or its peer has closed)
+    /// Namespaces: host, a name of /run/netns, or the first pid in it; else the cookie.
+    /// See docs/operations.md, "Connections".
+    #[command(verbatim_doc_comment)]
     Connections(ConnectionsArgs),
     /// Disassemble the programs this binary builds (no kernel needed).
     Dump(DumpArgs),
