@@ -14,6 +14,8 @@ Examples:
   tcpbypass load                       bypass every same-host connection on this host
   tcpbypass load --cgroup /sys/fs/cgroup/kubepods.slice --local-prefix 10.244.0.0/16
   tcpbypass status --json              what is loaded, counters, socket count
+  tcpbypass connections                the bypassed connections, like ss
+  tcpbypass run --metrics-addr [::]:9464   load, serve Prometheus metrics, unload on SIGTERM
   tcpbypass unload                     back to plain TCP, nothing left behind
   tcpbypass dump sk_msg                the program this binary builds, disassembled
 
@@ -57,6 +59,21 @@ pub enum Command {
     Unload(PinArgs),
     /// Show whether the bypass is loaded, its programs, sockets and counters.
     Status(StatusArgs),
+    /// List the connections the bypass holds, like `ss`: both ends, namespaces, states.
+    ///
+    /// States of each socket (a connection shows its end furthest from a full bypass):
+    ///   paired    its tb_peers entry names its peer: what it sends is redirected
+    ///   waiting   a client in tb_active: its server has not been accepted yet
+    ///   tcp       tainted: it sent through TCP before it was paired, or the setsockopt
+    ///             guard moved both ends to TCP; never redirected again
+    ///   fallback  tainted while its peer still redirects to it: the receive-queue bound
+    ///             moved this direction to TCP
+    ///   unpaired  in the sockhash with no live peer (no tb_peers entry and not waiting,
+    ///             or its peer has closed)
+    /// Namespaces: host, a name of /run/netns, or the first pid in it; else the cookie.
+    /// See docs/operations.md, "Connections".
+    #[command(verbatim_doc_comment)]
+    Connections(ConnectionsArgs),
     /// Disassemble the programs this binary builds (no kernel needed).
     Dump(DumpArgs),
     /// Run both programs through the kernel verifier without attaching anything.
@@ -167,6 +184,16 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// Options of `connections`.
+#[derive(Debug, Args)]
+pub struct ConnectionsArgs {
+    #[command(flatten)]
+    pub pins: PinArgs,
+    /// Machine-readable output (schema in docs/operations.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Which program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Which {
@@ -239,6 +266,10 @@ pub struct RunArgs {
     /// Refuse to load on a kernel with a quirk applications would notice (exit 7).
     #[arg(long)]
     pub strict: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics while running (127.0.0.1:9464,
+    /// [::]:9464); bound before loading, so a busy port fails `run` with nothing loaded.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Where `bench` runs its two ends.

@@ -223,8 +223,9 @@ fn map<'a>(maps: &'a [Map], name: &str) -> Result<&'a Map> {
         .with_context(|| format!("map {name} is missing"))
 }
 
-/// `SO_NETNS_COOKIE` (Linux 5.14+).
-fn netns_cookie(fd: RawFd) -> Result<u64> {
+/// The network namespace cookie of the socket `fd` (`SO_NETNS_COOKIE`, Linux 5.14+; the
+/// asm-generic value 71, which x86_64 and arm64 use: libc exports it only for some targets).
+pub fn netns_cookie(fd: RawFd) -> Result<u64> {
     const SO_NETNS_COOKIE: libc::c_int = 71;
     let mut v = 0u64;
     let mut len = std::mem::size_of::<u64>() as libc::socklen_t;

@@ -11,6 +11,8 @@ mod compat_cache;
 mod exit;
 mod json;
 mod log;
+mod metrics;
+mod netns;
 mod quirk;
 
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the checks they share (privileges, cgroup, bpffs).
 
 mod bench;
+mod connections;
 mod dump;
 mod export;
 mod load;
@@ -30,6 +31,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
         Command::Load(a) => load::run(&a),
         Command::Unload(a) => unload::run(&a),
         Command::Status(a) => status::run(&a),
+        Command::Connections(a) => connections::run(&a),
         Command::Dump(a) => dump::run(&a),
         Command::Verify(a) => verify::run(&a),
         Command::Export(a) => export::run(&a),

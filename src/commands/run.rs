@@ -20,7 +20,23 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         set.add(s);
     }
     set.thread_block().context("blocking signals")?;
+    // Bind before loading: a busy or bad address fails with nothing loaded.
+    let metrics = args.metrics_addr.map(crate::metrics::bind).transpose()?;
     load_checked(&args.load, true, args.strict)?;
+    // Spawned after the signals are blocked: the thread inherits the mask, so sigwait below
+    // still takes every signal.
+    if let Some(listener) = metrics {
+        let ctx = crate::metrics::context(&args.load.pins.pin_dir);
+        if let Err(e) = crate::metrics::spawn(listener, ctx) {
+            if !args.keep {
+                unload(&args.load.pins)?;
+            }
+            return Err(e);
+        }
+        if let Some(a) = args.metrics_addr {
+            log::info(&format!("serving metrics at http://{a}/metrics"));
+        }
+    }
     log::info("tcpbypass running; SIGTERM or SIGINT unloads and exits");
     let sig = set.wait().context("waiting for a signal")?;
     log::info(&format!("received {sig:?}"));
