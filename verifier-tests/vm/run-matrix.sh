@@ -191,9 +191,12 @@ resolve_kernel() {
   printf '%s\n' $list | sort -V | tail -n 1
 }
 
-# Fetches and unpacks a kernel package into the cache; prints the unpacked directory.
+# Fetches and unpacks a kernel package into the cache; prints the unpacked directory. Runs in
+# a command substitution: the cache lock (another matrix run may share the cache) is held until
+# it returns.
 fetch_kernel() {
   local pkg=$1 dir=$cache/kernels/$1
+  exec 9>"$cache/.lock" && flock 9
   if [ ! -f "$dir/.unpacked" ]; then
     local deb
     deb=$(ls "$cache/debs/${pkg}_"*.deb 2>/dev/null | head -n 1 || true)
@@ -243,12 +246,14 @@ copy_with_libs() {
 arm64_packages="busybox-static iproute2 nftables iptables bpftool linux-libc-dev"
 stage_sysroot_arm64() {
   local dir=$cache/sysroot-arm64 debs=$cache/debs-arm64 p list
+  exec 9>"$cache/.lock" && flock 9  # as fetch_kernel
   # Unpacked once per list of packages (the stamp holds the list).
   if [ "$(cat "$dir/.unpacked" 2>/dev/null)" != "$arm64_packages" ]; then
     mkdir -p "$debs"
     # The tools and every arm64 package of their dependency closure (a few are not needed, e.g.
     # dpkg, but a library package need not be called lib*: zlib1g). Only the files the tools
     # load reach the initramfs (stage_tools_arm64).
+    # shellcheck disable=SC2046 # one word per package
     list=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
       --no-replaces --no-enhances $(for p in $arm64_packages; do printf '%s:arm64 ' "$p"; done) 2>/dev/null |
       grep -E '^[a-z0-9][^ <>]*:arm64$' | sort -u || true)
@@ -295,10 +300,11 @@ stage_tools_arm64() {
 }
 
 # Builds the guest's initramfs for the kernel unpacked at $1, of architecture $2; prints its
-# path.
+# path. Under $out, not in the shared cache: another matrix run may be building its own.
 build_initramfs() {
-  local kdir=$1 arch=$2 root=$1/initramfs img=$1/initramfs.cpio.gz list=$out/tests-$2.list
-  rm -rf "$root" && mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,matrix,proc,sys,dev,tmp,run,root}
+  local kdir=$1 arch=$2 list=$out/tests-$2.list
+  local root=$out/initramfs/${1##*/} img=$out/initramfs/${1##*/}.cpio.gz
+  rm -rf "$root" "$img" && mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,matrix,proc,sys,dev,tmp,run,root}
   if [ "$arch" = arm64 ]; then
     cp "$sysroot_arm64/bin/busybox" "$root/bin/busybox"
   else
@@ -409,6 +415,7 @@ boot() {
 # arm64 guests: TCG always (this is an x86_64 host). `-cpu max` with pointer authentication
 # computed by QEMU's own cheap algorithm instead of QARMA: Debian's arm64 kernels sign every
 # return address, and emulating QARMA made a bare boot take 21 s instead of 4.5 s here.
+# shellcheck disable=SC2054 # the comma is qemu's
 accel_arm64=(-accel tcg -cpu max,pauth-impdef=on)
 sysroot_arm64=
 if [ $want_arm64 = yes ] && [ -z "$arm64_missing" ]; then
