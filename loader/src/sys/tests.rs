@@ -770,8 +770,8 @@ fn scalar(t: &str) -> Option<usize> {
 
 fn constant(t: &str) -> usize {
     match t {
-        "BPF_OBJ_NAME_LEN" => 16,
-        "BPF_TAG_SIZE" => 8,
+        "BPF_OBJ_NAME_LEN" => uapi::bpf::BPF_OBJ_NAME_LEN,
+        "BPF_TAG_SIZE" => uapi::bpf::BPF_TAG_SIZE,
         n => n
             .parse()
             .unwrap_or_else(|_| panic!("unknown array size {n}")),
