@@ -131,26 +131,158 @@ pub mod bpf {
             BPF_MAP_TYPE_RINGBUF: u32 = 27;
 
             /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_UNSPEC: u32 = 0;
+            /// `enum bpf_prog_type`.
             BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
             /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_KPROBE: u32 = 2;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_SCHED_ACT: u32 = 4;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_XDP: u32 = 6;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_PERF_EVENT: u32 = 7;
+            /// `enum bpf_prog_type`.
             BPF_PROG_TYPE_CGROUP_SKB: u32 = 8;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_CGROUP_SOCK: u32 = 9;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_LWT_IN: u32 = 10;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_LWT_OUT: u32 = 11;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_LWT_XMIT: u32 = 12;
             /// `enum bpf_prog_type`: the type of the bypass's `sock_ops` program.
             BPF_PROG_TYPE_SOCK_OPS: u32 = 13;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_SK_SKB: u32 = 14;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
             /// `enum bpf_prog_type`: the type of the bypass's `sk_msg` program.
             BPF_PROG_TYPE_SK_MSG: u32 = 16;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_CGROUP_SOCK_ADDR: u32 = 18;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_LWT_SEG6LOCAL: u32 = 19;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_LIRC_MODE2: u32 = 20;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_SK_REUSEPORT: u32 = 21;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_FLOW_DISSECTOR: u32 = 22;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_CGROUP_SYSCTL: u32 = 23;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE: u32 = 24;
             /// `enum bpf_prog_type`: the type of the `cgroup/setsockopt` guard.
             BPF_PROG_TYPE_CGROUP_SOCKOPT: u32 = 25;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_TRACING: u32 = 26;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_STRUCT_OPS: u32 = 27;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_EXT: u32 = 28;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_LSM: u32 = 29;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_SK_LOOKUP: u32 = 30;
+            /// `enum bpf_prog_type`.
+            BPF_PROG_TYPE_SYSCALL: u32 = 31;
 
             /// `enum bpf_attach_type`.
             BPF_CGROUP_INET_INGRESS: u32 = 0;
             /// `enum bpf_attach_type`.
             BPF_CGROUP_INET_EGRESS: u32 = 1;
             /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET_SOCK_CREATE: u32 = 2;
+            /// `enum bpf_attach_type`.
             BPF_CGROUP_SOCK_OPS: u32 = 3;
+            /// `enum bpf_attach_type`.
+            BPF_SK_SKB_STREAM_PARSER: u32 = 4;
+            /// `enum bpf_attach_type`.
+            BPF_SK_SKB_STREAM_VERDICT: u32 = 5;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_DEVICE: u32 = 6;
             /// `enum bpf_attach_type`.
             BPF_SK_MSG_VERDICT: u32 = 7;
             /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET4_BIND: u32 = 8;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET6_BIND: u32 = 9;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET4_CONNECT: u32 = 10;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET6_CONNECT: u32 = 11;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET4_POST_BIND: u32 = 12;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET6_POST_BIND: u32 = 13;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_UDP4_SENDMSG: u32 = 14;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_UDP6_SENDMSG: u32 = 15;
+            /// `enum bpf_attach_type`.
+            BPF_LIRC_MODE2: u32 = 16;
+            /// `enum bpf_attach_type`.
+            BPF_FLOW_DISSECTOR: u32 = 17;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_SYSCTL: u32 = 18;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_UDP4_RECVMSG: u32 = 19;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_UDP6_RECVMSG: u32 = 20;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_GETSOCKOPT: u32 = 21;
+            /// `enum bpf_attach_type`.
             BPF_CGROUP_SETSOCKOPT: u32 = 22;
+            /// `enum bpf_attach_type`.
+            BPF_TRACE_RAW_TP: u32 = 23;
+            /// `enum bpf_attach_type`.
+            BPF_TRACE_FENTRY: u32 = 24;
+            /// `enum bpf_attach_type`.
+            BPF_TRACE_FEXIT: u32 = 25;
+            /// `enum bpf_attach_type`.
+            BPF_MODIFY_RETURN: u32 = 26;
+            /// `enum bpf_attach_type`.
+            BPF_LSM_MAC: u32 = 27;
+            /// `enum bpf_attach_type`.
+            BPF_TRACE_ITER: u32 = 28;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET4_GETPEERNAME: u32 = 29;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET6_GETPEERNAME: u32 = 30;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET4_GETSOCKNAME: u32 = 31;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET6_GETSOCKNAME: u32 = 32;
+            /// `enum bpf_attach_type`.
+            BPF_XDP_DEVMAP: u32 = 33;
+            /// `enum bpf_attach_type`.
+            BPF_CGROUP_INET_SOCK_RELEASE: u32 = 34;
+            /// `enum bpf_attach_type`.
+            BPF_XDP_CPUMAP: u32 = 35;
+            /// `enum bpf_attach_type`.
+            BPF_SK_LOOKUP: u32 = 36;
+            /// `enum bpf_attach_type`.
+            BPF_XDP: u32 = 37;
+            /// `enum bpf_attach_type`.
+            BPF_SK_SKB_VERDICT: u32 = 38;
+            /// `enum bpf_attach_type`.
+            BPF_SK_REUSEPORT_SELECT: u32 = 39;
+            /// `enum bpf_attach_type`.
+            BPF_SK_REUSEPORT_SELECT_OR_MIGRATE: u32 = 40;
+            /// `enum bpf_attach_type`.
+            BPF_PERF_EVENT: u32 = 41;
+            /// `enum bpf_attach_type`.
+            BPF_TRACE_KPROBE_MULTI: u32 = 42;
+            /// `enum bpf_attach_type`.
+            BPF_LSM_CGROUP: u32 = 43;
 
             /// `enum bpf_link_type`.
             BPF_LINK_TYPE_CGROUP: u32 = 3;
@@ -169,6 +301,12 @@ pub mod bpf {
             BPF_F_RDONLY: u32 = 1 << 3;
             /// `BPF_MAP_CREATE` flag.
             BPF_F_WRONLY: u32 = 1 << 4;
+            /// `BPF_MAP_CREATE` flag: programs only read the map (libbpf's `.rodata` maps).
+            BPF_F_RDONLY_PROG: u32 = 1 << 7;
+            /// `BPF_PROG_LOAD` flag: a sleepable program.
+            BPF_F_SLEEPABLE: u32 = 1 << 4;
+            /// `BPF_PROG_LOAD` flag: an XDP program that handles multi-buffer frames.
+            BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 
             /// Map update flag: create or update.
             BPF_ANY: u64 = 0;
