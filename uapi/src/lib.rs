@@ -872,8 +872,11 @@ pub mod ctx {
         }
     }
 
-    /// The (C name, sizeof, members) of every struct above.
-    pub const STRUCTS: &[(&str, i16, &[(&str, i16)])] = &[
+    /// A context struct: its C name, `sizeof` and (member, offset) pairs.
+    pub type Struct = (&'static str, i16, &'static [(&'static str, i16)]);
+
+    /// Every struct above.
+    pub const STRUCTS: &[Struct] = &[
         (
             bpf_sock_ops::C_NAME,
             bpf_sock_ops::SIZEOF,

@@ -949,7 +949,7 @@ macro_rules! check_offsets {
 #[test]
 fn attr_layouts_match_the_header() {
     let h = header();
-    let attr = parse_type(&h, "union", "bpf_attr");
+    let attr = parse_type(h, "union", "bpf_attr");
     let mc = attr_struct(&attr, &["map_type", "map_name"]);
     check_offsets!(
         mc,
@@ -1087,7 +1087,7 @@ fn attr_layouts_match_the_header() {
 #[test]
 fn info_layouts_match_the_header() {
     let h = header();
-    let p = parse_type(&h, "struct", "bpf_prog_info");
+    let p = parse_type(h, "struct", "bpf_prog_info");
     check_offsets!(
         &p,
         ProgInfoRaw,
@@ -1136,7 +1136,7 @@ fn info_layouts_match_the_header() {
     // Our struct may be shorter than a newer header's, never longer.
     assert!(p.size >= size_of::<ProgInfoRaw>(), "{} < ours", p.size);
 
-    let m = parse_type(&h, "struct", "bpf_map_info");
+    let m = parse_type(h, "struct", "bpf_map_info");
     check_offsets!(
         &m,
         MapInfoRaw,
@@ -1158,7 +1158,7 @@ fn info_layouts_match_the_header() {
     assert_eq!(find(&m, "type"), Some(offset_of!(MapInfoRaw, map_type)));
     assert!(m.size >= size_of::<MapInfoRaw>());
 
-    let l = parse_type(&h, "struct", "bpf_link_info");
+    let l = parse_type(h, "struct", "bpf_link_info");
     assert_eq!(find(&l, "type"), Some(offset_of!(LinkInfoRaw, link_type)));
     assert_eq!(find(&l, "id"), Some(offset_of!(LinkInfoRaw, id)));
     assert_eq!(find(&l, "prog_id"), Some(offset_of!(LinkInfoRaw, prog_id)));
@@ -1219,7 +1219,7 @@ fn enum_values(h: &str, name: &str) -> Vec<(String, u32)> {
 #[test]
 fn uapi_numbers_match_the_header() {
     let h = header();
-    let cmds = enum_values(&h, "bpf_cmd");
+    let cmds = enum_values(h, "bpf_cmd");
     let num = |list: &[(String, u32)], n: &str| -> u32 {
         list.iter()
             .find(|(k, _)| k == n)
@@ -1251,7 +1251,7 @@ fn uapi_numbers_match_the_header() {
     ] {
         assert_eq!(num(&cmds, cmd.name()), cmd as u32, "{}", cmd.name());
     }
-    let maps = enum_values(&h, "bpf_map_type");
+    let maps = enum_values(h, "bpf_map_type");
     for t in [
         MapType::Hash,
         MapType::Array,
@@ -1265,7 +1265,7 @@ fn uapi_numbers_match_the_header() {
         let name = format!("BPF_MAP_TYPE_{}", t.name().to_uppercase());
         assert_eq!(num(&maps, &name), t.raw(), "{name}");
     }
-    let progs = enum_values(&h, "bpf_prog_type");
+    let progs = enum_values(h, "bpf_prog_type");
     assert_eq!(
         num(&progs, "BPF_PROG_TYPE_SOCK_OPS"),
         ProgramType::SockOps.raw()
@@ -1286,7 +1286,7 @@ fn uapi_numbers_match_the_header() {
         num(&progs, "BPF_PROG_TYPE_CGROUP_SKB"),
         ProgramType::CgroupSkb.raw()
     );
-    let attach = enum_values(&h, "bpf_attach_type");
+    let attach = enum_values(h, "bpf_attach_type");
     assert_eq!(
         num(&attach, "BPF_CGROUP_SOCK_OPS"),
         AttachType::CgroupSockOps.raw()
@@ -1307,7 +1307,7 @@ fn uapi_numbers_match_the_header() {
         num(&attach, "BPF_CGROUP_INET_EGRESS"),
         AttachType::CgroupInetEgress.raw()
     );
-    let links = enum_values(&h, "bpf_link_type");
+    let links = enum_values(h, "bpf_link_type");
     assert_eq!(
         num(&links, "BPF_LINK_TYPE_CGROUP"),
         consts::BPF_LINK_TYPE_CGROUP
