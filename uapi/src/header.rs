@@ -427,13 +427,17 @@ fn lay_out(toks: &[Tok], union: bool) -> Result<(Vec<Member>, usize, usize), Str
                                 Tok::Num(n) => usize::try_from(*n).ok(),
                                 _ => None,
                             });
-                            m_align = m_align.max(a.ok_or("attribute without a number")?);
+                            let a = a.filter(|a| a.is_power_of_two() && *a <= 4096);
+                            m_align = m_align.max(a.ok_or("attribute without an alignment")?);
                             break;
                         }
                         Tok::Ident(s) => name = Some(s.clone()),
                         Tok::Punct('[') => match stmt.get(k + 1) {
-                            Some(Tok::Num(n)) => {
-                                count *= usize::try_from(*n).map_err(|_| "bad array length")?;
+                            Some(Tok::Num(n)) if (0..=1 << 20).contains(n) => {
+                                count = count
+                                    .checked_mul(usize::try_from(*n).map_err(|_| "bad length")?)
+                                    .filter(|c| *c <= 1 << 20)
+                                    .ok_or("array too large")?;
                                 k += 1;
                             }
                             _ => return Err("array length is not a number".into()),

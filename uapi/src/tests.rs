@@ -166,3 +166,30 @@ fn the_reader_handles_the_c_subset() {
     assert!(struct_layout("struct t { float x; };", "t").is_err());
     assert!(header::eval("1 +", &BTreeMap::new()).is_none());
 }
+
+#[test]
+fn the_reader_never_panics_on_truncated_or_odd_input() {
+    let sample = "#define A (1 << 3)\nenum { X = A, Y };\nstruct s { __u32 a[4]; union { __u64 b; \
+                  __u32 c; }; __bpf_md_ptr(void *, d); __u16 :16; __u8 e __attribute__((aligned(8))); };\n\
+                  #define ___BPF_FUNC_MAPPER(FN, ctx...) FN(unspec, 0, ##ctx) FN(x, 1, ##ctx)\n";
+    for cut in 0..=sample.len() {
+        let t = &sample[..cut];
+        let _ = constants(t);
+        let _ = struct_layout(t, "s");
+        let _ = helper_ids(t);
+        let _ = field_mask(t, "BPF_CLASS");
+    }
+    for odd in [
+        "struct s { __u32 a[99999999999999999999]; };",
+        "struct s { __u32 a __attribute__((aligned(3))); };",
+        "struct s { union { }; };",
+        "struct s { ; };",
+        "#define A (1 << 200)\n#define B -(~0)",
+        "enum { X = (, Y };",
+        "struct s { __u32 é; };",
+    ] {
+        let _ = constants(odd);
+        let _ = struct_layout(odd, "s");
+    }
+    assert_eq!(helper_ids(sample).len(), 2);
+}
