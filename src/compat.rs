@@ -224,9 +224,9 @@ fn map<'a>(maps: &'a [Map], name: &str) -> Result<&'a Map> {
 }
 
 /// The network namespace cookie of the socket `fd` (`SO_NETNS_COOKIE`, Linux 5.14+; the
-/// asm-generic value 71, which x86_64 and arm64 use: libc exports it only for some targets).
+/// asm-generic value, which x86_64 and arm64 use, from the `uapi` crate: libc lacks it).
 pub fn netns_cookie(fd: RawFd) -> Result<u64> {
-    const SO_NETNS_COOKIE: libc::c_int = 71;
+    const SO_NETNS_COOKIE: libc::c_int = uapi::socket::SO_NETNS_COOKIE;
     let mut v = 0u64;
     let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
     // SAFETY: getsockopt on an fd this process owns, into a u64 of the stated length.
@@ -603,7 +603,7 @@ fn so_rcvlowat(p: &mut Pair) -> Result<String> {
 
 /// `TCP_INQ`: the control message on `recvmsg`.
 fn tcp_inq(p: &mut Pair) -> Result<String> {
-    const TCP_INQ: libc::c_int = 36;
+    const TCP_INQ: libc::c_int = libc::TCP_INQ;
     let fd = p.a.as_raw_fd();
     p.setsockopt(fd, libc::IPPROTO_TCP, TCP_INQ, 1)?;
     b_sends(p, &[3u8; 600])?;
@@ -651,7 +651,8 @@ fn fionread(p: &mut Pair) -> Result<String> {
 
 /// `SIOCOUTQ` on the sender after 1,000 bytes its peer has not read.
 fn siocoutq(p: &mut Pair) -> Result<String> {
-    const SIOCOUTQ: libc::c_ulong = 0x5411; // TIOCOUTQ
+    #[allow(clippy::unnecessary_cast)] // libc's Ioctl is c_ulong on gnu, c_int on musl
+    const SIOCOUTQ: libc::c_ulong = libc::TIOCOUTQ as libc::c_ulong;
     p.a.write_all(&[5u8; 1000])?;
     if !readable(p.b.as_raw_fd(), 1000) {
         bail!("the data did not arrive");
@@ -735,7 +736,7 @@ fn splice_write(p: &mut Pair) -> Result<String> {
 
 /// `MSG_PEEK` and a read; then `SO_PEEK_OFF` set, more data, two peeks and a read.
 fn msg_peek(p: &mut Pair) -> Result<String> {
-    const SO_PEEK_OFF: libc::c_int = 42;
+    const SO_PEEK_OFF: libc::c_int = uapi::socket::SO_PEEK_OFF;
     let fd = p.a.as_raw_fd();
     let s = |r: std::result::Result<Vec<u8>, String>| match r {
         Ok(v) => String::from_utf8_lossy(&v).into_owned(),
@@ -1009,7 +1010,7 @@ fn recvmmsg(p: &mut Pair) -> Result<String> {
 
 /// `setsockopt(TCP_ULP, "tls")` on a connected socket (kTLS).
 fn tcp_ulp_tls(p: &mut Pair) -> Result<String> {
-    const TCP_ULP: libc::c_int = 31;
+    const TCP_ULP: libc::c_int = libc::TCP_ULP;
     p.b.write_all(b"x")?;
     p.a.read_exact(&mut [0u8; 1])?;
     let name = b"tls";

@@ -92,7 +92,7 @@ fn jmp_str(opn: u8) -> &'static str {
 }
 
 fn ldst_str(code: u8) -> &'static str {
-    match code & 0x18 {
+    match op::size(code) {
         op::W => "u32",
         op::H => "u16",
         op::B => "u8",
@@ -101,7 +101,7 @@ fn ldst_str(code: u8) -> &'static str {
 }
 
 fn ldsx_str(code: u8) -> &'static str {
-    match code & 0x18 {
+    match op::size(code) {
         op::W => "s32",
         op::H => "s16",
         op::B => "s8",
@@ -110,11 +110,11 @@ fn ldsx_str(code: u8) -> &'static str {
 }
 
 fn atomic_alu_str(imm: i32) -> &'static str {
-    match imm & 0xf0 {
-        op::ATOMIC_ADD => "add",
-        op::ATOMIC_AND => "and",
-        op::ATOMIC_OR => "or",
-        op::ATOMIC_XOR => "xor",
+    match op::atomic_operation(imm) {
+        op::ADD => "add",
+        op::AND => "and",
+        op::OR => "or",
+        op::XOR => "xor",
         _ => "(null)",
     }
 }
@@ -122,8 +122,8 @@ fn atomic_alu_str(imm: i32) -> &'static str {
 fn text_of(insn: &Insn, next: Option<&Insn>) -> Text {
     let code = insn.code;
     let class = insn.class();
-    let opn = code & 0xf0;
-    let is_x = code & op::X != 0;
+    let opn = op::operation(code);
+    let is_x = op::is_x(code);
     let (d, s, off, imm) = (insn.dst, insn.src, insn.off, insn.imm);
     match class {
         op::ALU | op::ALU64 => {
@@ -165,8 +165,8 @@ fn text_of(insn: &Insn, next: Option<&Insn>) -> Text {
         }
         op::STX => {
             let sz = ldst_str(code);
-            let mode = code & 0xe0;
-            let w64 = if code & 0x18 == op::DW { "64" } else { "" };
+            let mode = op::mode(code);
+            let w64 = if op::size(code) == op::DW { "64" } else { "" };
             if mode == op::MEM {
                 ok(format!("*({sz} *)(r{d} {off:+}) = r{s}"))
             } else if mode != op::ATOMIC {
@@ -175,7 +175,7 @@ fn text_of(insn: &Insn, next: Option<&Insn>) -> Text {
                 imm,
                 op::ATOMIC_ADD | op::ATOMIC_AND | op::ATOMIC_OR | op::ATOMIC_XOR
             ) {
-                let sym = alu_str((imm & 0xf0) as u8);
+                let sym = alu_str(op::atomic_operation(imm));
                 ok(format!("lock *({sz} *)(r{d} {off:+}) {sym} r{s}"))
             } else if matches!(imm, 0x01 | 0x41 | 0x51 | 0xa1) {
                 let name = atomic_alu_str(imm);
@@ -198,20 +198,20 @@ fn text_of(insn: &Insn, next: Option<&Insn>) -> Text {
                 bug(format!("BUG_{code:02x}"))
             }
         }
-        op::ST => match code & 0xe0 {
+        op::ST => match op::mode(code) {
             op::MEM => ok(format!("*({} *)(r{d} {off:+}) = {imm}", ldst_str(code))),
             0xc0 => ok("nospec".to_string()),
             _ => bug(format!("BUG_st_{code:02x}")),
         },
-        op::LDX => match code & 0xe0 {
+        op::LDX => match op::mode(code) {
             op::MEM => ok(format!("r{d} = *({} *)(r{s} {off:+})", ldst_str(code))),
             op::MEMSX => ok(format!("r{d} = *({} *)(r{s} {off:+})", ldsx_str(code))),
             _ => bug(format!("BUG_ldx_{code:02x}")),
         },
-        op::LD => match code & 0xe0 {
+        op::LD => match op::mode(code) {
             op::ABS => ok(format!("r0 = *({} *)skb[{imm}]", ldst_str(code))),
             op::IND => ok(format!("r0 = *({} *)skb[r{s} + {imm}]", ldst_str(code))),
-            op::IMM if code & 0x18 == op::DW => {
+            op::IMM if op::size(code) == op::DW => {
                 let hi = next.map_or(0, |n| n.imm);
                 let text = match s {
                     op::PSEUDO_MAP_FD => format!("map[id:{}]", imm as u32),

@@ -6,153 +6,81 @@
 
 use std::fmt;
 
-/// Opcode field values from RFC 9669 and `linux/bpf.h`.
+/// Opcode field values from RFC 9669 and `linux/bpf.h`: the `uapi` crate's ISA numbers under
+/// short names, and the accessors of the opcode's fields.
 pub mod op {
-    /// Instruction class: non-standard load (`lddw`, legacy packet access).
-    pub const LD: u8 = 0x00;
-    /// Instruction class: load into a register.
-    pub const LDX: u8 = 0x01;
-    /// Instruction class: store an immediate.
-    pub const ST: u8 = 0x02;
-    /// Instruction class: store a register.
-    pub const STX: u8 = 0x03;
-    /// Instruction class: 32-bit arithmetic.
-    pub const ALU: u8 = 0x04;
-    /// Instruction class: 64-bit jumps, calls, exit.
-    pub const JMP: u8 = 0x05;
-    /// Instruction class: 32-bit jumps.
-    pub const JMP32: u8 = 0x06;
-    /// Instruction class: 64-bit arithmetic.
-    pub const ALU64: u8 = 0x07;
-
-    /// Source bit: the operand is the immediate.
-    pub const K: u8 = 0x00;
-    /// Source bit: the operand is the source register.
-    pub const X: u8 = 0x08;
-
-    /// Size field: 32 bits.
-    pub const W: u8 = 0x00;
-    /// Size field: 16 bits.
-    pub const H: u8 = 0x08;
-    /// Size field: 8 bits.
-    pub const B: u8 = 0x10;
-    /// Size field: 64 bits.
-    pub const DW: u8 = 0x18;
-
-    /// Mode field: 64-bit immediate (`lddw`).
-    pub const IMM: u8 = 0x00;
-    /// Mode field: legacy absolute packet load.
-    pub const ABS: u8 = 0x20;
-    /// Mode field: legacy indirect packet load.
-    pub const IND: u8 = 0x40;
-    /// Mode field: regular memory access.
-    pub const MEM: u8 = 0x60;
-    /// Mode field: sign-extending memory load.
-    pub const MEMSX: u8 = 0x80;
-    /// Mode field: atomic operation.
-    pub const ATOMIC: u8 = 0xc0;
-
-    /// ALU operation codes (upper four bits).
-    pub const ADD: u8 = 0x00;
-    /// Subtract.
-    pub const SUB: u8 = 0x10;
-    /// Multiply.
-    pub const MUL: u8 = 0x20;
-    /// Divide (signed when `off == 1`).
-    pub const DIV: u8 = 0x30;
-    /// Bitwise or.
-    pub const OR: u8 = 0x40;
-    /// Bitwise and.
-    pub const AND: u8 = 0x50;
-    /// Left shift.
-    pub const LSH: u8 = 0x60;
-    /// Logical right shift.
-    pub const RSH: u8 = 0x70;
-    /// Negate.
-    pub const NEG: u8 = 0x80;
-    /// Modulo (signed when `off == 1`).
-    pub const MOD: u8 = 0x90;
-    /// Bitwise exclusive or.
-    pub const XOR: u8 = 0xa0;
-    /// Move (sign-extending when `off` is 8, 16 or 32).
-    pub const MOV: u8 = 0xb0;
-    /// Arithmetic right shift.
-    pub const ARSH: u8 = 0xc0;
-    /// Byte swap.
-    pub const END: u8 = 0xd0;
-    /// Byte swap source bit: to little endian.
-    pub const TO_LE: u8 = 0x00;
-    /// Byte swap source bit: to big endian.
-    pub const TO_BE: u8 = 0x08;
-
-    /// Jump codes (upper four bits).
-    pub const JA: u8 = 0x00;
-    /// Jump if equal.
-    pub const JEQ: u8 = 0x10;
-    /// Jump if greater (unsigned).
-    pub const JGT: u8 = 0x20;
-    /// Jump if greater or equal (unsigned).
-    pub const JGE: u8 = 0x30;
-    /// Jump if `dst & src` is not zero.
-    pub const JSET: u8 = 0x40;
-    /// Jump if not equal.
-    pub const JNE: u8 = 0x50;
-    /// Jump if greater (signed).
-    pub const JSGT: u8 = 0x60;
-    /// Jump if greater or equal (signed).
-    pub const JSGE: u8 = 0x70;
-    /// Function call.
-    pub const CALL: u8 = 0x80;
-    /// Return from the program or function.
-    pub const EXIT: u8 = 0x90;
-    /// Jump if lower (unsigned).
-    pub const JLT: u8 = 0xa0;
-    /// Jump if lower or equal (unsigned).
-    pub const JLE: u8 = 0xb0;
-    /// Jump if lower (signed).
-    pub const JSLT: u8 = 0xc0;
-    /// Jump if lower or equal (signed).
-    pub const JSLE: u8 = 0xd0;
+    pub use uapi::isa::{
+        BPF_ABS as ABS, BPF_ADD as ADD, BPF_ALU as ALU, BPF_ALU64 as ALU64, BPF_AND as AND,
+        BPF_ARSH as ARSH, BPF_ATOMIC as ATOMIC, BPF_B as B, BPF_CALL as CALL, BPF_DIV as DIV,
+        BPF_DW as DW, BPF_END as END, BPF_EXIT as EXIT, BPF_H as H, BPF_IMM as IMM, BPF_IND as IND,
+        BPF_JA as JA, BPF_JEQ as JEQ, BPF_JGE as JGE, BPF_JGT as JGT, BPF_JLE as JLE,
+        BPF_JLT as JLT, BPF_JMP as JMP, BPF_JMP32 as JMP32, BPF_JNE as JNE, BPF_JSET as JSET,
+        BPF_JSGE as JSGE, BPF_JSGT as JSGT, BPF_JSLE as JSLE, BPF_JSLT as JSLT, BPF_K as K,
+        BPF_LD as LD, BPF_LDX as LDX, BPF_LSH as LSH, BPF_MEM as MEM, BPF_MEMSX as MEMSX,
+        BPF_MOD as MOD, BPF_MOV as MOV, BPF_MUL as MUL, BPF_NEG as NEG, BPF_OR as OR,
+        BPF_PSEUDO_BTF_ID as PSEUDO_BTF_ID, BPF_PSEUDO_CALL as PSEUDO_CALL,
+        BPF_PSEUDO_FUNC as PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL as PSEUDO_KFUNC_CALL,
+        BPF_PSEUDO_MAP_FD as PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX as PSEUDO_MAP_IDX,
+        BPF_PSEUDO_MAP_IDX_VALUE as PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE as PSEUDO_MAP_VALUE,
+        BPF_RSH as RSH, BPF_ST as ST, BPF_STX as STX, BPF_SUB as SUB, BPF_TO_BE as TO_BE,
+        BPF_TO_LE as TO_LE, BPF_W as W, BPF_X as X, BPF_XOR as XOR,
+    };
+    use uapi::isa::{CLASS_MASK, MODE_MASK, OP_MASK, SIZE_MASK, SRC_MASK};
 
     /// Atomic operation (in `imm`): add.
-    pub const ATOMIC_ADD: i32 = 0x00;
+    pub const ATOMIC_ADD: i32 = ADD as i32;
     /// Atomic operation: or.
-    pub const ATOMIC_OR: i32 = 0x40;
+    pub const ATOMIC_OR: i32 = OR as i32;
     /// Atomic operation: and.
-    pub const ATOMIC_AND: i32 = 0x50;
+    pub const ATOMIC_AND: i32 = AND as i32;
     /// Atomic operation: xor.
-    pub const ATOMIC_XOR: i32 = 0xa0;
-    /// Atomic modifier: also fetch the old value into `src`.
-    pub const FETCH: i32 = 0x01;
-    /// Atomic exchange (always fetches).
-    pub const XCHG: i32 = 0xe0 | FETCH;
-    /// Atomic compare and exchange with `r0` (always fetches).
-    pub const CMPXCHG: i32 = 0xf0 | FETCH;
+    pub const ATOMIC_XOR: i32 = XOR as i32;
+    pub use uapi::isa::{BPF_CMPXCHG as CMPXCHG, BPF_FETCH as FETCH, BPF_XCHG as XCHG};
 
-    /// `call` source: a helper function by id.
+    /// `call` source: a helper function by id (a zero `src`; the header has no name for it).
     pub const CALL_HELPER: u8 = 0;
-    /// `call` source (`BPF_PSEUDO_CALL`): a bpf-to-bpf call, `imm` is the relative offset.
-    pub const PSEUDO_CALL: u8 = 1;
-    /// `call` source (`BPF_PSEUDO_KFUNC_CALL`): a kernel function by BTF id.
-    pub const PSEUDO_KFUNC_CALL: u8 = 2;
-
-    /// `lddw` source: a plain 64-bit immediate.
+    /// `lddw` source: a plain 64-bit immediate (a zero `src`).
     pub const PSEUDO_IMM64: u8 = 0;
-    /// `lddw` source (`BPF_PSEUDO_MAP_FD`): `imm` is a map file descriptor.
-    pub const PSEUDO_MAP_FD: u8 = 1;
-    /// `lddw` source (`BPF_PSEUDO_MAP_VALUE`): a map fd and an offset into its value.
-    pub const PSEUDO_MAP_VALUE: u8 = 2;
-    /// `lddw` source (`BPF_PSEUDO_BTF_ID`): a kernel variable by BTF id.
-    pub const PSEUDO_BTF_ID: u8 = 3;
-    /// `lddw` source (`BPF_PSEUDO_FUNC`): the address of a bpf function.
-    pub const PSEUDO_FUNC: u8 = 4;
-    /// `lddw` source (`BPF_PSEUDO_MAP_IDX`): a map by index into `fd_array`.
-    pub const PSEUDO_MAP_IDX: u8 = 5;
-    /// `lddw` source (`BPF_PSEUDO_MAP_IDX_VALUE`): map index and value offset.
-    pub const PSEUDO_MAP_IDX_VALUE: u8 = 6;
 
     /// The opcode of `lddw` (`LD | IMM | DW`).
     pub const LDDW: u8 = LD | IMM | DW;
+
+    /// The class field of an opcode (`BPF_CLASS`): [`LD`] .. [`ALU64`].
+    pub const fn class(code: u8) -> u8 {
+        code & CLASS_MASK
+    }
+
+    /// The size field of a load or store opcode (`BPF_SIZE`): [`W`], [`H`], [`B`], [`DW`].
+    pub const fn size(code: u8) -> u8 {
+        code & SIZE_MASK
+    }
+
+    /// The mode field of a load or store opcode (`BPF_MODE`): [`IMM`], [`MEM`], [`ATOMIC`], ...
+    pub const fn mode(code: u8) -> u8 {
+        code & MODE_MASK
+    }
+
+    /// The operation field of an ALU or jump opcode (`BPF_OP`): [`ADD`] .. [`END`] or
+    /// [`JA`] .. [`JSLE`].
+    pub const fn operation(code: u8) -> u8 {
+        code & OP_MASK
+    }
+
+    /// The source field of an ALU or jump opcode (`BPF_SRC`): [`K`] or [`X`].
+    pub const fn source(code: u8) -> u8 {
+        code & SRC_MASK
+    }
+
+    /// Whether the opcode's source field is [`X`] (the operand is the source register; for
+    /// [`END`] it is the byte-swap direction [`TO_BE`] instead).
+    pub const fn is_x(code: u8) -> bool {
+        source(code) == X
+    }
+
+    /// The operation field of the atomic operation in an atomic instruction's `imm`.
+    pub const fn atomic_operation(imm: i32) -> u8 {
+        (imm as u8) & OP_MASK
+    }
 }
 
 /// A register. `R10` is the read-only frame pointer: it may be the base of a store but never a
@@ -233,7 +161,7 @@ impl Size {
 
     /// The size for the opcode's size field.
     pub const fn from_opcode(code: u8) -> Size {
-        match code & 0x18 {
+        match op::size(code) {
             op::B => Size::B,
             op::H => Size::H,
             op::W => Size::W,
@@ -328,6 +256,28 @@ impl AluOp {
             AluOp::Arsh => (op::ARSH, 0),
         }
     }
+
+    /// The operation of an opcode's operation bits and `off` (`None` for `neg`, `end` and
+    /// undefined codes; a sign-extending `mov` is [`AluOp::Mov`]).
+    pub const fn from_code_and_off(code: u8, off: i16) -> Option<AluOp> {
+        Some(match (op::operation(code), off) {
+            (op::ADD, _) => AluOp::Add,
+            (op::SUB, _) => AluOp::Sub,
+            (op::MUL, _) => AluOp::Mul,
+            (op::DIV, 1) => AluOp::SDiv,
+            (op::DIV, _) => AluOp::Div,
+            (op::OR, _) => AluOp::Or,
+            (op::AND, _) => AluOp::And,
+            (op::LSH, _) => AluOp::Lsh,
+            (op::RSH, _) => AluOp::Rsh,
+            (op::MOD, 1) => AluOp::SMod,
+            (op::MOD, _) => AluOp::Mod,
+            (op::XOR, _) => AluOp::Xor,
+            (op::MOV, _) => AluOp::Mov,
+            (op::ARSH, _) => AluOp::Arsh,
+            _ => return None,
+        })
+    }
 }
 
 /// A jump condition.
@@ -367,7 +317,7 @@ impl JmpOp {
 
     /// The condition for opcode operation bits, if they name one.
     pub const fn from_code(code: u8) -> Option<JmpOp> {
-        Some(match code & 0xf0 {
+        Some(match op::operation(code) {
             op::JEQ => JmpOp::Eq,
             op::JGT => JmpOp::Gt,
             op::JGE => JmpOp::Ge,
@@ -533,9 +483,46 @@ impl Insn {
         }
     }
 
-    /// The instruction class (low three bits of the opcode).
+    /// The instruction class (`BPF_CLASS`, the low three bits of the opcode): [`op::LD`] ..
+    /// [`op::ALU64`].
     pub const fn class(&self) -> u8 {
-        self.code & 0x07
+        op::class(self.code)
+    }
+
+    /// The size field of a load or store (`BPF_SIZE`): [`op::W`], [`op::H`], [`op::B`],
+    /// [`op::DW`].
+    pub const fn size_bits(&self) -> u8 {
+        op::size(self.code)
+    }
+
+    /// The mode field of a load or store (`BPF_MODE`): [`op::IMM`], [`op::MEM`], ...
+    pub const fn mode(&self) -> u8 {
+        op::mode(self.code)
+    }
+
+    /// The operation field of an ALU or jump instruction (`BPF_OP`).
+    pub const fn operation(&self) -> u8 {
+        op::operation(self.code)
+    }
+
+    /// Whether the source field (`BPF_SRC`) is [`op::X`].
+    pub const fn is_x(&self) -> bool {
+        op::is_x(self.code)
+    }
+
+    /// The ALU operation of an `alu`/`alu64` instruction (`None` for `neg`, `end` or another
+    /// class).
+    pub fn alu_op(&self) -> Option<AluOp> {
+        matches!(self.class(), op::ALU | op::ALU64)
+            .then(|| AluOp::from_code_and_off(self.code, self.off))
+            .flatten()
+    }
+
+    /// The condition of a conditional jump (`None` for `ja`, `call`, `exit` or another class).
+    pub fn jmp_op(&self) -> Option<JmpOp> {
+        matches!(self.class(), op::JMP | op::JMP32)
+            .then(|| JmpOp::from_code(self.code))
+            .flatten()
     }
 
     /// Whether this slot starts a 16-byte `lddw`.
@@ -771,8 +758,8 @@ impl Insn {
         match class {
             op::ALU | op::ALU64 => {
                 no_r10_dst(self.dst)?;
-                let opn = code & 0xf0;
-                let is_x = code & op::X != 0;
+                let opn = op::operation(code);
+                let is_x = op::is_x(code);
                 match opn {
                     op::END => {
                         if class == op::ALU64 && is_x {
@@ -817,8 +804,8 @@ impl Insn {
                 }
             }
             op::JMP | op::JMP32 => {
-                let opn = code & 0xf0;
-                let is_x = code & op::X != 0;
+                let opn = op::operation(code);
+                let is_x = op::is_x(code);
                 match opn {
                     op::JA => {
                         if is_x {
@@ -865,7 +852,7 @@ impl Insn {
             }
             op::LDX => {
                 no_r10_dst(self.dst)?;
-                let mode = code & 0xe0;
+                let mode = op::mode(code);
                 let size = Size::from_opcode(code);
                 match mode {
                     op::MEM => {}
@@ -880,14 +867,14 @@ impl Insn {
                 reserved(self.imm != 0, "imm")?;
             }
             op::ST => {
-                if code & 0xe0 != op::MEM {
+                if op::mode(code) != op::MEM {
                     return Err(InsnError::UnknownOpcode(code));
                 }
                 reserved(self.src != 0, "src")?;
             }
             op::STX => {
                 let size = Size::from_opcode(code);
-                match code & 0xe0 {
+                match op::mode(code) {
                     op::MEM => reserved(self.imm != 0, "imm")?,
                     op::ATOMIC => {
                         if !matches!(size, Size::W | Size::DW) {
@@ -911,7 +898,7 @@ impl Insn {
             }
             _ => {
                 // op::LD
-                let mode = code & 0xe0;
+                let mode = op::mode(code);
                 let size = Size::from_opcode(code);
                 match mode {
                     op::IMM if size == Size::DW => {
@@ -953,7 +940,7 @@ impl Insn {
         if class != op::JMP && class != op::JMP32 {
             return None;
         }
-        match self.code & 0xf0 {
+        match self.operation() {
             op::CALL | op::EXIT => None,
             op::JA if class == op::JMP32 => Some(self.imm),
             _ => Some(self.off as i32),

@@ -86,3 +86,29 @@ fn example_bytes_decode() {
     let bytes = prog.to_bytes();
     assert_eq!(asm::decode(&bytes).unwrap(), prog.insns());
 }
+
+/// The example writes its UAPI numbers out (it shows `asm` alone); they are the `uapi` crate's.
+#[test]
+fn example_numbers_are_the_uapi_numbers() {
+    use uapi::ctx::bpf_sock_ops as ctx;
+    assert_eq!(
+        (OP, FAMILY, REMOTE_IP4, LOCAL_IP4, REMOTE_PORT, LOCAL_PORT),
+        (
+            ctx::OP,
+            ctx::FAMILY,
+            ctx::REMOTE_IP4,
+            ctx::LOCAL_IP4,
+            ctx::REMOTE_PORT,
+            ctx::LOCAL_PORT
+        )
+    );
+    assert_eq!(AF_INET, uapi::socket::AF_INET);
+    assert_eq!(
+        (ACTIVE_ESTABLISHED_CB, PASSIVE_ESTABLISHED_CB, BPF_NOEXIST),
+        (
+            uapi::bpf::BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB as i32,
+            uapi::bpf::BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB as i32,
+            uapi::bpf::BPF_NOEXIST as i32
+        )
+    );
+}

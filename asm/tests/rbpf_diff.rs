@@ -35,7 +35,7 @@ enum Rbpf {
 }
 
 fn expectation(i: &Insn) -> Rbpf {
-    let opn = i.code & 0xf0;
+    let opn = i.operation();
     match i.class() {
         op::ALU64 if opn == op::END => Rbpf::Lacks("bswap"),
         op::ALU | op::ALU64 if (opn == op::DIV || opn == op::MOD) && i.off == 1 => {
@@ -47,10 +47,8 @@ fn expectation(i: &Insn) -> Rbpf {
         op::JMP if opn == op::CALL && i.src == op::PSEUDO_CALL => {
             Rbpf::Misreads("bpf-to-bpf call read as callx")
         }
-        op::LDX if i.code & 0xe0 == op::MEMSX => Rbpf::Lacks("ldxsx"),
-        op::STX if i.code & 0xe0 == op::ATOMIC && i.imm != 0 => {
-            Rbpf::Misreads("atomic op read as xadd")
-        }
+        op::LDX if i.mode() == op::MEMSX => Rbpf::Lacks("ldxsx"),
+        op::STX if i.mode() == op::ATOMIC && i.imm != 0 => Rbpf::Misreads("atomic op read as xadd"),
         op::LD if i.is_lddw() && i.src != 0 => Rbpf::Misreads("pseudo lddw read as imm64"),
         _ => Rbpf::Same,
     }
@@ -101,7 +99,7 @@ fn meaning(name: &str, hl: &rbpf::disassembler::HLInsn) -> Option<String> {
             _ => return None,
         })
     };
-    let is_x = hl.opc & op::X != 0;
+    let is_x = op::is_x(hl.opc);
     if let Some(base) = name.strip_suffix("64").or_else(|| name.strip_suffix("32")) {
         let r = if name.ends_with("64") { 'r' } else { 'w' };
         if base == "neg" {

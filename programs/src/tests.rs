@@ -26,10 +26,6 @@ fn programs() -> Vec<(String, Program, Config)> {
     out
 }
 
-fn class(i: &Insn) -> u8 {
-    i.code & 0x07
-}
-
 /// Slots that start an instruction (not the second half of an lddw), with their index.
 fn insns(p: &Program) -> Vec<(usize, Insn)> {
     let mut out = Vec::new();
@@ -87,8 +83,8 @@ fn no_64_bit_jump_with_a_negative_immediate() {
     // rbpf zero-extends the immediate where the kernel sign-extends it.
     for (name, p, _) in programs() {
         for (at, i) in insns(&p) {
-            let cond = i.jump_offset().is_some() && i.code & 0xf0 != op::JA;
-            if class(&i) == op::JMP && cond && i.code & op::X == 0 {
+            let cond = i.jump_offset().is_some() && i.operation() != op::JA;
+            if i.class() == op::JMP && cond && !i.is_x() {
                 assert!(i.imm >= 0, "{name}: insn {at} compares with {}", i.imm);
             }
         }
@@ -130,7 +126,7 @@ fn context_is_read_with_32_bit_loads_at_known_fields() {
         let mut ports = 0;
         for (at, i) in insns(&p) {
             // r6 holds the context from the first instruction on and is never written again.
-            if class(&i) != op::LDX || i.src != Reg::R6.num() {
+            if i.class() != op::LDX || i.src != Reg::R6.num() {
                 continue;
             }
             assert_eq!(
@@ -162,7 +158,7 @@ fn ports_are_read_with_32_bit_loads() {
         let port_loads: Vec<Insn> = insns(&p)
             .into_iter()
             .map(|(_, i)| i)
-            .filter(|i| class(i) == op::LDX && i.src == Reg::R6.num())
+            .filter(|i| i.class() == op::LDX && i.src == Reg::R6.num())
             .filter(|i| (lp..lp + 4).contains(&i.off) || (rp..rp + 4).contains(&i.off))
             .collect();
         assert_eq!(port_loads.len(), 2, "{name}");
@@ -183,7 +179,7 @@ fn r6_keeps_the_context() {
             "{name}"
         );
         for (at, i) in &all[1..] {
-            let writes_r6 = matches!(class(i), op::ALU | op::ALU64 | op::LDX | op::LD)
+            let writes_r6 = matches!(i.class(), op::ALU | op::ALU64 | op::LDX | op::LD)
                 && i.dst == Reg::R6.num();
             assert!(!writes_r6, "{name}: insn {at} overwrites r6");
         }
@@ -194,7 +190,7 @@ fn r6_keeps_the_context() {
 fn stack_accesses_stay_in_the_frame_and_are_aligned() {
     for (name, p, _) in programs() {
         for (at, i) in insns(&p) {
-            let (base, size) = match class(&i) {
+            let (base, size) = match i.class() {
                 op::LDX => (i.src, asm::Size::from_opcode(i.code)),
                 op::ST | op::STX => (i.dst, asm::Size::from_opcode(i.code)),
                 _ => continue,

@@ -418,7 +418,7 @@ impl Checker<'_> {
                 return err(i, "unreachable insn");
             };
             self.report.visited += 1;
-            let class = insn.code & 0x07;
+            let class = insn.class();
             let dst = insn.dst as usize;
             let src = insn.src as usize;
             if dst > 10 || src > 10 {
@@ -428,9 +428,9 @@ impl Checker<'_> {
             let mut falls = true;
             match class {
                 op::ALU64 | op::ALU => {
-                    let opn = insn.code & 0xf0;
+                    let opn = insn.operation();
                     // For byte swaps the X bit selects the direction, not a source register.
-                    let is_x = insn.code & op::X != 0 && opn != op::END && opn != op::NEG;
+                    let is_x = insn.is_x() && opn != op::END && opn != op::NEG;
                     let s = if is_x {
                         st.regs[src]
                     } else {
@@ -478,7 +478,7 @@ impl Checker<'_> {
                 }
                 op::LDX => {
                     let size = Size::from_opcode(insn.code).bytes();
-                    if insn.code & 0xe0 != op::MEM {
+                    if insn.mode() != op::MEM {
                         return err(i, "sign-extending loads are not executed by rbpf 0.4");
                     }
                     let v = match st.regs[src] {
@@ -528,7 +528,7 @@ impl Checker<'_> {
                 }
                 op::ST | op::STX => {
                     let size = Size::from_opcode(insn.code).bytes();
-                    if insn.code & 0xe0 == op::ATOMIC {
+                    if insn.mode() == op::ATOMIC {
                         return err(i, "atomic instructions are not executed by rbpf 0.4");
                     }
                     let val = if class == op::STX {
@@ -595,7 +595,7 @@ impl Checker<'_> {
                 }
                 _ => {
                     // JMP / JMP32
-                    let opn = insn.code & 0xf0;
+                    let opn = insn.operation();
                     match opn {
                         op::EXIT => {
                             if class != op::JMP {
@@ -633,7 +633,7 @@ impl Checker<'_> {
                                 falls = false;
                                 targets.push((t as usize, st.clone()));
                             } else {
-                                let is_x = insn.code & op::X != 0;
+                                let is_x = insn.is_x();
                                 if !is_x
                                     && class == op::JMP
                                     && insn.imm < 0

@@ -122,7 +122,7 @@ pub fn no_remote_port_swap(
             continue;
         }
         let Some(j) = (i + 1..insns.len()).find(|j| {
-            insns[*j].code & 0xf0 == op::END && matches!(insns[*j].code & 0x07, op::ALU | op::ALU64)
+            insns[*j].operation() == op::END && matches!(insns[*j].class(), op::ALU | op::ALU64)
         }) else {
             return fail(M, format!("no byte swap after the remote_port load at {i}"));
         };
@@ -187,7 +187,7 @@ pub fn inverted_eligibility(p: &Program, prefixes_map: &str) -> Result<Program, 
         reg,
         insns[j].imm,
         off as i16,
-        insns[j].code & 0x07 == op::JMP,
+        insns[j].class() == op::JMP,
     );
     Ok(with_insns(p, insns))
 }
@@ -248,7 +248,7 @@ fn imm_set_before(insns: &[Insn], call: usize, reg: Reg) -> Option<usize> {
 }
 
 fn is_write(i: &Insn) -> bool {
-    matches!(i.code & 0x07, op::ALU | op::ALU64 | op::LDX | op::LD)
+    matches!(i.class(), op::ALU | op::ALU64 | op::LDX | op::LD)
 }
 
 /// Claim with `BPF_ANY`: in `sock_ops`, every `bpf_map_update_elem` called with
@@ -340,7 +340,7 @@ pub fn guard_dst_port_upper(p: &Program, maps: &[MapSpec]) -> Result<Program, Mu
             continue;
         }
         let Some(j) = (i + 1..insns.len()).find(|j| {
-            insns[*j].code & 0xf0 == op::END && matches!(insns[*j].code & 0x07, op::ALU | op::ALU64)
+            insns[*j].operation() == op::END && matches!(insns[*j].class(), op::ALU | op::ALU64)
         }) else {
             return fail(M, format!("no byte swap after the dst_port load at {i}"));
         };

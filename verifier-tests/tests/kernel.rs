@@ -117,3 +117,41 @@ fn a_16_bit_port_load_is_rejected_with_the_reason() {
         );
     }
 }
+
+/// The context offsets the programs use (the `uapi` crate's, already checked against the
+/// vendored `linux/bpf.h`) are where the running kernel's BTF puts those members. Skips with a
+/// printed reason without `/sys/kernel/btf/vmlinux`, fails then under
+/// `TCPBYPASS_REQUIRE_KERNEL=1`.
+#[test]
+fn context_offsets_match_the_running_kernels_btf() {
+    let btf = match loader::btf::KernelBtf::from_sys() {
+        Ok(b) => b,
+        Err(e) => {
+            let reason = format!("no kernel BTF: {e}");
+            if std::env::var(loader::testing::REQUIRE_KERNEL_ENV).as_deref() == Ok("1") {
+                panic!("context_offsets_match_the_running_kernels_btf: {reason}");
+            }
+            eprintln!("SKIP context_offsets_match_the_running_kernels_btf: {reason}");
+            return;
+        }
+    };
+    let mut checked = 0;
+    for (name, size, fields) in uapi::ctx::STRUCTS {
+        let kernel_size = btf
+            .struct_size(name)
+            .unwrap_or_else(|e| panic!("struct {name} in kernel BTF: {e}"));
+        // Later kernels may append members; they never move or remove one.
+        assert!(
+            kernel_size >= *size as u32,
+            "sizeof(struct {name}): kernel {kernel_size} < UAPI {size}"
+        );
+        for (member, off) in *fields {
+            let f = btf
+                .field(name, member)
+                .unwrap_or_else(|e| panic!("{name}.{member} in kernel BTF: {e}"));
+            assert_eq!(f.offset, *off as u32, "offsetof(struct {name}, {member})");
+            checked += 1;
+        }
+    }
+    eprintln!("{checked} context offsets match the kernel's BTF");
+}

@@ -45,8 +45,7 @@ pub const R_BPF_64_64: u32 = 1;
 pub const R_BPF_64_ABS64: u32 = 2;
 /// `R_BPF_64_32`: a bpf-to-bpf call.
 pub const R_BPF_64_32: u32 = 10;
-/// `BPF_F_RDONLY_PROG`: programs only read the map (libbpf's flag for `.rodata` maps).
-pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+pub use uapi::bpf::BPF_F_RDONLY_PROG;
 /// The largest object file [`Object::read_file`] reads (256 MiB).
 pub const MAX_FILE_SIZE: u64 = 256 << 20;
 /// The most instruction slots all programs of one object may add up to once subprograms are

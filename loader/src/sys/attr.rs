@@ -1,7 +1,7 @@
 //! `#[repr(C)]` attribute structs, one per command family of `union bpf_attr`, and the info
 //! structs of `BPF_OBJ_GET_INFO_BY_FD`. Every struct has explicit padding fields, so it has no
 //! uninitialised bytes and its bytes can be handed to the kernel (and to a test's fake) as
-//! they are. Layouts follow `/usr/include/linux/bpf.h`; the offsets are asserted in tests.
+//! they are. Layouts follow `linux/bpf.h` (the `uapi` crate vendors it); the offsets are asserted in tests.
 
 #![allow(missing_docs)]
 
