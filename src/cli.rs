@@ -1,12 +1,13 @@
-//! Command-line syntax: every subcommand, option and help text. Parsing only; the commands
-//! themselves live in `commands/`.
+//! Command-line syntax: every subcommand, option and help text, and the conversions of the
+//! clap structs into the library's typed options (`crate::options`). Parsing only; the
+//! commands themselves live in `commands/`. Nothing below the command layer takes these types.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Default pin directory on bpffs.
-pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/tcpbypass";
+pub use crate::options::DEFAULT_PIN_DIR;
+use crate::options::{LoadOptions, PinOptions};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -84,12 +85,6 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Load, stay in the foreground until SIGTERM/SIGINT, then unload (for DaemonSets/systemd).
     Run(RunArgs),
-    /// Measure plain TCP, TCP with the bypass and a Unix socket pair on this host, in a
-    /// temporary cgroup that is removed afterwards (see docs/benchmarks.md).
-    Bench(BenchArgs),
-    /// One end of a `bench` measurement (started by `bench` itself).
-    #[command(name = "bench-worker", hide = true)]
-    BenchWorker(crate::bench::worker::WorkerArgs),
     /// Runs one check of the compatibility suite on a loopback pair this process makes, and
     /// prints what the application observed (run inside a bypassed cgroup, it tests the
     /// installed bypass; see docs/compatibility.md).
@@ -272,75 +267,45 @@ pub struct RunArgs {
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
-/// Where `bench` runs its two ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BenchScenario {
-    /// Both ends in this network namespace, over loopback.
-    Loopback,
-    /// One end in each of two temporary network namespaces joined by a veth pair.
-    Netns,
+impl From<&PinArgs> for PinOptions {
+    fn from(a: &PinArgs) -> PinOptions {
+        PinOptions {
+            pin_dir: a.pin_dir.clone(),
+            // --mount-bpffs is the default spelled out; only --no-mount-bpffs changes it.
+            mount_bpffs: !a.no_mount_bpffs,
+        }
+    }
 }
 
-/// CPU placement of the two ends of a `bench` measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
-pub enum BenchCpu {
-    /// Both ends pinned to one CPU.
-    Same,
-    /// The ends pinned to two different CPUs.
-    Split,
-    /// Not pinned: the scheduler decides.
-    Any,
+/// The options `load` and `run` share; `replace` and `strict` come from the command.
+fn load_options(a: &LoadArgs, replace: bool, strict: bool) -> LoadOptions {
+    LoadOptions {
+        cgroup: a.cgroup.clone(),
+        pins: PinOptions::from(&a.pins),
+        local_prefixes: a.local_prefixes.clone(),
+        no_local_addresses: a.no_local_addresses,
+        exclude_ports: a.exclude_ports.clone(),
+        rcvq_limit: a.rcvq_limit,
+        max_conns: a.max_conns,
+        replace,
+        legacy_attach: a.legacy_attach,
+        recheck: a.recheck,
+        strict,
+    }
 }
 
-/// What `bench` measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
-pub enum BenchTest {
-    /// Ping-pong: one message each way, median and p99 latency.
-    Latency,
-    /// One-way stream of messages: throughput.
-    Stream,
+impl From<&LoadCmdArgs> for LoadOptions {
+    /// `load`: replaces only with `--replace`.
+    fn from(a: &LoadCmdArgs) -> LoadOptions {
+        load_options(&a.load, a.load.replace, a.strict)
+    }
 }
 
-/// Options of `bench`.
-#[derive(Debug, Args, Clone)]
-pub struct BenchArgs {
-    /// Where the two ends run.
-    #[arg(long, value_enum, default_value = "loopback")]
-    pub scenario: BenchScenario,
-    /// CPU placement of the two ends; a comma-separated list compares several in one run.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "any")]
-    pub cpu: Vec<BenchCpu>,
-    /// Message sizes in bytes (suffix K for KiB), comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = crate::bench::plan::parse_size,
-          default_value = "1,64,512,1K,4K,16K,64K", value_name = "SIZES")]
-    pub sizes: Vec<usize>,
-    /// Which tests, comma-separated.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "latency,stream"
-    )]
-    pub tests: Vec<BenchTest>,
-    /// A quick run: about 25 s, 3 rounds.
-    #[arg(long)]
-    pub quick: bool,
-    /// Total measuring time in seconds (default 150, or 25 with --quick).
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..))]
-    pub time: Option<u32>,
-    /// How many times each (size, test, mode) is measured, the modes interleaved
-    /// (default 5, or 3 with --quick).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub rounds: Option<u32>,
-    /// Also write the results as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// Also write an SVG chart to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub plot: Option<PathBuf>,
-    /// Set TCP_NODELAY in the stream test too (the latency test always sets it).
-    #[arg(long)]
-    pub nodelay: bool,
+impl From<&RunArgs> for LoadOptions {
+    /// `run`: always replaces in place when already loaded (an upgrade of the DaemonSet).
+    fn from(a: &RunArgs) -> LoadOptions {
+        load_options(&a.load, true, a.strict)
+    }
 }
 
 #[cfg(test)]
@@ -398,6 +363,37 @@ mod tests {
         };
         assert_eq!(d.program, Some(Which::SkMsg));
         assert!(Cli::try_parse_from(["tcpbypass", "dump", "xdp"]).is_err());
+    }
+
+    #[test]
+    fn options_convert() {
+        let cli =
+            Cli::try_parse_from(["tcpbypass", "load", "--no-mount-bpffs", "--strict"]).unwrap();
+        let Command::Load(cmd) = cli.command else {
+            panic!("not load")
+        };
+        let o = LoadOptions::from(&cmd);
+        assert!(o.strict && !o.replace && !o.pins.mount_bpffs);
+        assert_eq!(o.pins.pin_dir, std::path::Path::new(DEFAULT_PIN_DIR));
+        let cli = Cli::try_parse_from(["tcpbypass", "run", "--max-conns", "7"]).unwrap();
+        let Command::Run(cmd) = cli.command else {
+            panic!("not run")
+        };
+        let o = LoadOptions::from(&cmd);
+        assert!(o.replace && !o.strict && o.pins.mount_bpffs);
+        assert_eq!(o.max_conns, Some(7));
+    }
+
+    #[test]
+    fn no_bench_subcommand() {
+        for name in ["bench", "bench-worker"] {
+            let e = Cli::try_parse_from(["tcpbypass", name]).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::InvalidSubcommand,
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -99,6 +99,20 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     RUNTIME
 }
 
+/// A command's result as the process's exit status: success as it is; an error printed on
+/// stderr (its whole chain with `-v`) and turned into its code ([`code_for`]). Both binaries,
+/// `tcpbypass` and `tcpbypass-bench`, end through here.
+pub fn finish(result: anyhow::Result<std::process::ExitCode>) -> std::process::ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            let code = code_for(&err);
+            crate::log::error(&render(&err, crate::log::verbosity() > 0));
+            std::process::ExitCode::from(code)
+        }
+    }
+}
+
 /// The text of an error: the outermost context first, then each cause; a verifier rejection
 /// shows its reason and instruction, and with `verbose` its whole log.
 pub fn render(err: &anyhow::Error, verbose: bool) -> String {

@@ -56,6 +56,22 @@ fn help_lists_commands_examples_and_exit_codes() {
     }
 }
 
+/// The benchmark is `tcpbypass-bench`, a binary of its own: this one has no trace of it.
+#[test]
+fn the_benchmark_is_not_a_command_of_this_binary() {
+    let help = stdout(&run(&["--help"]));
+    assert!(!help.contains("bench"), "--help mentions bench:\n{help}");
+    for cmd in ["bench", "bench-worker"] {
+        let o = run(&[cmd]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", text(&o));
+        assert!(
+            text(&o).contains("unrecognized subcommand"),
+            "{cmd}: {}",
+            text(&o)
+        );
+    }
+}
+
 #[test]
 fn dump_needs_no_kernel_and_shows_labels_and_helpers() {
     let o = run(&["dump", "sk_msg"]);

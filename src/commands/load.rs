@@ -10,10 +10,11 @@ use loader::{cgroup, AttachMode, AttachType, Feature, Map, UpdateFlags};
 use programs::key::{self, PrefixKey};
 
 use crate::bypass::{self, AttachKind, Installed, Meta, PinState, Pins};
-use crate::cli::{LoadArgs, LoadCmdArgs};
+use crate::cli::LoadCmdArgs;
 use crate::commands::{ensure_bpffs, pin_state, require_bpf, resolve_cgroup};
 use crate::exit::{self, Failure};
 use crate::log;
+use crate::options::LoadOptions;
 
 /// What a successful load did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,18 +29,15 @@ pub enum Outcome {
 
 /// `tcpbypass load`.
 pub fn run(args: &LoadCmdArgs) -> Result<ExitCode> {
-    load_checked(&args.load, args.load.replace, args.strict)?;
+    load(&LoadOptions::from(args))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads (or, with `replace`, upgrades) the bypass; the shared body of `load` and `run`.
-/// A kernel quirk found by the self-test (`crate::quirk`) is a warning here.
-pub fn load(args: &LoadArgs, replace: bool) -> Result<Outcome> {
-    load_checked(args, replace, false)
-}
-
-/// [`load`], refusing with exit code 7 when `strict` and the kernel self-test finds a quirk.
-pub fn load_checked(args: &LoadArgs, replace: bool, strict: bool) -> Result<Outcome> {
+/// Loads (or, with `args.replace`, upgrades) the bypass; the shared body of `load` and `run`.
+/// A kernel quirk found by the self-test (`crate::quirk`) is a warning, or with `args.strict`
+/// a refusal with exit code 7.
+pub fn load(args: &LoadOptions) -> Result<Outcome> {
+    let (replace, strict) = (args.replace, args.strict);
     // Bad input fails before anything touches the kernel.
     let prefixes = prefix_set(args)?;
     require_bpf()?;
@@ -119,7 +117,7 @@ pub fn preflight() -> Result<()> {
 }
 
 /// The prefix set: loopback and this host's addresses (unless disabled) and `--local-prefix`.
-fn prefix_set(args: &LoadArgs) -> Result<Vec<PrefixKey>> {
+fn prefix_set(args: &LoadOptions) -> Result<Vec<PrefixKey>> {
     let mut set = BTreeSet::new();
     for s in &args.local_prefixes {
         let p = PrefixKey::parse(s).map_err(|e| {
@@ -235,7 +233,7 @@ impl Drop for PinDirGuard {
 }
 
 fn fresh_load(
-    args: &LoadArgs,
+    args: &LoadOptions,
     pins: &Pins,
     cgroup: &std::path::Path,
     prefixes: &[PrefixKey],

@@ -1,6 +1,8 @@
-//! One module per subcommand, plus the checks they share (privileges, cgroup, bpffs).
+//! The command layer: one module per subcommand, plus the checks they share (privileges,
+//! cgroup, bpffs). Each command's `run` takes its clap options (`crate::cli`) and converts them
+//! into the typed options (`crate::options`) of the operations it performs; the operations
+//! ([`load()`], [`unload()`] and the checks below) never see command-line syntax.
 
-mod bench;
 mod connections;
 mod dump;
 mod export;
@@ -18,9 +20,10 @@ use anyhow::Result;
 use loader::lock::PinDirLock;
 
 use crate::bypass::{PinState, Pins};
-use crate::cli::{Command, PinArgs};
+use crate::cli::Command;
 use crate::exit::{self, Failure};
 use crate::log;
+use crate::options::PinOptions;
 
 pub use load::{load, Outcome as LoadOutcome};
 pub use unload::unload;
@@ -37,8 +40,6 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
         Command::Export(a) => export::run(&a),
         Command::Probe(a) => probe::run(&a),
         Command::Run(a) => run::run(&a),
-        Command::Bench(a) => bench::run(&a),
-        Command::BenchWorker(a) => crate::bench::worker::run(&a),
         Command::CompatCheck(a) => crate::compat::run_one(&a.name),
     }
 }
@@ -86,7 +87,7 @@ pub fn resolve_cgroup(given: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// Makes sure the pin directory's file system is a bpffs, mounting `/sys/fs/bpf` when allowed.
-pub fn ensure_bpffs(args: &PinArgs) -> Result<()> {
+pub fn ensure_bpffs(args: &PinOptions) -> Result<()> {
     let bpffs_root = Path::new("/sys/fs/bpf");
     // The nearest existing ancestor of the pin dir must be on bpffs.
     let mut probe = args.pin_dir.as_path();
@@ -99,7 +100,7 @@ pub fn ensure_bpffs(args: &PinArgs) -> Result<()> {
     if loader::env::is_bpffs(probe).unwrap_or(false) {
         return Ok(());
     }
-    let may_mount = !args.no_mount_bpffs && args.pin_dir.starts_with(bpffs_root);
+    let may_mount = args.mount_bpffs && args.pin_dir.starts_with(bpffs_root);
     if may_mount {
         let mounted = loader::env::ensure_bpffs(bpffs_root).map_err(|e| {
             Failure::new(
@@ -120,7 +121,7 @@ pub fn ensure_bpffs(args: &PinArgs) -> Result<()> {
             args.pin_dir.display()
         ),
     )
-    .hint(if args.no_mount_bpffs {
+    .hint(if !args.mount_bpffs {
         "mount it with `mount -t bpf bpf /sys/fs/bpf`, or drop --no-mount-bpffs".to_string()
     } else {
         "choose a --pin-dir under a mounted bpffs (e.g. /sys/fs/bpf/tcpbypass)".to_string()

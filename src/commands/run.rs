@@ -7,9 +7,10 @@ use anyhow::{Context, Result};
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::cli::RunArgs;
-use crate::commands::load::load_checked;
+use crate::commands::load::load;
 use crate::commands::unload;
 use crate::log;
+use crate::options::LoadOptions;
 
 /// `tcpbypass run`.
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
@@ -22,14 +23,14 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     set.thread_block().context("blocking signals")?;
     // Bind before loading: a busy or bad address fails with nothing loaded.
     let metrics = args.metrics_addr.map(crate::metrics::bind).transpose()?;
-    load_checked(&args.load, true, args.strict)?;
+    load(&LoadOptions::from(args))?;
     // Spawned after the signals are blocked: the thread inherits the mask, so sigwait below
     // still takes every signal.
     if let Some(listener) = metrics {
         let ctx = crate::metrics::context(&args.load.pins.pin_dir);
         if let Err(e) = crate::metrics::spawn(listener, ctx) {
             if !args.keep {
-                unload(&args.load.pins)?;
+                unload(&args.load.pins.pin_dir)?;
             }
             return Err(e);
         }
@@ -43,7 +44,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     if args.keep {
         log::info("--keep: leaving the bypass loaded");
     } else {
-        unload(&args.load.pins)?;
+        unload(&args.load.pins.pin_dir)?;
     }
     Ok(ExitCode::SUCCESS)
 }

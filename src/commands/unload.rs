@@ -2,6 +2,7 @@
 //! socket to plain TCP by forgetting every pairing (sockets stay in the sockhash until they
 //! close, so no queued byte is lost), remove the pins. Idempotent.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -15,16 +16,16 @@ use crate::log;
 
 /// `tcpbypass unload`.
 pub fn run(args: &PinArgs) -> Result<ExitCode> {
-    unload(args)?;
+    unload(&args.pin_dir)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Unloads the bypass pinned under `args.pin_dir`; returns whether there was one.
-pub fn unload(args: &PinArgs) -> Result<bool> {
+/// Unloads the bypass pinned under `pin_dir`; returns whether there was one.
+pub fn unload(pin_dir: &Path) -> Result<bool> {
     require_bpf()?;
     // Held until the pins are gone: concurrent loads, unloads and replaces take turns.
-    let _lock = crate::commands::lock_pins_if_present(&args.pin_dir)?;
-    let pins = Pins::new(&args.pin_dir);
+    let _lock = crate::commands::lock_pins_if_present(pin_dir)?;
+    let pins = Pins::new(pin_dir);
     match pin_state(&pins)? {
         PinState::Absent => {
             log::info(&format!(

@@ -43,6 +43,7 @@ SELECT = [
     ("loader", "test", None),  # the loader's kernel tests (kernel.rs, fd_zero.rs)
     ("verifier-tests", "test", "kernel"),  # real verifier stats of the real programs
     ("tcpbypass", "test", None),  # CLI and end-to-end tests (tests/*.rs of the root package)
+    ("bench", "test", None),  # the benchmark's smoke test (bench/tests, package tcpbypass-bench)
 ]
 
 # The offline tier, run in guests of another architecture than the host's (arm64): what
@@ -55,7 +56,8 @@ OFFLINE_SELECT = [
     ("verifier-tests", "lib", None),
     ("verifier-tests", "test", None),  # rbpf tier: harness, scenarios, properties, mutants
     ("loader", "lib", None),  # unit tests (attr layouts, fake bpf(), ELF)
-    ("tcpbypass", "bin", "tcpbypass"),  # the CLI's unit tests
+    ("tcpbypass", "lib", "tcpbypass"),  # the CLI's unit tests (its library)
+    ("bench", "bin", "tcpbypass-bench"),  # the benchmark's unit tests
 ]
 
 
@@ -413,7 +415,7 @@ def cmd_row(name, log, out_json, how="?"):
     ignored = sum(int(a.get("ignored", 0)) for _, a in tests)
     if tests and passed + failed == 0:
         problems.append(f"no test ran on this kernel ({len(tests)} test executable(s) started, 0 tests run)")
-    e2e = [(l, a) for l, a in tests if l.startswith("tcpbypass:")]
+    e2e = [(l, a) for l, a in tests if l.startswith(("tcpbypass:", "bench:"))]
     e2e_text = (", ".join(f"{l.split(':')[1]} {a.get('passed')}/{int(a.get('passed', 0)) + int(a.get('failed', 0))}"
                           for l, a in e2e) or "none present")
 
@@ -434,7 +436,7 @@ def cmd_row(name, log, out_json, how="?"):
     def tier_of(label, a):
         if a.get("tier") == "offline":
             return "offline"
-        t = label.split(":", 1)[1] if label.startswith("tcpbypass:") else "kernel"
+        t = label.split(":", 1)[1] if label.startswith(("tcpbypass:", "bench:")) else "kernel"
         return "bench" if t == "bench_smoke" else t
     timing = {}
     for k, r in marks:

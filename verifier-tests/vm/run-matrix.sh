@@ -123,7 +123,7 @@ build_static() {
   triple=$(triple_of "$arch")
   say "building static binaries (target $triple, crt-static)"
   tb=$(date +%s)
-  local -a runs=("-p loader -p tcpbypass --test *" "-p verifier-tests --test kernel")
+  local -a runs=("-p loader -p tcpbypass -p tcpbypass-bench --test *" "-p verifier-tests --test kernel")
   [ "$arch" = arm64 ] && runs=("--workspace")
   : >"$json"
   export RUSTFLAGS="-C target-feature=+crt-static"
@@ -313,6 +313,9 @@ build_initramfs() {
   cp "$vm/init" "$root/init" && chmod 755 "$root/init"
   cp "$vm/suite.sh" "$root/matrix/suite.sh"
   cp "${tcpbypass_of[$arch]}" "$root/bin/tcpbypass"
+  # The benchmark's binary (built beside tcpbypass for its smoke test), which suite.sh finds
+  # next to tcpbypass.
+  cp "$(dirname "${tcpbypass_of[$arch]}")/tcpbypass-bench" "$root/bin/tcpbypass-bench"
   # Everything of ours at fixed guest paths under $guest_dir, never at host paths: the host
   # paths may lie under a directory the guest mounts over (init mounts tmpfs on /tmp and /run,
   # so a checkout under /tmp would be hidden). Test executables go to $guest_dir/tests, each

@@ -6,7 +6,7 @@
 # Environment:
 #   MATRIX_LIST       file of test executables: "label<TAB>executable<TAB>working dir<TAB>tier"
 #                     lines; tier "offline" (no kernel needed: run in parallel) or "kernel"
-#   MATRIX_TCPBYPASS  the tcpbypass binary
+#   MATRIX_TCPBYPASS  the tcpbypass binary (an absolute path; tcpbypass-bench beside it)
 #   MATRIX_BUSYBOX    a busybox binary (for nc and sha256sum)
 #   MATRIX_WHERE      guest | native
 #   MATRIX_FILTER     optional: only test executables whose label contains this
@@ -16,6 +16,8 @@
 # directories, and removed again; only processes this script starts join those cgroups.
 
 TB=${MATRIX_TCPBYPASS:?}
+# The benchmark's binary (for its smoke test): beside tcpbypass.
+TBB=${TB%/*}/tcpbypass-bench
 BB=${MATRIX_BUSYBOX:-busybox}
 WHERE=${MATRIX_WHERE:-native}
 LIST=${MATRIX_LIST:?}
@@ -131,7 +133,8 @@ done
 phase_end attach
 
 # ---- the project's kernel and end-to-end test executables. They were built elsewhere: the
-# paths they baked in (CARGO_BIN_EXE_tcpbypass, CARGO_MANIFEST_DIR) are given at run time
+# paths they baked in (CARGO_BIN_EXE_tcpbypass, CARGO_BIN_EXE_tcpbypass-bench,
+# CARGO_MANIFEST_DIR) are given at run time
 # (loader::testing::runtime_path), so they use the files staged for this run.
 total_rc=0
 # In a TCG guest, one test at a time: attaching a cgroup program flips a static key, and the
@@ -152,6 +155,7 @@ while IFS="$(printf '\t')" read -r label exe dir tier; do
   else
     (cd "$dir" 2>/dev/null || cd /; TCPBYPASS_REQUIRE_KERNEL=1 RUST_BACKTRACE=1 \
       CARGO_BIN_EXE_tcpbypass="$TB" CARGO_MANIFEST_DIR="$dir" \
+      "$BB" env "CARGO_BIN_EXE_tcpbypass-bench=$TBB" \
       "$BB" timeout -s KILL "${MATRIX_TEST_TIMEOUT:-600}" "$exe" --nocapture $threads </dev/null) >"$TMP/test.out" 2>&1
     rc=$?
   fi

@@ -1,14 +1,15 @@
-//! `tcpbypass bench`: runs the benchmark (`crate::bench`), prints the table and the bypass
-//! check on stdout, and writes the `--json` and `--plot` files.
+//! The benchmark's command: runs it ([`crate::run`]), prints the table and the bypass check on
+//! stdout, and writes the `--json` and `--plot` files.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::bench::{self, report::Results};
 use crate::cli::{BenchArgs, BenchScenario};
-use crate::json::Json;
-use crate::log;
+use crate::report::Results;
+use crate::run as bench;
+use tcpbypass::json::Json;
+use tcpbypass::log;
 
 fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -23,7 +24,7 @@ fn scenario_name(s: BenchScenario) -> &'static str {
     }
 }
 
-/// `tcpbypass bench`.
+/// `tcpbypass-bench`: the output and exit code of a benchmark run.
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let run = bench::run(args)?;
     let kernel = kernel_release();
@@ -49,7 +50,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     if let Some(path) = &args.json {
         let doc = json_doc(args, &run, &kernel, &command, &problems);
         std::fs::write(path, doc.render() + "\n")
-            .with_context(|| crate::commands::at(path, "writing"))?;
+            .with_context(|| tcpbypass::commands::at(path, "writing"))?;
         log::info(&format!("wrote {}", path.display()));
     }
     if let Some(path) = &args.plot {
@@ -59,7 +60,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             run.cpus.len()
         );
         std::fs::write(path, run.results.svg(&title))
-            .with_context(|| crate::commands::at(path, "writing"))?;
+            .with_context(|| tcpbypass::commands::at(path, "writing"))?;
         log::info(&format!("wrote {}", path.display()));
     }
     if problems.is_empty() {
@@ -68,7 +69,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         log::error(
             "some bypass runs did not go through the bypass: their numbers are not what they claim",
         );
-        Ok(ExitCode::from(crate::exit::RUNTIME))
+        Ok(ExitCode::from(tcpbypass::exit::RUNTIME))
     }
 }
 

@@ -191,16 +191,13 @@ fn dedup<T: PartialEq + Copy>(v: &[T]) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::cli::Cli;
     use clap::Parser;
 
     fn args(extra: &[&str]) -> BenchArgs {
-        let mut v = vec!["tcpbypass", "bench"];
+        let mut v = vec!["tcpbypass-bench"];
         v.extend_from_slice(extra);
-        match Cli::try_parse_from(v).unwrap().command {
-            Command::Bench(a) => a,
-            _ => panic!("not bench"),
-        }
+        Cli::try_parse_from(v).unwrap().bench
     }
 
     #[test]
@@ -267,8 +264,8 @@ mod tests {
             p.duration,
             MIN_DURATION.max(Duration::from_millis(2000 / 6) - OVERHEAD)
         );
-        assert!(Cli::try_parse_from(["tcpbypass", "bench", "--cpu", "both"]).is_err());
-        assert!(Cli::try_parse_from(["tcpbypass", "bench", "--rounds", "0"]).is_err());
-        assert!(Cli::try_parse_from(["tcpbypass", "bench", "--sizes", "0"]).is_err());
+        assert!(Cli::try_parse_from(["tcpbypass-bench", "--cpu", "both"]).is_err());
+        assert!(Cli::try_parse_from(["tcpbypass-bench", "--rounds", "0"]).is_err());
+        assert!(Cli::try_parse_from(["tcpbypass-bench", "--sizes", "0"]).is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! One end of a `bench` measurement: the hidden `tcpbypass bench-worker` command that
+//! One end of a `bench` measurement: the hidden `tcpbypass-bench bench-worker` command that
 //! `bench` starts twice per measurement (server, then client). A worker pins itself to its
 //! CPU, joins its cgroup and network namespace *before* it creates a socket (a socket belongs
 //! to the cgroup its creator was in), runs one test, prints one `result` line on stdout and
@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
-use crate::bench::stats::Histogram;
 use crate::cli::BenchTest;
+use crate::stats::Histogram;
 
 /// Which end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,7 +38,7 @@ pub enum Transport {
     Unix,
 }
 
-/// Arguments of `tcpbypass bench-worker` (internal; `bench` builds them).
+/// Arguments of `tcpbypass-bench bench-worker` (internal; `bench` builds them).
 #[derive(Debug, Args, Clone)]
 pub struct WorkerArgs {
     /// Which end.
@@ -267,7 +267,7 @@ fn enter_netns(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// `tcpbypass bench-worker`.
+/// `tcpbypass-bench bench-worker`.
 pub fn run(args: &WorkerArgs) -> Result<ExitCode> {
     // Die with the bench process, and never outlive a stuck measurement.
     // SAFETY: prctl and alarm take plain integers.
@@ -275,7 +275,7 @@ pub fn run(args: &WorkerArgs) -> Result<ExitCode> {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         libc::alarm((args.duration_ms / 1000 + 30) as libc::c_uint);
     }
-    if args.size == 0 || args.size > crate::bench::plan::MAX_SIZE {
+    if args.size == 0 || args.size > crate::plan::MAX_SIZE {
         bail!("bad message size {}", args.size);
     }
     if let Some(cpu) = args.cpu {

@@ -15,11 +15,10 @@ use anyhow::{bail, Context, Result};
 use loader::Map;
 use programs::Counter;
 
-use crate::bypass::Pins;
-use crate::cli::{LoadArgs, PinArgs};
-use crate::commands::LoadOutcome;
-use crate::exit::{self, Failure};
-use crate::log;
+use tcpbypass::bypass::Pins;
+use tcpbypass::exit::{self, Failure};
+use tcpbypass::log;
+use tcpbypass::{LoadOptions, LoadOutcome, PinOptions};
 
 /// SIGINT, SIGTERM and SIGHUP blocked for this process and readable from a signalfd, so an
 /// interruption is noticed between (and during) measurements and cleanup always runs.
@@ -123,7 +122,8 @@ impl Cgroups {
                 .hint("the bypass (and its benchmark) needs a cgroup v2 hierarchy")
         })?;
         let dir = root.join(format!("tcpbypass-bench-{}", std::process::id()));
-        fs::create_dir(&dir).with_context(|| crate::commands::at(&dir, "creating the cgroup"))?;
+        fs::create_dir(&dir)
+            .with_context(|| tcpbypass::commands::at(&dir, "creating the cgroup"))?;
         let cg = Cgroups {
             bypass: dir.join("bypass"),
             tcp: dir.join("tcp"),
@@ -132,7 +132,7 @@ impl Cgroups {
         };
         loader::env::check_cgroup2(&cg.dir)?;
         for d in [&cg.bypass, &cg.tcp] {
-            fs::create_dir(d).with_context(|| crate::commands::at(d, "creating the cgroup"))?;
+            fs::create_dir(d).with_context(|| tcpbypass::commands::at(d, "creating the cgroup"))?;
         }
         Ok(cg)
     }
@@ -174,7 +174,7 @@ impl Drop for Cgroups {
 /// directory; drop unloads it (the same code as `tcpbypass unload`) and removes the pins.
 #[derive(Debug)]
 pub struct LoadedBypass {
-    pins: PinArgs,
+    pin_dir: PathBuf,
     counters: Map,
 }
 
@@ -209,52 +209,46 @@ impl LoadedBypass {
     /// Loads the bypass on `cgroup`, pinned under a unique directory on /sys/fs/bpf, with
     /// the extra address prefixes `prefixes`.
     pub fn load(cgroup: &Path, prefixes: &[String]) -> Result<LoadedBypass> {
-        let pins = PinArgs {
-            pin_dir: PathBuf::from(format!(
-                "/sys/fs/bpf/tcpbypass-bench-{}",
-                std::process::id()
-            )),
-            mount_bpffs: false,
-            no_mount_bpffs: false,
-        };
-        let args = LoadArgs {
-            rcvq_limit: None,
+        let pin_dir = PathBuf::from(format!(
+            "/sys/fs/bpf/tcpbypass-bench-{}",
+            std::process::id()
+        ));
+        let options = LoadOptions {
             cgroup: Some(cgroup.to_path_buf()),
-            pins: pins.clone(),
+            pins: PinOptions {
+                pin_dir: pin_dir.clone(),
+                mount_bpffs: true,
+            },
             local_prefixes: prefixes.to_vec(),
-            no_local_addresses: false,
-            exclude_ports: Vec::new(),
-            max_conns: None,
-            replace: false,
-            legacy_attach: false,
-            recheck: false,
+            ..LoadOptions::default()
         };
-        if Pins::new(&pins.pin_dir).state()? != crate::bypass::PinState::Absent {
+        if Pins::new(&pin_dir).state()? != tcpbypass::bypass::PinState::Absent {
             bail!(
                 "{} already exists (another benchmark with this process id?); remove it with `tcpbypass unload --pin-dir {}`",
-                pins.pin_dir.display(),
-                pins.pin_dir.display()
+                pin_dir.display(),
+                pin_dir.display()
             );
         }
-        let outcome = crate::commands::load(&args, false)?;
+        let outcome = tcpbypass::load(&options)?;
         // From here on, a failure unloads.
-        let lb = Map::open_pinned(Pins::new(&pins.pin_dir).map(programs::names::COUNTERS)).map(
-            |counters| LoadedBypass {
-                pins: pins.clone(),
-                counters,
-            },
-        );
+        let lb =
+            Map::open_pinned(Pins::new(&pin_dir).map(programs::names::COUNTERS)).map(|counters| {
+                LoadedBypass {
+                    pin_dir: pin_dir.clone(),
+                    counters,
+                }
+            });
         let lb = match lb {
             Ok(lb) => lb,
             Err(e) => {
-                let _ = crate::commands::unload(&pins);
+                let _ = tcpbypass::unload(&pin_dir);
                 return Err(anyhow::Error::new(e).context("opening the counters map"));
             }
         };
         if outcome != LoadOutcome::Loaded {
             bail!(
                 "the bypass was unexpectedly already loaded under {}",
-                lb.pins.pin_dir.display()
+                lb.pin_dir.display()
             );
         }
         Ok(lb)
@@ -262,7 +256,7 @@ impl LoadedBypass {
 
     /// The counters now (summed over CPUs).
     pub fn counters(&self) -> Result<Counters> {
-        let read = |c: Counter| crate::bypass::read_counter(&self.counters, c);
+        let read = |c: Counter| tcpbypass::bypass::read_counter(&self.counters, c);
         Ok(Counters {
             redirected: read(Counter::Redirected)?,
             redirected_bytes: read(Counter::RedirectedBytes)?,
@@ -274,9 +268,9 @@ impl LoadedBypass {
 
 impl Drop for LoadedBypass {
     fn drop(&mut self) {
-        if let Err(e) = crate::commands::unload(&self.pins) {
+        if let Err(e) = tcpbypass::unload(&self.pin_dir) {
             log::warn(&format!("unloading the benchmark's bypass: {e:#}"));
-            let _ = crate::bypass::remove_pins(&self.pins.pin_dir);
+            let _ = tcpbypass::bypass::remove_pins(&self.pin_dir);
         }
     }
 }

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::bench::plan::{cpu_name, size_label, test_name, Mode};
-use crate::bench::runner::Measurement;
-use crate::bench::stats::{median, Histogram};
 use crate::cli::{BenchCpu, BenchTest};
-use crate::json::Json;
+use crate::plan::{cpu_name, size_label, test_name, Mode};
+use crate::runner::Measurement;
+use crate::stats::{median, Histogram};
+use tcpbypass::json::Json;
 
 /// A bypass run counts as carried by the bypass when it redirected at least this share of the
 /// bytes the application wrote (the first bytes may pass through TCP before the pair is made).
@@ -592,9 +592,9 @@ fn plot_panel(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::plan::Job;
-    use crate::bench::setup::Counters;
-    use crate::bench::worker::Report;
+    use crate::plan::Job;
+    use crate::setup::Counters;
+    use crate::worker::Report;
 
     fn m(test: BenchTest, size: usize, mode: Mode, value: u64, redirected: u64) -> Measurement {
         let mut client = Report {

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::bench::plan::{test_name, Job, Mode};
-use crate::bench::setup::{Cgroups, Counters, LoadedBypass, Netns, Signals, NETNS_SERVER};
-use crate::bench::worker::{Report, Role};
 use crate::cli::{BenchCpu, BenchTest};
+use crate::plan::{test_name, Job, Mode};
+use crate::setup::{Cgroups, Counters, LoadedBypass, Netns, Signals, NETNS_SERVER};
+use crate::worker::{Report, Role};
 
 /// Everything a measurement needs from the run.
 pub struct Env<'a> {
@@ -235,7 +235,7 @@ fn spawn(
     fd: Option<RawFd>,
 ) -> Result<Worker> {
     let mut cmd = Command::new(&env.exe);
-    cmd.arg("bench-worker")
+    cmd.arg(crate::cli::WORKER_COMMAND)
         .arg("--role")
         .arg(match role {
             Role::Server => "server",

@@ -1,4 +1,4 @@
-//! Smoke test of `tcpbypass bench`: the options parse, and (when the kernel allows) a tiny run
+//! Smoke test of `tcpbypass-bench`: the options parse, and (when the kernel allows) a tiny run
 //! of one size produces every cell, proves the bypass carried its runs, and leaves nothing
 //! behind. It asserts structure, never speed: performance goals live in the benchmark's
 //! printed numbers (docs/benchmarks.md), not in tests.
@@ -8,14 +8,14 @@ use std::process::Command;
 
 fn bin() -> Command {
     Command::new(loader::testing::runtime_path(
-        "CARGO_BIN_EXE_tcpbypass",
-        env!("CARGO_BIN_EXE_tcpbypass"),
+        "CARGO_BIN_EXE_tcpbypass-bench",
+        env!("CARGO_BIN_EXE_tcpbypass-bench"),
     ))
 }
 
 #[test]
 fn bench_options_parse_and_bad_values_are_usage_errors() {
-    let out = bin().args(["bench", "--help"]).output().unwrap();
+    let out = bin().arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for opt in [
@@ -29,10 +29,10 @@ fn bench_options_parse_and_bad_values_are_usage_errors() {
         assert!(help.contains(opt), "{opt} missing from:\n{help}");
     }
     for bad in [
-        &["bench", "--sizes", "0"][..],
-        &["bench", "--cpu", "both"],
-        &["bench", "--scenario", "moon"],
-        &["bench", "--rounds", "0"],
+        &["--sizes", "0"][..],
+        &["--cpu", "both"],
+        &["--scenario", "moon"],
+        &["--rounds", "0"],
     ] {
         let out = bin().args(bad).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
@@ -61,7 +61,7 @@ fn tiny_bench_run_measures_every_mode_and_cleans_up() {
     let (json, svg) = (dir.join("b.json"), dir.join("b.svg"));
     let child = bin()
         .args([
-            "-q", "bench", "--sizes", "512", "--time", "2", "--rounds", "1", "--cpu", "same",
+            "-q", "--sizes", "512", "--time", "2", "--rounds", "1", "--cpu", "same",
         ])
         .arg("--json")
         .arg(&json)

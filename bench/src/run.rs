@@ -1,25 +1,5 @@
-//! `tcpbypass bench`: a benchmark a user runs on their own host before turning the bypass on.
-//!
-//! It owns everything the benchmark needs and nothing else: the plan (which sizes, tests, CPU
-//! placements and modes, interleaved over rounds: [`plan`]), the temporary environment it
-//! creates and always removes (two child cgroups, the bypass loaded on one of them with the
-//! same code as `tcpbypass load`, for `--scenario netns` two network namespaces and a veth
-//! pair, and SIGINT/SIGTERM handling: [`setup`]), the worker processes that are the two ends of
-//! each measurement ([`worker`], [`runner`]), the statistics ([`stats`]) and the report (table,
-//! JSON, SVG: [`report`]). The command itself (output files, exit code) is
-//! `commands/bench.rs`.
-//!
-//! Three modes are compared: plain TCP (workers in the `tcp` cgroup, which has no program),
-//! TCP with the bypass (workers in the `bypass` cgroup) and a Unix-domain socket pair (the
-//! floor). After every TCP or bypass run the bypass counters tell whether the bypass carried
-//! the bytes, so a run that silently measured plain TCP is reported, never hidden.
-
-pub mod plan;
-pub mod report;
-pub mod runner;
-pub mod setup;
-pub mod stats;
-pub mod worker;
+//! One benchmark run: sets up (`crate::setup`), measures every job of the plan
+//! (`crate::plan`, `crate::runner`) with progress on stderr, and removes everything it set up.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -27,11 +7,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::cli::{BenchArgs, BenchScenario, BenchTest};
-use crate::log;
-use plan::{cpu_name, size_label, test_name, Mode, Plan};
-use report::Results;
-use runner::{Env, Measurement};
-use setup::{Cgroups, LoadedBypass, Netns, Signals};
+use crate::plan::{cpu_name, size_label, test_name, Mode, Plan};
+use crate::report::Results;
+use crate::runner::{Env, Measurement};
+use crate::setup::{Cgroups, LoadedBypass, Netns, Signals};
+use tcpbypass::log;
 
 /// What a finished run hands to the command.
 #[derive(Debug)]
@@ -62,11 +42,11 @@ pub fn load_average() -> Option<f64> {
 /// error or an interruption by SIGINT/SIGTERM/SIGHUP).
 pub fn run(args: &BenchArgs) -> Result<Run> {
     let plan = Plan::new(args);
-    let cpus = runner::allowed_cpus()?;
+    let cpus = crate::runner::allowed_cpus()?;
     for c in &args.cpu {
-        runner::placement(*c, &cpus)?;
+        crate::runner::placement(*c, &cpus)?;
     }
-    crate::commands::require_bpf()?;
+    tcpbypass::commands::require_bpf()?;
     let exe = std::env::current_exe().context("finding this program's path")?;
     // Signals first: from here on Ctrl-C is read by us, between steps, and cleanup runs.
     let signals = Signals::block()?;
@@ -88,7 +68,7 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
     let cgroups = Cgroups::create()?;
     signals.check()?;
     let prefixes: Vec<String> = if netns.is_some() {
-        vec![setup::NETNS_PREFIX.to_string()]
+        vec![crate::setup::NETNS_PREFIX.to_string()]
     } else {
         Vec::new()
     };
@@ -117,12 +97,12 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
     let mut results = Results::default();
     let mut progress = Progress::new(plan.jobs.len(), plan.rounds);
     for job in &plan.jobs {
-        let m = match runner::measure(&env, job) {
+        let m = match crate::runner::measure(&env, job) {
             Ok(m) => m,
             Err(e) => {
                 progress.finish();
                 // An interruption speaks for itself; anything else says what was measured.
-                if crate::exit::code_for(&e) > 128 {
+                if tcpbypass::exit::code_for(&e) > 128 {
                     return Err(e);
                 }
                 return Err(e.context(format!(
