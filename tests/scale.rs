@@ -75,6 +75,11 @@ fn env_num(k: &str, d: u64) -> u64 {
 }
 
 fn mode() -> Mode {
+    mode_with(None)
+}
+
+/// [`mode`], with `pods` pods when given.
+fn mode_with(pods: Option<usize>) -> Mode {
     let long = std::env::var("TCPBYPASS_SCALE").as_deref() == Ok("1");
     let seed = env_num(
         "TB_SCALE_SEED",
@@ -86,7 +91,7 @@ fn mode() -> Mode {
     );
     let m = Mode {
         long,
-        pods: env_num("TB_SCALE_PODS", if long { 50 } else { 10 }) as usize,
+        pods: pods.unwrap_or(env_num("TB_SCALE_PODS", if long { 50 } else { 10 }) as usize),
         per_pod: env_num("TB_SCALE_CONNS", if long { 210 } else { 100 }) as usize,
         slots: env_num("TB_SCALE_SLOTS", 4) as usize,
         churn_secs: env_num("TB_SCALE_CHURN_SECS", if long { 120 } else { 4 }),

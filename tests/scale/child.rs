@@ -863,7 +863,7 @@ fn pod_main(p: PodPlan, cmds: Receiver<String>, progress: Arc<AtomicU64>) {
             }
         }
         let n = pod.ep.wait(&mut evs, 20);
-        for ev in evs[..n].to_vec() {
+        for ev in evs[..n].iter().copied() {
             if ev.u64 == LISTENER {
                 pod.accept_all(l.as_raw_fd());
                 continue;
