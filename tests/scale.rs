@@ -117,9 +117,41 @@ fn mode_with(pods: Option<usize>) -> Mode {
 
 /// The node namespace with bridge `br0` and the pod namespaces, each with `eth0` on it.
 /// Dropping it deletes every namespace (and with them the veths and the bridge).
+///
+/// Every pod gets a fixed MAC address and a permanent neighbour entry for every other pod:
+/// the kernel's ARP table is one table for all namespaces, and its garbage-collection limit
+/// (`net.ipv4.neigh.default.gc_thresh3`, 1024 by default, settable only in the host's
+/// namespace) counts resolved neighbours of every namespace together. 50 pods talking to each
+/// other need 2,450 entries: learned by ARP they overflow the table ("neighbour: arp_cache:
+/// neighbor table overflow!"), SYNs wait for resolution that never comes and connects fail
+/// with EHOSTUNREACH, on the whole host. Permanent entries are exempt from that limit, and
+/// the host's settings stay untouched.
 struct Topo {
     pods: Vec<Netns>,
     node: Netns,
+}
+
+fn pod_mac(i: usize) -> String {
+    format!("02:77:00:00:{:02x}:{:02x}", i >> 8, i & 0xff)
+}
+
+/// `ip -n <ns> -batch <lines>`, which must succeed.
+fn ip_batch(ns: &Netns, lines: &str) {
+    let file = std::env::temp_dir().join(format!("{}.batch", ns.name));
+    std::fs::write(&file, lines).unwrap();
+    let o = run_bounded(
+        Command::new("ip")
+            .args(["-n", &ns.name, "-batch"])
+            .arg(&file),
+        Duration::from_secs(120),
+    );
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        o.status.success(),
+        "ip -batch in {}: {}",
+        ns.name,
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn topo(n: usize) -> Topo {
@@ -132,31 +164,26 @@ fn topo(n: usize) -> Topo {
     let mut batch = String::new();
     for (i, p) in topo.pods.iter().enumerate() {
         batch.push_str(&format!(
-            "link add vp{i} type veth peer name eth0 netns {}\nlink set vp{i} master br0\nlink set vp{i} up\n",
+            "link add vp{i} type veth peer name eth0 address {} netns {}\n\
+             link set vp{i} master br0\nlink set vp{i} up\n",
+            pod_mac(i),
             p.name
         ));
     }
-    let file = std::env::temp_dir().join(format!("{}.batch", topo.node.name));
-    std::fs::write(&file, batch).unwrap();
-    let o = run_bounded(
-        Command::new("ip")
-            .args(["-n", &topo.node.name, "-batch"])
-            .arg(&file),
-        Duration::from_secs(120),
-    );
-    let _ = std::fs::remove_file(&file);
-    assert!(
-        o.status.success(),
-        "ip -batch in {}: {}",
-        topo.node.name,
-        String::from_utf8_lossy(&o.stderr)
-    );
+    ip_batch(&topo.node, &batch);
     for (i, p) in topo.pods.iter().enumerate() {
-        p.ip(&["addr", "add", &format!("{}/16", pod_ip(i)), "dev", "eth0"]);
-        p.ip(&["link", "set", "eth0", "up"]);
+        let mut b = format!("addr add {}/16 dev eth0\nlink set eth0 up\n", pod_ip(i));
+        for j in (0..n).filter(|j| *j != i) {
+            b.push_str(&format!(
+                "neigh add {} lladdr {} dev eth0 nud permanent\n",
+                pod_ip(j),
+                pod_mac(j)
+            ));
+        }
+        ip_batch(p, &b);
     }
     eprintln!(
-        "topology: {n} pods on a bridge in {} ({:.1} s to build)",
+        "topology: {n} pods on a bridge in {}, permanent neighbour entries ({:.1} s to build)",
         topo.node.name,
         t0.elapsed().as_secs_f64()
     );
