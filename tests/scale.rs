@@ -380,6 +380,7 @@ fn hold(t: &Topo, bp: &Bypass, cg: &Path, m: &Mode, port: u16, bypassed: bool) -
         port,
         max_bytes: m.max_bytes,
         deadline_s: 900,
+        blocking: false,
     };
     let all = targets(m.seed, m.pods, m.per_pod);
     let mut pods = spawn_pods(t, cg, &plan);
@@ -574,9 +575,10 @@ fn uname_r() -> String {
 struct Segment {
     completed: u64,
     secs: f64,
+    eagain: u64,
 }
 
-fn churn_plan(m: &Mode, port: u16) -> PodPlan {
+fn churn_plan(m: &Mode, port: u16, blocking: bool) -> PodPlan {
     PodPlan {
         role: "churn".into(),
         run: m.seed ^ port as u64,
@@ -587,12 +589,13 @@ fn churn_plan(m: &Mode, port: u16) -> PodPlan {
         port,
         max_bytes: 16 << 10,
         deadline_s: 900,
+        blocking,
     }
 }
 
 /// Stops churning pods and checks their totals; returns (completed, seconds from `go` to
-/// the last pod stopped).
-fn stop_churn(what: &str, mut pods: Vec<Child>, go: Instant) -> (u64, f64) {
+/// the last pod stopped, EAGAINs of blocking `recv`s).
+fn stop_churn(what: &str, mut pods: Vec<Child>, go: Instant) -> (u64, f64, u64) {
     send_all(&mut pods, "stop");
     let st = expect_all(&mut pods, "stopped", Duration::from_secs(120));
     let secs = go.elapsed().as_secs_f64();
@@ -610,23 +613,32 @@ fn stop_churn(what: &str, mut pods: Vec<Child>, go: Instant) -> (u64, f64) {
         sum(&fin, "bytes_in"),
         "{what}: bytes sent ≠ bytes received"
     );
-    (completed, secs)
+    (completed, secs, sum(&fin, "eagain"))
 }
 
-fn churn_segment(t: &Topo, bp: &Bypass, cg: &Path, m: &Mode, port: u16, bypassed: bool) -> Segment {
+#[allow(clippy::too_many_arguments)]
+fn churn_segment(
+    t: &Topo,
+    bp: &Bypass,
+    cg: &Path,
+    m: &Mode,
+    port: u16,
+    bypassed: bool,
+    blocking: bool,
+    length: Duration,
+) -> Segment {
     let what = format!(
-        "churn segment on port {port} ({})",
-        if bypassed { "bypass" } else { "plain TCP" }
+        "churn segment on port {port} ({}{})",
+        if bypassed { "bypass" } else { "plain TCP" },
+        if blocking { ", blocking clients" } else { "" }
     );
-    let mut pods = spawn_pods(t, cg, &churn_plan(m, port));
+    let mut pods = spawn_pods(t, cg, &churn_plan(m, port, blocking));
     let st0 = bp.status();
     let go = Instant::now();
     send_all(&mut pods, "go");
     // The segment's length: a timed run, not a synchronisation.
-    std::thread::sleep(Duration::from_secs_f64(
-        m.churn_secs as f64 / m.rounds as f64,
-    ));
-    let (completed, secs) = stop_churn(&what, pods, go);
+    std::thread::sleep(length);
+    let (completed, secs, eagain) = stop_churn(&what, pods, go);
     if bypassed {
         wait_maps_empty(&what, bp);
     }
@@ -638,10 +650,19 @@ fn churn_segment(t: &Topo, bp: &Bypass, cg: &Path, m: &Mode, port: u16, bypassed
         assert!(d.values().all(|v| *v == 0), "{what}: counters moved: {d:?}");
     }
     eprintln!(
-        "{what}: {completed} connections in {secs:.2} s = {:.0} conn/s",
-        completed as f64 / secs
+        "{what}: {completed} connections in {secs:.2} s = {:.0} conn/s{}",
+        completed as f64 / secs,
+        if blocking {
+            format!(", {eagain} EAGAIN from blocking recv()")
+        } else {
+            String::new()
+        }
     );
-    Segment { completed, secs }
+    Segment {
+        completed,
+        secs,
+        eagain,
+    }
 }
 
 #[test]
@@ -660,11 +681,64 @@ fn churn_with_and_without_the_bypass() {
     let st_start = st;
     let mut plain = Vec::new();
     let mut byp = Vec::new();
+    let seg = Duration::from_secs_f64(m.churn_secs as f64 / m.rounds as f64);
     for r in 0..m.rounds {
         let port = 9200 + 2 * r as u16;
-        plain.push(churn_segment(&t, &bp, plain_cg.path(), &m, port, false));
-        byp.push(churn_segment(&t, &bp, bp.cgroup(), &m, port + 1, true));
+        plain.push(churn_segment(
+            &t,
+            &bp,
+            plain_cg.path(),
+            &m,
+            port,
+            false,
+            false,
+            seg,
+        ));
+        byp.push(churn_segment(
+            &t,
+            &bp,
+            bp.cgroup(),
+            &m,
+            port + 1,
+            true,
+            false,
+            seg,
+        ));
     }
+    // Blocking clients (one thread per loop): plain TCP never returns EAGAIN from a blocking
+    // recv(); through the bypass it may only where the compatibility report says so.
+    let short = seg.min(Duration::from_secs(10));
+    let pb = churn_segment(&t, &bp, plain_cg.path(), &m, 9300, false, true, short);
+    let bb = churn_segment(&t, &bp, bp.cgroup(), &m, 9301, true, true, short);
+    assert_eq!(pb.eagain, 0, "plain TCP: EAGAIN from a blocking recv()");
+    let probe = bp.cli(&["probe", "--json"]);
+    assert!(probe.status.success(), "tcpbypass probe --json failed");
+    let probe = String::from_utf8_lossy(&probe.stdout).into_owned();
+    let affected = probe.contains("\"recv_eagain\":{\"affected\":true");
+    let unknown = probe.contains("\"recv_eagain\":{\"affected\":null");
+    if !affected && !unknown {
+        assert_eq!(
+            bb.eagain, 0,
+            "EAGAIN from a blocking recv() through the bypass on a kernel the compatibility \
+             report calls unaffected"
+        );
+    }
+    let eagain_note = format!(
+        "blocking clients, {:.1} s each: plain TCP {} conn/s with {} EAGAIN; bypass {} conn/s \
+         with {} EAGAIN (probe: recv_eagain {})",
+        short.as_secs_f64(),
+        (pb.completed as f64 / pb.secs) as u64,
+        pb.eagain,
+        (bb.completed as f64 / bb.secs) as u64,
+        bb.eagain,
+        if affected {
+            "affected: allowed"
+        } else if unknown {
+            "unknown: allowed"
+        } else {
+            "not affected: none allowed"
+        }
+    );
     let total = |s: &[Segment]| -> (u64, f64) {
         (
             s.iter().map(|x| x.completed).sum(),
@@ -674,7 +748,7 @@ fn churn_with_and_without_the_bypass() {
     let (pc, ps) = total(&plain);
     let (bc, bs) = total(&byp);
     let d = bp.status().delta(&st_start);
-    assert_counters("churn, all bypass segments", &d, bc);
+    assert_counters("churn, all bypass segments", &d, bc + bb.completed);
     let counts = map_counts(&bp);
     assert!(
         counts.values().all(|v| *v == 0),
@@ -691,6 +765,7 @@ fn churn_with_and_without_the_bypass() {
          bypass / plain: {:.3}\n\
          counters over all bypass segments: paired {}, inserted {}, errors {}, map_full {}, no_peer {}\n\
          maps empty after churn: {:?}\n\
+         {}\n\
          total {:.1} s\n===",
         if m.long { "long" } else { "default" },
         m.seed,
@@ -713,6 +788,7 @@ fn churn_with_and_without_the_bypass() {
         d["map_full"],
         d["no_peer"],
         counts,
+        eagain_note,
         t_all.elapsed().as_secs_f64()
     );
     drop(plain_cg);
@@ -831,7 +907,7 @@ fn run_killed_mid_churn_and_restarted() {
     let s1 = bp.status();
     assert!(s1.loaded && s1.attached, "after run: {s1:?}");
 
-    let mut pods = spawn_pods(&t, bp.cgroup(), &churn_plan(&m, 9300));
+    let mut pods = spawn_pods(&t, bp.cgroup(), &churn_plan(&m, 9300, false));
     let go = Instant::now();
     send_all(&mut pods, "go");
     let c1 = wait_churn(&mut pods, 0, 500, Duration::from_secs(60));
@@ -873,7 +949,7 @@ fn run_killed_mid_churn_and_restarted() {
         s4.c("paired"),
         s5.c("paired")
     );
-    let (completed, secs) = stop_churn("churn across kill and restart", pods, go);
+    let (completed, secs, _) = stop_churn("churn across kill and restart", pods, go);
     wait_maps_empty("after churn across kill and restart", &bp);
     let s6 = bp.status();
     let d = s6.delta(&s1);

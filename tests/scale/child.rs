@@ -29,9 +29,9 @@
 use std::io::{BufRead, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::child::{keystream, Rng, ROLE_ENV};
@@ -98,12 +98,15 @@ pub struct PodPlan {
     pub max_bytes: usize,
     /// The process exits (status 3) after this many seconds whatever happens.
     pub deadline_s: u64,
+    /// churn: the client loops are threads with blocking sockets (the servers stay in the
+    /// epoll loop); each `EAGAIN` a blocking `recv` returns is counted and the call retried.
+    pub blocking: bool,
 }
 
 impl PodPlan {
     pub fn render(&self) -> String {
         format!(
-            "role={};run={};pod={};pods={};per_pod={};slots={};port={};max_bytes={};deadline_s={}",
+            "role={};run={};pod={};pods={};per_pod={};slots={};port={};max_bytes={};deadline_s={};blocking={}",
             self.role,
             self.run,
             self.pod,
@@ -112,7 +115,8 @@ impl PodPlan {
             self.slots,
             self.port,
             self.max_bytes,
-            self.deadline_s
+            self.deadline_s,
+            self.blocking as u8
         )
     }
 
@@ -133,6 +137,7 @@ impl PodPlan {
             port: num("port") as u16,
             max_bytes: num("max_bytes") as usize,
             deadline_s: num("deadline_s"),
+            blocking: num("blocking") == 1,
         }
     }
 }
@@ -393,6 +398,8 @@ struct Pod {
     greeting: [u8; 16],
     next_seq: u64,
     hold_targets: Vec<usize>,
+    /// churn with `blocking`: the client threads' totals.
+    bl: Arc<Blocking>,
 }
 
 impl Pod {
@@ -755,18 +762,146 @@ impl Pod {
     }
 
     fn totals(&self) -> String {
+        let b = &self.bl;
+        let ld = |a: &AtomicU64| a.load(Ordering::SeqCst);
+        let first = self
+            .st
+            .first_error
+            .clone()
+            .or_else(|| b.first_error.lock().unwrap().clone());
         format!(
-            "completed={} served={} greeted={} accepted={} bytes_out={} bytes_in={} errors={} first_error={}",
-            self.st.completed,
+            "completed={} served={} greeted={} accepted={} bytes_out={} bytes_in={} errors={} eagain={} first_error={}",
+            self.st.completed + ld(&b.completed),
             self.st.served,
-            self.st.greeted,
+            self.st.greeted + ld(&b.completed),
             self.st.accepted,
-            self.st.bytes_out,
-            self.st.bytes_in,
-            self.st.errors,
-            self.st.first_error.as_deref().unwrap_or("none")
+            self.st.bytes_out + ld(&b.bytes_out),
+            self.st.bytes_in + ld(&b.bytes_in),
+            self.st.errors + ld(&b.errors),
+            ld(&b.eagain),
+            first.as_deref().unwrap_or("none")
         )
     }
+}
+
+/// Totals of the blocking client threads.
+#[derive(Default)]
+struct Blocking {
+    stop: AtomicBool,
+    running: AtomicU64,
+    completed: AtomicU64,
+    bytes_out: AtomicU64,
+    bytes_in: AtomicU64,
+    errors: AtomicU64,
+    eagain: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+fn connect_blocking(to: SocketAddrV4) -> std::io::Result<OwnedFd> {
+    // SAFETY: plain socket(2).
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: a new fd we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let s = sin(to);
+    // SAFETY: s is a valid sockaddr_in.
+    if unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            &s as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        )
+    } < 0
+    {
+        return Err(errno());
+    }
+    Ok(fd)
+}
+
+/// Exactly `buf.len()` bytes from a blocking socket; EAGAIN is counted and retried.
+fn recv_exact(fd: RawFd, buf: &mut [u8], b: &Blocking) -> Result<(), String> {
+    let mut got = 0;
+    while got < buf.len() {
+        match recv(fd, &mut buf[got..]) {
+            Ok(0) => return Err(format!("EOF after {got} of {} bytes", buf.len())),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                b.eagain.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("recv: {e}")),
+        }
+    }
+    Ok(())
+}
+
+fn send_all(fd: RawFd, mut buf: &[u8]) -> Result<(), String> {
+    while !buf.is_empty() {
+        match send(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("send: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// One blocking churn connection: greeting, header and request, response, close.
+fn blocking_once(p: &PodPlan, target: usize, id: u64, b: &Blocking) -> Result<(), String> {
+    let to = SocketAddrV4::new(pod_ip(target), p.port);
+    let fd = connect_blocking(to).map_err(|e| format!("connect to {to}: {e}"))?;
+    let fd = fd.as_raw_fd();
+    let mut g = [0u8; 16];
+    recv_exact(fd, &mut g, b).map_err(|e| format!("greeting: {e}"))?;
+    if g != greeting(p.run) {
+        return Err(format!("wrong greeting {g:02x?}"));
+    }
+    let (c2s, s2c) = sizes(p.run, id, p.max_bytes);
+    let mut out = vec![0u8; 16 + c2s as usize];
+    out[0..8].copy_from_slice(&id.to_le_bytes());
+    out[8..12].copy_from_slice(&(c2s as u32).to_le_bytes());
+    out[12..16].copy_from_slice(&(s2c as u32).to_le_bytes());
+    keystream(stream_seed(p.run, id, 0), 0, &mut out[16..]);
+    send_all(fd, &out)?;
+    b.bytes_out.fetch_add(c2s, Ordering::SeqCst);
+    let mut got = vec![0u8; s2c as usize];
+    recv_exact(fd, &mut got, b).map_err(|e| format!("response: {e}"))?;
+    let mut want = vec![0u8; s2c as usize];
+    keystream(stream_seed(p.run, id, 1), 0, &mut want);
+    if let Some(i) = got.iter().zip(&want).position(|(a, b)| a != b) {
+        return Err(format!("wrong byte at offset {i} of the response"));
+    }
+    b.bytes_in.fetch_add(s2c, Ordering::SeqCst);
+    Ok(())
+}
+
+/// A blocking churn loop until `stop`.
+fn blocking_loop(p: PodPlan, slot: usize, b: Arc<Blocking>) {
+    let mut rng = Rng::new(p.run ^ ((p.pod as u64) << 7) ^ ((slot as u64 + 1) << 20));
+    let mut seq = 0u64;
+    while !b.stop.load(Ordering::SeqCst) {
+        let mut t = (rng.next() % (p.pods as u64 - 1)) as usize;
+        if t >= p.pod {
+            t += 1;
+        }
+        let id = ((p.pod as u64) << 40) | (1 << 39) | ((slot as u64) << 32) | seq;
+        seq += 1;
+        match blocking_once(&p, t, id, &b) {
+            Ok(()) => {
+                b.completed.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(e) => {
+                b.errors.fetch_add(1, Ordering::SeqCst);
+                let mut f = b.first_error.lock().unwrap();
+                if f.is_none() {
+                    *f = Some(format!("blocking_client id={id}: {e}").replace(' ', "_"));
+                }
+            }
+        }
+    }
+    b.running.fetch_sub(1, Ordering::SeqCst);
 }
 
 fn say(line: &str) {
@@ -812,6 +947,7 @@ fn pod_main(p: PodPlan, cmds: Receiver<String>, progress: Arc<AtomicU64>) {
         greeting: greeting(p.run),
         next_seq: 0,
         hold_targets: mine,
+        bl: Arc::new(Blocking::default()),
         p,
     };
     pod.ep.ctl(libc::EPOLL_CTL_ADD, l.as_raw_fd(), IN, LISTENER);
@@ -851,12 +987,21 @@ fn pod_main(p: PodPlan, cmds: Receiver<String>, progress: Arc<AtomicU64>) {
                 }
                 "go" if churn => {
                     go_at = Instant::now();
-                    for _ in 0..pod.p.slots {
-                        pod.churn_client();
+                    for slot in 0..pod.p.slots {
+                        if pod.p.blocking {
+                            let (p, b) = (pod.p.clone(), pod.bl.clone());
+                            b.running.fetch_add(1, Ordering::SeqCst);
+                            std::thread::spawn(move || blocking_loop(p, slot, b));
+                        } else {
+                            pod.churn_client();
+                        }
                     }
                     phase = "churn";
                 }
-                "stop" if churn => phase = "stopping",
+                "stop" if churn => {
+                    pod.bl.stop.store(true, Ordering::SeqCst);
+                    phase = "stopping";
+                }
                 "finish" if churn => phase = "finishing",
                 "progress" => say(&format!("progress {}", pod.totals())),
                 other => panic!("unknown command {other:?} in phase {phase}"),
@@ -890,7 +1035,7 @@ fn pod_main(p: PodPlan, cmds: Receiver<String>, progress: Arc<AtomicU64>) {
                 say(&format!("transferred {}", pod.totals()));
                 phase = "held";
             }
-            "stopping" if pod.open_clients == 0 => {
+            "stopping" if pod.open_clients == 0 && pod.bl.running.load(Ordering::SeqCst) == 0 => {
                 let secs = go_at.elapsed().as_secs_f64();
                 say(&format!("stopped secs={secs:.3} {}", pod.totals()));
                 phase = "stopped";
