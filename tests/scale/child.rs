@@ -20,7 +20,9 @@
 //!   request → read the response → close, again and again, to random other pods; the server
 //!   answers and closes at the client's EOF. On `stop` no new connection starts and
 //!   `@e2e stopped …` comes when the in-flight ones are done; on `finish`, once every
-//!   accepted connection has closed, the totals and `@e2e done`.
+//!   accepted connection has closed, the totals and `@e2e done`. With `blocking=1` the client
+//!   loops are threads with blocking sockets (the servers stay in the epoll loop), and every
+//!   `EAGAIN` a blocking `recv()` returns is counted (`eagain=`) and the call retried.
 //!
 //! `progress` prints `@e2e progress completed=… served=… errors=…` at any time.
 
@@ -910,7 +912,7 @@ fn say(line: &str) {
 }
 
 /// The pod's event loop; returns when the role is finished.
-fn pod_main(p: PodPlan, cmds: Receiver<String>, progress: Arc<AtomicU64>) {
+fn pod_main(p: PodPlan, cmds: Receiver<String>) {
     let churn = p.role == "churn";
     let all = targets(p.run, p.pods, p.per_pod);
     let expect_in: usize = if churn {
@@ -1022,7 +1024,6 @@ fn pod_main(p: PodPlan, cmds: Receiver<String>, progress: Arc<AtomicU64>) {
                 }
             }
         }
-        progress.store(pod.st.completed, Ordering::Relaxed);
         match phase {
             "connecting"
                 if pod.st.greeted + pod.st.errors >= pod.p.per_pod as u64
@@ -1097,7 +1098,7 @@ pub fn run_if_child() {
             }
         }
     });
-    pod_main(p, rx, Arc::new(AtomicU64::new(0)));
+    pod_main(p, rx);
     say("done");
     std::process::exit(0);
 }
