@@ -310,6 +310,31 @@ impl Bypass {
         st
     }
 
+    /// Entries of the pinned map `name` (`programs::names`), counted by walking its keys.
+    pub fn map_entries(&self, name: &str) -> usize {
+        let path = self.pin_dir.join("maps").join(name);
+        let m = loader::Map::open_pinned(&path)
+            .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+        m.keys()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_else(|e| panic!("walking {}: {e}", path.display()))
+            .len()
+    }
+
+    /// The `memlock` bytes the kernel charges for the pinned map `name` (its fdinfo).
+    pub fn map_memlock(&self, name: &str) -> u64 {
+        use std::os::fd::{AsFd, AsRawFd};
+        let path = self.pin_dir.join("maps").join(name);
+        let m = loader::Map::open_pinned(&path)
+            .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+        let fd = m.as_fd().as_raw_fd();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("memlock:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no memlock in the fdinfo of {}: {info}", path.display()))
+    }
+
     /// Unloads (if loaded) and checks through the kernel that nothing is left: no pin
     /// directory, nothing attached to the cgroup, the programs gone from the kernel's id list
     /// (once every bypassed socket has closed), then removes the cgroup and checks it is gone.

@@ -64,7 +64,7 @@ OFFLINE_SELECT = [
 # Kernel modules staged into the guest: every module under these directories, these by name,
 # and everything they depend on.
 MODULE_DIRS = ("kernel/net/netfilter/", "kernel/net/ipv4/netfilter/", "kernel/net/ipv6/netfilter/")
-MODULE_NAMES = ("veth", "dummy")
+MODULE_NAMES = ("veth", "dummy", "bridge")  # bridge: tests/scale.rs puts its pods on one
 
 
 def modinfo(data):

@@ -14,8 +14,8 @@
 #   sources offer, fetched with `apt-get download`, unpacked with `dpkg-deb -x` (nothing is
 #   installed), booted with qemu (KVM when /dev/kvm is usable, TCG otherwise) on an initramfs
 #   holding busybox-static, the static test executables and tcpbypass (at fixed guest paths
-#   under /opt/tb, wherever the checkout is), the kernel's netfilter and veth modules, and the
-#   host's ip/nft/iptables with their shared libraries.
+#   under /opt/tb, wherever the checkout is), the kernel's netfilter, veth and bridge modules,
+#   and the host's ip/nft/iptables with their shared libraries.
 # - arm64-6.1, arm64-6.12: Debian's cloud-arm64 kernel of that series, booted with
 #   qemu-system-aarch64 -M virt -cpu max (TCG: this is an x86_64 host) on the same kind of
 #   initramfs with aarch64 contents: the static aarch64 test executables and tcpbypass
@@ -214,13 +214,13 @@ fetch_kernel() {
 }
 
 # Modules the guest loads at boot (absent ones are ignored; built-ins are fine).
-boot_modules="veth dummy nf_tables nf_conntrack nf_nat nft_chain_nat nft_nat nft_redir nft_ct
+boot_modules="veth dummy bridge nf_tables nf_conntrack nf_nat nft_chain_nat nft_nat nft_redir nft_ct
 nft_compat nft_reject_inet x_tables xt_nat xt_REDIRECT xt_tcpudp xt_conntrack xt_addrtype
 iptable_nat ip6table_nat nf_conntrack_netlink"
 
-# Copies the modules the tests may need (veth, dummy, all of netfilter, and what they depend
-# on) into $2/lib/modules/<release>, uncompressed, and writes modules.dep and modules.alias for
-# busybox modprobe. The package ships no modules.dep (depmod runs at install time), so the
+# Copies the modules the tests may need (veth, dummy, bridge, all of netfilter, and what they
+# depend on) into $2/lib/modules/<release>, uncompressed, and writes modules.dep and
+# modules.alias for busybox modprobe. The package ships no modules.dep (depmod runs at install time), so the
 # dependencies come from each module's .modinfo section ("depends=").
 stage_modules() {
   local kroot=$1 dest=$2 mdir rel
