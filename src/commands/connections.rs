@@ -292,18 +292,7 @@ pub fn run(args: &ConnectionsArgs) -> Result<ExitCode> {
     require_bpf()?;
     let pins = Pins::new(&args.pins.pin_dir);
     if pin_state(&pins)? != PinState::Ours {
-        if args.json {
-            let j = Json::obj()
-                .with("schema", 1u32)
-                .with("loaded", false)
-                .with("pin_dir", pins.dir.display().to_string());
-            println!("{}", j.render());
-        } else {
-            println!(
-                "tcpbypass: not loaded (no bypass pinned at {})",
-                pins.dir.display()
-            );
-        }
+        super::print_not_loaded(&pins, args.json);
         return Ok(ExitCode::SUCCESS);
     }
     let inst = Installed::open(&pins)?;

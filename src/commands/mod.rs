@@ -152,6 +152,26 @@ fn waiting(pin_dir: &Path, dir: &Path) {
     ));
 }
 
+/// What `status` and `connections` print when nothing of ours is pinned at `pins`: a line, or
+/// with `json` the object `{"schema": 1, "loaded": false, "pin_dir": …}`.
+pub fn print_not_loaded(pins: &Pins, json: bool) {
+    if json {
+        println!(
+            "{}",
+            crate::json::Json::obj()
+                .with("schema", 1u32)
+                .with("loaded", false)
+                .with("pin_dir", pins.dir.display().to_string())
+                .render()
+        );
+    } else {
+        println!(
+            "tcpbypass: not loaded (no bypass pinned at {})",
+            pins.dir.display()
+        );
+    }
+}
+
 /// The state of the pin directory, refusing one that holds something that is not ours.
 pub fn pin_state(pins: &Pins) -> Result<PinState> {
     let state = pins.state()?;

@@ -47,21 +47,7 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     let pins = Pins::new(&args.pins.pin_dir);
     let state = pin_state(&pins)?;
     if state != PinState::Ours {
-        if args.json {
-            println!(
-                "{}",
-                Json::obj()
-                    .with("schema", 1u32)
-                    .with("loaded", false)
-                    .with("pin_dir", pins.dir.display().to_string())
-                    .render()
-            );
-        } else {
-            println!(
-                "tcpbypass: not loaded (no bypass pinned at {})",
-                pins.dir.display()
-            );
-        }
+        super::print_not_loaded(&pins, args.json);
         return Ok(ExitCode::SUCCESS);
     }
     let inst = Installed::open(&pins)?;

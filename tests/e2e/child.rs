@@ -193,7 +193,8 @@ impl Plan {
 
 // ---------------------------------------------------------------- raw sockets
 
-fn errno() -> std::io::Error {
+/// Shared with the scale test's pod child (tests/scale/child.rs).
+pub fn errno() -> std::io::Error {
     std::io::Error::last_os_error()
 }
 
@@ -345,7 +346,8 @@ fn set_nonblocking(fd: RawFd, on: bool) {
     }
 }
 
-fn send(fd: RawFd, b: &[u8]) -> std::io::Result<usize> {
+/// Shared with the scale test's pod child (tests/scale/child.rs).
+pub fn send(fd: RawFd, b: &[u8]) -> std::io::Result<usize> {
     // SAFETY: b is a valid buffer.
     let r = unsafe { libc::send(fd, b.as_ptr() as *const _, b.len(), libc::MSG_NOSIGNAL) };
     if r < 0 {
@@ -355,7 +357,8 @@ fn send(fd: RawFd, b: &[u8]) -> std::io::Result<usize> {
     }
 }
 
-fn recv(fd: RawFd, b: &mut [u8]) -> std::io::Result<usize> {
+/// Shared with the scale test's pod child (tests/scale/child.rs).
+pub fn recv(fd: RawFd, b: &mut [u8]) -> std::io::Result<usize> {
     // SAFETY: b is a valid buffer.
     let r = unsafe { libc::recv(fd, b.as_mut_ptr() as *mut _, b.len(), 0) };
     if r < 0 {
@@ -1341,7 +1344,8 @@ fn step(p: &Plan, ep: &Epoll, token: usize, e: &mut EpEnd, stopping: bool) {
 
 // ---------------------------------------------------------------- role entry
 
-fn join_cgroup(path: &str) {
+/// Shared with the scale test's pod child (tests/scale/child.rs).
+pub fn join_cgroup(path: &str) {
     std::fs::write(
         format!("{path}/cgroup.procs"),
         format!("{}\n", std::process::id()),
@@ -1349,7 +1353,8 @@ fn join_cgroup(path: &str) {
     .unwrap_or_else(|e| panic!("joining cgroup {path}: {e}"));
 }
 
-fn join_netns(name: &str) {
+/// Shared with the scale test's pod child (tests/scale/child.rs).
+pub fn join_netns(name: &str) {
     let f = std::fs::File::open(format!("/run/netns/{name}"))
         .unwrap_or_else(|e| panic!("opening netns {name}: {e}"));
     // SAFETY: setns on this thread with a netns fd.

@@ -36,7 +36,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::child::{keystream, Rng, ROLE_ENV};
+use crate::child::{errno, join_cgroup, join_netns, keystream, recv, send, Rng, ROLE_ENV};
 
 /// The pods' subnet (the bypass gets it as `--local-prefix`).
 pub const SUBNET: &str = "10.77.0.0/16";
@@ -146,10 +146,6 @@ impl PodPlan {
 
 // ---------------------------------------------------------------- sockets
 
-fn errno() -> std::io::Error {
-    std::io::Error::last_os_error()
-}
-
 fn sin(a: SocketAddrV4) -> libc::sockaddr_in {
     libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
@@ -244,26 +240,6 @@ fn so_error(fd: RawFd) -> i32 {
         )
     };
     v
-}
-
-fn send(fd: RawFd, b: &[u8]) -> std::io::Result<usize> {
-    // SAFETY: b is a valid buffer.
-    let r = unsafe { libc::send(fd, b.as_ptr() as *const _, b.len(), libc::MSG_NOSIGNAL) };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(r as usize)
-    }
-}
-
-fn recv(fd: RawFd, b: &mut [u8]) -> std::io::Result<usize> {
-    // SAFETY: b is a valid buffer.
-    let r = unsafe { libc::recv(fd, b.as_mut_ptr() as *mut _, b.len(), 0) };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(r as usize)
-    }
 }
 
 fn would_block(e: &std::io::Error) -> bool {
@@ -1048,22 +1024,6 @@ fn pod_main(p: PodPlan, cmds: Receiver<String>) {
             _ => {}
         }
     }
-}
-
-fn join_cgroup(path: &str) {
-    std::fs::write(
-        format!("{path}/cgroup.procs"),
-        format!("{}\n", std::process::id()),
-    )
-    .unwrap_or_else(|e| panic!("joining cgroup {path}: {e}"));
-}
-
-fn join_netns(name: &str) {
-    let f = std::fs::File::open(format!("/run/netns/{name}"))
-        .unwrap_or_else(|e| panic!("opening netns {name}: {e}"));
-    // SAFETY: setns on this thread with a netns fd.
-    let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert!(r == 0, "setns {name}: {}", errno());
 }
 
 /// Runs the pod role selected by the environment and exits; returns at once when none is set.
