@@ -6,7 +6,7 @@
 set -eu
 src=${1:-/usr/include}
 dir=$(cd "$(dirname "$0")" && pwd)/include
-for h in linux/bpf.h linux/bpf_common.h linux/tcp.h linux/in.h linux/in6.h linux/magic.h \
+for h in linux/bpf.h linux/bpf_common.h linux/btf.h linux/tcp.h linux/in.h linux/in6.h linux/magic.h \
     asm-generic/socket.h asm-generic/errno-base.h asm-generic/errno.h; do
     mkdir -p "$dir/$(dirname "$h")"
     cp "$src/$h" "$dir/$h"

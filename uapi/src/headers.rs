@@ -5,6 +5,8 @@
 pub const BPF_H: &str = include_str!("../include/linux/bpf.h");
 /// `linux/bpf_common.h`.
 pub const BPF_COMMON_H: &str = include_str!("../include/linux/bpf_common.h");
+/// `linux/btf.h`.
+pub const BTF_H: &str = include_str!("../include/linux/btf.h");
 /// `linux/tcp.h`.
 pub const TCP_H: &str = include_str!("../include/linux/tcp.h");
 /// `linux/in.h`.
@@ -26,6 +28,7 @@ pub const VERSION: &str = include_str!("../include/VERSION");
 pub const ALL: &[(&str, &str)] = &[
     ("linux/bpf.h", BPF_H),
     ("linux/bpf_common.h", BPF_COMMON_H),
+    ("linux/btf.h", BTF_H),
     ("linux/tcp.h", TCP_H),
     ("linux/in.h", IN_H),
     ("linux/in6.h", IN6_H),

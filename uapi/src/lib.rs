@@ -978,6 +978,64 @@ pub mod socket {
     pub const AF_INET6: i32 = 10;
 }
 
+/// `linux/btf.h`: the BTF format's magic, type kinds and linkages (the kernel's BTF in
+/// `/sys/kernel/btf`, and the `.BTF` sections of objects).
+pub mod btf {
+    consts! {
+        /// Every constant of this module with its header name.
+        ALL {
+            /// `btf_header.magic`.
+            BTF_MAGIC: u16 = 0xeb9f;
+            /// An integer.
+            BTF_KIND_INT: u32 = 1;
+            /// A pointer.
+            BTF_KIND_PTR: u32 = 2;
+            /// An array (followed by `struct btf_array`).
+            BTF_KIND_ARRAY: u32 = 3;
+            /// A struct (followed by `vlen` `struct btf_member`).
+            BTF_KIND_STRUCT: u32 = 4;
+            /// A union (as a struct).
+            BTF_KIND_UNION: u32 = 5;
+            /// An enumeration of 32-bit values (followed by `vlen` `struct btf_enum`).
+            BTF_KIND_ENUM: u32 = 6;
+            /// A forward declaration.
+            BTF_KIND_FWD: u32 = 7;
+            /// A typedef.
+            BTF_KIND_TYPEDEF: u32 = 8;
+            /// `volatile`.
+            BTF_KIND_VOLATILE: u32 = 9;
+            /// `const`.
+            BTF_KIND_CONST: u32 = 10;
+            /// `restrict`.
+            BTF_KIND_RESTRICT: u32 = 11;
+            /// A function (its type is a FUNC_PROTO; `vlen` holds the linkage).
+            BTF_KIND_FUNC: u32 = 12;
+            /// A function prototype (followed by `vlen` `struct btf_param`).
+            BTF_KIND_FUNC_PROTO: u32 = 13;
+            /// A variable (followed by `struct btf_var`).
+            BTF_KIND_VAR: u32 = 14;
+            /// A data section (followed by `vlen` `struct btf_var_secinfo`).
+            BTF_KIND_DATASEC: u32 = 15;
+            /// A floating-point type.
+            BTF_KIND_FLOAT: u32 = 16;
+            /// A declaration tag (followed by `struct btf_decl_tag`).
+            BTF_KIND_DECL_TAG: u32 = 17;
+            /// A type tag.
+            BTF_KIND_TYPE_TAG: u32 = 18;
+            /// An enumeration of 64-bit values (followed by `vlen` `struct btf_enum64`).
+            BTF_KIND_ENUM64: u32 = 19;
+            /// A variable of one object file only.
+            BTF_VAR_STATIC: u32 = 0;
+            /// A global variable with storage.
+            BTF_VAR_GLOBAL_ALLOCATED: u32 = 1;
+            /// A function of one object file only.
+            BTF_FUNC_STATIC: u32 = 0;
+            /// A global function.
+            BTF_FUNC_GLOBAL: u32 = 1;
+        }
+    }
+}
+
 /// `linux/magic.h`: `statfs` file system magics.
 pub mod magic {
     consts! {

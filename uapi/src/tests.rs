@@ -2,7 +2,7 @@
 //! headers are compiled in, and a name the headers lack is a failure.
 
 use crate::header::{self, constants, field_mask, helper_ids, struct_layout};
-use crate::{bpf, ctx, errno, headers, isa, magic, socket, LATER};
+use crate::{bpf, btf, ctx, errno, headers, isa, magic, socket, LATER};
 use std::collections::BTreeMap;
 
 /// Every named integer of every vendored header.
@@ -30,7 +30,14 @@ fn every_constant_matches_the_vendored_headers() {
     let known = all_constants();
     let mut bad = Vec::new();
     let mut n = 0;
-    for table in [bpf::ALL, isa::ALL, errno::ALL, socket::ALL, magic::ALL] {
+    for table in [
+        bpf::ALL,
+        btf::ALL,
+        isa::ALL,
+        errno::ALL,
+        socket::ALL,
+        magic::ALL,
+    ] {
         n += table.len();
         bad.extend(check(table, &known));
     }
