@@ -1,54 +1,12 @@
-//! The crate's errors: [`SyscallError`] for a failed `bpf()` (or other) call, and [`Error`],
-//! which every public operation returns.
+//! The crate's [`Error`], which every public operation returns. A failed system call is a
+//! [`SyscallError`] (owned by `sys`, where calls are made) wrapped in [`Error::Syscall`].
 
-use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
 use crate::features::FeatureError;
+pub use crate::sys::SyscallError;
 use crate::verifier::VerifierError;
-
-/// A system call failed: which one, and the kernel's errno.
-///
-/// For EPERM the message says which capabilities the process lacks.
-#[derive(Debug)]
-pub struct SyscallError {
-    /// The call, e.g. `"BPF_MAP_CREATE"`.
-    pub call: &'static str,
-    /// The error the kernel returned.
-    pub io_error: io::Error,
-}
-
-impl SyscallError {
-    /// The errno, when the error came from the kernel.
-    pub fn errno(&self) -> Option<i32> {
-        self.io_error.raw_os_error()
-    }
-}
-
-impl fmt::Display for SyscallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed: {}", self.call, self.io_error)?;
-        if self.errno() == Some(libc::EPERM) && self.call.starts_with("BPF_") {
-            write!(f, " ({}", crate::env::permission_hint())?;
-            if self.call == "BPF_PROG_ATTACH" {
-                write!(
-                    f,
-                    "; for a cgroup, also when a program is already attached there without \
-                     BPF_F_ALLOW_MULTI"
-                )?;
-            }
-            write!(f, ")")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for SyscallError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.io_error)
-    }
-}
 
 /// Why a loader operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -11,10 +11,10 @@ use std::sync::{Mutex, OnceLock};
 
 use asm::{Helper, Insn, Reg};
 
-use crate::error::SyscallError;
 use crate::map::{Map, MapSpec, MapType};
 use crate::program::{AttachType, ProgramSpec, ProgramType};
 use crate::sys;
+use crate::sys::SyscallError;
 
 /// Something the kernel may or may not support.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -140,9 +140,11 @@ fn run_probe(feature: Feature) -> Result<bool, SyscallError> {
                 MapType::SockHash | MapType::SockMap => MapSpec::new("probe", t, 4, 4, 1),
                 _ => MapSpec::new("probe", t, 4, 8, 1),
             };
-            let attr = spec.to_attr().map_err(|_| SyscallError {
-                call: "BPF_MAP_CREATE",
-                io_error: std::io::Error::from_raw_os_error(libc::EINVAL),
+            let attr = spec.to_attr().map_err(|_| {
+                SyscallError::new(
+                    "BPF_MAP_CREATE",
+                    std::io::Error::from_raw_os_error(libc::EINVAL),
+                )
             })?;
             crate::env::raise_memlock();
             match sys::map_create(&attr) {
