@@ -140,7 +140,7 @@ fn run_probe(feature: Feature) -> Result<bool, SyscallError> {
                 MapType::SockHash | MapType::SockMap => MapSpec::new("probe", t, 4, 4, 1),
                 _ => MapSpec::new("probe", t, 4, 8, 1),
             };
-            let attr = spec.to_attr().map_err(|_| {
+            let attr = crate::map::map_create_attr(&spec).map_err(|_| {
                 SyscallError::new(
                     "BPF_MAP_CREATE",
                     std::io::Error::from_raw_os_error(libc::EINVAL),

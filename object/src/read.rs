@@ -21,7 +21,7 @@ use super::{
     sections, ElfError, MapOrigin, Object, ObjectMap, ObjectProgram, Pinning, SlotValue,
     BPF_F_RDONLY_PROG, EM_BPF, MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS64,
 };
-use crate::map::{MapSpec, MapType};
+use crate::types::{MapSpec, MapType};
 
 const EHDR_SIZE: usize = 64;
 const SHDR_SIZE: u64 = 64;

@@ -15,7 +15,7 @@ use asm::{Insn, MapRefKind};
 
 use super::btf::{self, WriteMap};
 use super::{ElfError, Pinning, EM_BPF, R_BPF_64_32, R_BPF_64_64};
-use crate::map::{MapSpec, MapType};
+use crate::types::{MapSpec, MapType};
 
 /// How map definitions are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,8 +46,7 @@ struct WriteProgram {
 ///
 /// ```
 /// use asm::{Builder, Helper, Reg::*};
-/// use loader::elf::{Object, Writer};
-/// use loader::{MapSpec, MapType};
+/// use bpfobj::{MapSpec, MapType, Object, Writer};
 ///
 /// let mut b = Builder::new();
 /// b.ld_map(R1, "counts").mov64(R0, 1).exit();
@@ -556,7 +555,7 @@ impl Writer {
             let idx = (sections.len() + 1) as u16;
             let norm_flags = |m: &MapSpec| {
                 if m.map_type == MapType::LpmTrie {
-                    m.flags | crate::map_flags::NO_PREALLOC
+                    m.flags | uapi::bpf::BPF_F_NO_PREALLOC
                 } else {
                     m.flags
                 }
