@@ -78,6 +78,18 @@ pub enum Error {
         /// The ids of the programs there.
         prog_ids: Vec<u32>,
     },
+    /// Pinning failed: something is pinned at the path already (`EEXIST`).
+    #[error("pin {} already exists", path.display())]
+    PinExists {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Opening a pin failed: nothing is pinned at the path (`ENOENT`).
+    #[error("nothing is pinned at {}", path.display())]
+    PinNotFound {
+        /// The path.
+        path: PathBuf,
+    },
     /// An object opened from a pin or an id is not of the expected kind.
     #[error("{what} is a {found}, not a {expected}")]
     WrongObject {
@@ -98,6 +110,8 @@ impl Error {
             Error::Verifier(v) => Some(v.errno()),
             Error::Io { source, .. } => source.raw_os_error(),
             Error::Object { source, .. } => source.errno(),
+            Error::PinExists { .. } => Some(libc::EEXIST),
+            Error::PinNotFound { .. } => Some(libc::ENOENT),
             _ => None,
         }
     }

@@ -198,24 +198,26 @@ fn probe_link(t: ProgramType, attach: AttachType) -> Result<bool, SyscallError> 
 /// Probes and caches every feature the loader's callers commonly need, returning each with
 /// its answer (for a `features` command). Probe failures are reported as errors in the list.
 pub fn probe_all() -> Vec<(Feature, Result<bool, FeatureError>)> {
-    let features = [
-        Feature::ProgramType(ProgramType::SockOps),
-        Feature::ProgramType(ProgramType::SkMsg),
-        Feature::MapType(MapType::SockHash),
-        Feature::MapType(MapType::SockMap),
-        Feature::MapType(MapType::LpmTrie),
-        Feature::MapType(MapType::PerCpuArray),
-        Feature::MapType(MapType::Hash),
-        Feature::MapType(MapType::Array),
-        Feature::CgroupLink,
-        Feature::SockmapLink,
-        Feature::Helper(ProgramType::SockOps, Helper::GetNetnsCookie),
-        Feature::Helper(ProgramType::SkMsg, Helper::GetNetnsCookie),
-        Feature::Helper(ProgramType::SockOps, Helper::GetSocketCookie),
-        Feature::Helper(ProgramType::SkMsg, Helper::GetSocketCookie),
-    ];
-    features.into_iter().map(|f| (f, probe(f))).collect()
+    PROBED.iter().map(|&f| (f, probe(f))).collect()
 }
+
+/// The features [`probe_all`] probes, in its order: what the bypass and its commands need.
+pub const PROBED: [Feature; 14] = [
+    Feature::ProgramType(ProgramType::SockOps),
+    Feature::ProgramType(ProgramType::SkMsg),
+    Feature::MapType(MapType::SockHash),
+    Feature::MapType(MapType::SockMap),
+    Feature::MapType(MapType::LpmTrie),
+    Feature::MapType(MapType::PerCpuArray),
+    Feature::MapType(MapType::Hash),
+    Feature::MapType(MapType::Array),
+    Feature::CgroupLink,
+    Feature::SockmapLink,
+    Feature::Helper(ProgramType::SockOps, Helper::GetNetnsCookie),
+    Feature::Helper(ProgramType::SkMsg, Helper::GetNetnsCookie),
+    Feature::Helper(ProgramType::SockOps, Helper::GetSocketCookie),
+    Feature::Helper(ProgramType::SkMsg, Helper::GetSocketCookie),
+];
 
 /// Whether `bpf()` works at all for this process: creates and drops a one-entry array map.
 pub fn bpf_usable() -> Result<(), crate::Error> {

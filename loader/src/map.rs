@@ -177,15 +177,15 @@ impl Map {
     /// Opens the map pinned at `path`. Its name is the kernel's (at most 15 bytes); rename it
     /// with [`Map::with_name`] to bind it under another.
     pub fn open_pinned(path: impl AsRef<Path>) -> Result<Map> {
-        let path = path.as_ref();
-        let fd = pin::open(path)?;
-        pin::expect_kind(fd.as_fd(), pin::Kind::Map, &path.display().to_string())?;
-        Map::from_fd(fd)
+        Map::from_fd(pin::open_fd(
+            pin::Kind::Map,
+            pin::Source::Pinned(path.as_ref()),
+        )?)
     }
 
     /// Opens the map with kernel id `id`.
     pub fn from_id(id: u32) -> Result<Map> {
-        Map::from_fd(sys::get_fd_by_id(sys::IdKind::Map, id)?)
+        Map::from_fd(pin::open_fd(pin::Kind::Map, pin::Source::Id(id))?)
     }
 
     /// The same map, known under `name` (for binding into programs).

@@ -187,15 +187,15 @@ impl Program {
 
     /// Opens the program pinned at `path`.
     pub fn open_pinned(path: impl AsRef<Path>) -> Result<Program> {
-        let path = path.as_ref();
-        let fd = pin::open(path)?;
-        pin::expect_kind(fd.as_fd(), pin::Kind::Program, &path.display().to_string())?;
-        Program::from_fd(fd)
+        Program::from_fd(pin::open_fd(
+            pin::Kind::Program,
+            pin::Source::Pinned(path.as_ref()),
+        )?)
     }
 
     /// Opens the program with kernel id `id`.
     pub fn from_id(id: u32) -> Result<Program> {
-        Program::from_fd(sys::get_fd_by_id(sys::IdKind::Prog, id)?)
+        Program::from_fd(pin::open_fd(pin::Kind::Program, pin::Source::Id(id))?)
     }
 
     /// The name (as given when loaded, or the kernel's when opened).
