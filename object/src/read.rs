@@ -642,119 +642,161 @@ fn read_maps(
     btf: Option<&Btf<'_>>,
     map_rels: &HashMap<usize, usize>,
 ) -> Result<Maps, ElfError> {
-    let (sections, syms, bytes, ctx) = (&t.sections, &t.syms, t.bytes, t.ctx);
-    let sym_name = |i: usize| t.sym_name(i);
-    let mut maps: Vec<ObjectMap> = Vec::new();
-    // (section, offset) → map index, for relocations.
-    let mut map_at: HashMap<(usize, u64), usize> = HashMap::new();
-    // BTF maps: (start, end, map index, offset of `values`) in `.maps`.
-    let mut btf_ranges: Vec<(u64, u64, usize, Option<u32>)> = Vec::new();
+    let mut out = Maps {
+        maps: Vec::new(),
+        map_at: HashMap::new(),
+    };
     if let Some(mi) = layout.legacy_maps {
-        let ms = &sections[mi];
-        let mut defs: Vec<(u64, String)> = Vec::new();
-        for (i, sym) in syms.iter().enumerate() {
-            if sym.st_shndx == mi && sym.st_type() != STT_SECTION && sym.st_name != 0 {
-                defs.push((sym.st_value, sym_name(i)?));
-            }
-        }
-        defs.sort();
-        if defs.is_empty() && ms.size() > 0 {
-            return Err(malformed("legacy maps section without map symbols"));
-        }
-        for (off, name) in defs {
-            if ms.shdr.sh_type == SHT_NOBITS
-                || off.checked_add(MAP_DEF_SIZE).is_none_or(|e| e > ms.size())
-            {
-                return Err(ElfError::BadMap {
-                    name,
-                    reason: format!("definition at {off} is outside the maps section"),
-                });
-            }
-            let w = |k: usize| {
-                let p = off as usize + 4 * k;
-                u32::from_le_bytes([ms.data[p], ms.data[p + 1], ms.data[p + 2], ms.data[p + 3]])
-            };
-            let spec =
-                MapSpec::new(&name, MapType::from_raw(w(0)), w(1), w(2), w(3)).with_flags(w(4));
-            map_at.insert((mi, off), maps.len());
-            maps.push(ObjectMap {
-                spec,
-                pinning: Pinning::None,
-                origin: MapOrigin::Legacy,
-                inner: None,
-                init_slots: Vec::new(),
-                btf_key_type_id: 0,
-                btf_value_type_id: 0,
-            });
-        }
+        read_legacy_maps(t, mi, &mut out)?;
     }
     if let Some(mi) = layout.btf_maps {
-        let Some(btf) = btf else {
-            return Err(ElfError::Btf(".maps section without a .BTF section".into()));
-        };
-        // The map's place in `.maps` is its symbol's value: clang leaves the DATASEC offsets
-        // at 0, and libbpf fixes them up from the symbol table by name the same way.
-        let mut sym_off: HashMap<String, u64> = HashMap::new();
-        for (i, sym) in syms.iter().enumerate() {
-            if sym.st_shndx == mi && sym.st_type() != STT_SECTION && sym.st_name != 0 {
-                sym_off.insert(sym_name(i)?, sym.st_value);
-            }
-        }
-        let size = sections[mi].size();
-        let mut defs = btf.maps()?;
-        for m in &mut defs {
-            let off = *sym_off.get(&m.name).ok_or_else(|| ElfError::BadMap {
-                name: m.name.clone(),
-                reason: "no symbol in .maps has this name (the DATASEC and the symbol table \
-                         disagree)"
-                    .into(),
-            })?;
-            if off >= size {
-                return Err(ElfError::BadMap {
-                    name: m.name.clone(),
-                    reason: format!("offset {off} is outside .maps ({size} bytes)"),
-                });
-            }
-            m.offset = off as u32;
-        }
-        // Each definition runs from its offset to the next one's (or the section's end):
-        // the range `.rel.maps` slots are looked up in.
-        let mut starts: Vec<u64> = defs.iter().map(|m| m.offset as u64).collect();
-        starts.sort_unstable();
-        starts.dedup();
-        if starts.len() != defs.len() {
-            return Err(ElfError::Btf("two maps share one offset in .maps".into()));
-        }
-        for m in defs {
-            let spec = btf_spec(&m);
-            let inner = m.inner.as_deref().map(btf_spec);
-            let start = m.offset as u64;
-            let end = starts.iter().copied().find(|&s| s > start).unwrap_or(size);
-            map_at.insert((mi, start), maps.len());
-            btf_ranges.push((start, end, maps.len(), m.values_offset));
-            maps.push(ObjectMap {
-                spec,
-                pinning: Pinning::from_raw(m.pinning),
-                origin: MapOrigin::Btf,
-                inner,
-                init_slots: Vec::new(),
-                btf_key_type_id: m.key_type,
-                btf_value_type_id: m.value_type,
+        read_btf_maps(t, mi, btf, map_rels.get(&mi).copied(), &mut out)?;
+    }
+    read_data_maps(t, layout, btf, &mut out)?;
+    let maps = &out.maps;
+    for (i, m) in maps.iter().enumerate() {
+        if maps[..i].iter().any(|o| o.spec.name == m.spec.name) {
+            return Err(ElfError::BadMap {
+                name: m.spec.name.clone(),
+                reason: "defined twice".into(),
             });
         }
-        if let Some(&ri) = map_rels.get(&mi) {
-            collect_map_slots(
-                &sections[ri],
-                bytes,
-                ctx,
-                syms,
-                &sym_name,
-                &btf_ranges,
-                &mut maps,
-                mi,
-            )?;
+    }
+    Ok(out)
+}
+
+/// The `struct bpf_map_def`s of the legacy `maps` section `mi`, one per symbol in it.
+fn read_legacy_maps(t: &Tables<'_>, mi: usize, out: &mut Maps) -> Result<(), ElfError> {
+    let (sections, syms) = (&t.sections, &t.syms);
+    let ms = &sections[mi];
+    let mut defs: Vec<(u64, String)> = Vec::new();
+    for (i, sym) in syms.iter().enumerate() {
+        if sym.st_shndx == mi && sym.st_type() != STT_SECTION && sym.st_name != 0 {
+            defs.push((sym.st_value, t.sym_name(i)?));
         }
     }
+    defs.sort();
+    if defs.is_empty() && ms.size() > 0 {
+        return Err(malformed("legacy maps section without map symbols"));
+    }
+    for (off, name) in defs {
+        if ms.shdr.sh_type == SHT_NOBITS
+            || off.checked_add(MAP_DEF_SIZE).is_none_or(|e| e > ms.size())
+        {
+            return Err(ElfError::BadMap {
+                name,
+                reason: format!("definition at {off} is outside the maps section"),
+            });
+        }
+        let w = |k: usize| {
+            let p = off as usize + 4 * k;
+            u32::from_le_bytes([ms.data[p], ms.data[p + 1], ms.data[p + 2], ms.data[p + 3]])
+        };
+        let spec = MapSpec::new(&name, MapType::from_raw(w(0)), w(1), w(2), w(3)).with_flags(w(4));
+        out.map_at.insert((mi, off), out.maps.len());
+        out.maps.push(ObjectMap {
+            spec,
+            pinning: Pinning::None,
+            origin: MapOrigin::Legacy,
+            inner: None,
+            init_slots: Vec::new(),
+            btf_key_type_id: 0,
+            btf_value_type_id: 0,
+        });
+    }
+    Ok(())
+}
+
+/// The BTF-defined maps of `.maps` (section `mi`), each placed by its symbol, and the initial
+/// slots `.rel.maps` (section `rel`) gives them.
+fn read_btf_maps(
+    t: &Tables<'_>,
+    mi: usize,
+    btf: Option<&Btf<'_>>,
+    rel: Option<usize>,
+    out: &mut Maps,
+) -> Result<(), ElfError> {
+    let (sections, syms, bytes, ctx) = (&t.sections, &t.syms, t.bytes, t.ctx);
+    let sym_name = |i: usize| t.sym_name(i);
+    // BTF maps: (start, end, map index, offset of `values`) in `.maps`.
+    let mut btf_ranges: Vec<(u64, u64, usize, Option<u32>)> = Vec::new();
+    let Some(btf) = btf else {
+        return Err(ElfError::Btf(".maps section without a .BTF section".into()));
+    };
+    // The map's place in `.maps` is its symbol's value: clang leaves the DATASEC offsets
+    // at 0, and libbpf fixes them up from the symbol table by name the same way.
+    let mut sym_off: HashMap<String, u64> = HashMap::new();
+    for (i, sym) in syms.iter().enumerate() {
+        if sym.st_shndx == mi && sym.st_type() != STT_SECTION && sym.st_name != 0 {
+            sym_off.insert(sym_name(i)?, sym.st_value);
+        }
+    }
+    let size = sections[mi].size();
+    let mut defs = btf.maps()?;
+    for m in &mut defs {
+        let off = *sym_off.get(&m.name).ok_or_else(|| ElfError::BadMap {
+            name: m.name.clone(),
+            reason: "no symbol in .maps has this name (the DATASEC and the symbol table \
+                     disagree)"
+                .into(),
+        })?;
+        if off >= size {
+            return Err(ElfError::BadMap {
+                name: m.name.clone(),
+                reason: format!("offset {off} is outside .maps ({size} bytes)"),
+            });
+        }
+        m.offset = off as u32;
+    }
+    // Each definition runs from its offset to the next one's (or the section's end):
+    // the range `.rel.maps` slots are looked up in.
+    let mut starts: Vec<u64> = defs.iter().map(|m| m.offset as u64).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    if starts.len() != defs.len() {
+        return Err(ElfError::Btf("two maps share one offset in .maps".into()));
+    }
+    for m in defs {
+        let spec = btf_spec(&m);
+        let inner = m.inner.as_deref().map(btf_spec);
+        let start = m.offset as u64;
+        let end = starts.iter().copied().find(|&s| s > start).unwrap_or(size);
+        out.map_at.insert((mi, start), out.maps.len());
+        btf_ranges.push((start, end, out.maps.len(), m.values_offset));
+        out.maps.push(ObjectMap {
+            spec,
+            pinning: Pinning::from_raw(m.pinning),
+            origin: MapOrigin::Btf,
+            inner,
+            init_slots: Vec::new(),
+            btf_key_type_id: m.key_type,
+            btf_value_type_id: m.value_type,
+        });
+    }
+    if let Some(ri) = rel {
+        collect_map_slots(
+            &sections[ri],
+            bytes,
+            ctx,
+            syms,
+            &sym_name,
+            &btf_ranges,
+            &mut out.maps,
+            mi,
+        )?;
+    }
+    Ok(())
+}
+
+/// One single-entry array per global data section (`.rodata*` read-only for programs), its
+/// value type the section's DATASEC when the BTF has one.
+fn read_data_maps(
+    t: &Tables<'_>,
+    layout: &Layout,
+    btf: Option<&Btf<'_>>,
+    out: &mut Maps,
+) -> Result<(), ElfError> {
+    let sections = &t.sections;
     for &di in &layout.data_secs {
         let s = &sections[di];
         if s.size() > MAX_DATA_SECTION {
@@ -770,8 +812,8 @@ fn read_maps(
             0
         };
         let spec = MapSpec::new(&s.name, MapType::Array, 4, s.size() as u32, 1).with_flags(flags);
-        map_at.insert((di, u64::MAX), maps.len());
-        maps.push(ObjectMap {
+        out.map_at.insert((di, u64::MAX), out.maps.len());
+        out.maps.push(ObjectMap {
             spec,
             pinning: Pinning::None,
             origin: MapOrigin::GlobalData {
@@ -783,15 +825,7 @@ fn read_maps(
             btf_value_type_id: btf.and_then(|b| b.datasec_id(&s.name)).unwrap_or(0),
         });
     }
-    for (i, m) in maps.iter().enumerate() {
-        if maps[..i].iter().any(|o| o.spec.name == m.spec.name) {
-            return Err(ElfError::BadMap {
-                name: m.spec.name.clone(),
-                reason: "defined twice".into(),
-            });
-        }
-    }
-    Ok(Maps { maps, map_at })
+    Ok(())
 }
 
 /// Stage 6 (programs): every global function outside `.text` becomes a program, its
