@@ -1,5 +1,5 @@
 //! BPF ELF objects, without a single system call: reading relocatable objects compiled by
-//! clang (or written by [`write`]) into [`asm::Program`]s and [`MapSpec`]s, and writing our
+//! clang (or written by [`mod@write`]) into [`asm::Program`]s and [`MapSpec`]s, and writing our
 //! own programs as objects that libbpf and bpftool load. Creating the maps and loading the
 //! programs of an [`Object`] is the `loader` crate's business (`loader::elf`); this crate is
 //! the only one that uses `goblin`, and is where CO-RE relocations will go.
