@@ -1,12 +1,33 @@
-//! The crate's [`Error`], which every public operation returns. A failed system call is a
-//! [`SyscallError`] (owned by `sys`, where calls are made) wrapped in [`Error::Syscall`].
+//! The crate's [`Error`], which every public operation returns, and [`FeatureError`] (a
+//! missing kernel feature; `features` probes, and re-exports it). A failed system call is a
+//! [`SyscallError`] (owned by `sys`, where calls are made) wrapped in [`Error::Syscall`]. This
+//! module depends only on `sys` and `verifier`, so every other module may use it.
 
 use std::io;
 use std::path::PathBuf;
 
-use crate::features::FeatureError;
 pub use crate::sys::SyscallError;
 use crate::verifier::VerifierError;
+
+/// A feature is missing, or could not be probed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FeatureError {
+    /// The kernel lacks the feature.
+    #[error("this kernel lacks {feature}")]
+    Missing {
+        /// What is missing, e.g. "bpf_link for cgroup programs (Linux 5.7)".
+        feature: String,
+    },
+    /// The probe itself failed (usually missing privileges).
+    #[error("could not probe {feature}: {source}")]
+    Probe {
+        /// What was probed.
+        feature: String,
+        /// Why the probe failed.
+        source: SyscallError,
+    },
+}
 
 /// Why a loader operation failed.
 #[derive(Debug, thiserror::Error)]

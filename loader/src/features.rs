@@ -44,25 +44,7 @@ impl fmt::Display for Feature {
     }
 }
 
-/// A feature is missing, or could not be probed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum FeatureError {
-    /// The kernel lacks the feature.
-    #[error("this kernel lacks {feature}")]
-    Missing {
-        /// What is missing, e.g. "bpf_link for cgroup programs (Linux 5.7)".
-        feature: String,
-    },
-    /// The probe itself failed (usually missing privileges).
-    #[error("could not probe {feature}: {source}")]
-    Probe {
-        /// What was probed.
-        feature: String,
-        /// Why the probe failed.
-        source: SyscallError,
-    },
-}
+pub use crate::error::FeatureError;
 
 fn cache() -> &'static Mutex<HashMap<Feature, bool>> {
     static CACHE: OnceLock<Mutex<HashMap<Feature, bool>>> = OnceLock::new();
