@@ -1,53 +1,32 @@
-//! The crate's errors: [`SyscallError`] for a failed `bpf()` (or other) call, and [`Error`],
-//! which every public operation returns.
+//! The crate's [`Error`], which every public operation returns, and [`FeatureError`] (a
+//! missing kernel feature; `features` probes, and re-exports it). A failed system call is a
+//! [`SyscallError`] (owned by `sys`, where calls are made) wrapped in [`Error::Syscall`]. This
+//! module depends only on `sys` and `verifier`, so every other module may use it.
 
-use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::features::FeatureError;
+pub use crate::sys::SyscallError;
 use crate::verifier::VerifierError;
 
-/// A system call failed: which one, and the kernel's errno.
-///
-/// For EPERM the message says which capabilities the process lacks.
-#[derive(Debug)]
-pub struct SyscallError {
-    /// The call, e.g. `"BPF_MAP_CREATE"`.
-    pub call: &'static str,
-    /// The error the kernel returned.
-    pub io_error: io::Error,
-}
-
-impl SyscallError {
-    /// The errno, when the error came from the kernel.
-    pub fn errno(&self) -> Option<i32> {
-        self.io_error.raw_os_error()
-    }
-}
-
-impl fmt::Display for SyscallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed: {}", self.call, self.io_error)?;
-        if self.errno() == Some(libc::EPERM) && self.call.starts_with("BPF_") {
-            write!(f, " ({}", crate::env::permission_hint())?;
-            if self.call == "BPF_PROG_ATTACH" {
-                write!(
-                    f,
-                    "; for a cgroup, also when a program is already attached there without \
-                     BPF_F_ALLOW_MULTI"
-                )?;
-            }
-            write!(f, ")")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for SyscallError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.io_error)
-    }
+/// A feature is missing, or could not be probed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FeatureError {
+    /// The kernel lacks the feature.
+    #[error("this kernel lacks {feature}")]
+    Missing {
+        /// What is missing, e.g. "bpf_link for cgroup programs (Linux 5.7)".
+        feature: String,
+    },
+    /// The probe itself failed (usually missing privileges).
+    #[error("could not probe {feature}: {source}")]
+    Probe {
+        /// What was probed.
+        feature: String,
+        /// Why the probe failed.
+        source: SyscallError,
+    },
 }
 
 /// Why a loader operation failed.
@@ -120,6 +99,18 @@ pub enum Error {
         /// The ids of the programs there.
         prog_ids: Vec<u32>,
     },
+    /// Pinning failed: something is pinned at the path already (`EEXIST`).
+    #[error("pin {} already exists", path.display())]
+    PinExists {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Opening a pin failed: nothing is pinned at the path (`ENOENT`).
+    #[error("nothing is pinned at {}", path.display())]
+    PinNotFound {
+        /// The path.
+        path: PathBuf,
+    },
     /// An object opened from a pin or an id is not of the expected kind.
     #[error("{what} is a {found}, not a {expected}")]
     WrongObject {
@@ -140,6 +131,8 @@ impl Error {
             Error::Verifier(v) => Some(v.errno()),
             Error::Io { source, .. } => source.raw_os_error(),
             Error::Object { source, .. } => source.errno(),
+            Error::PinExists { .. } => Some(libc::EEXIST),
+            Error::PinNotFound { .. } => Some(libc::ENOENT),
             _ => None,
         }
     }

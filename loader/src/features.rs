@@ -11,10 +11,10 @@ use std::sync::{Mutex, OnceLock};
 
 use asm::{Helper, Insn, Reg};
 
-use crate::error::SyscallError;
 use crate::map::{Map, MapSpec, MapType};
 use crate::program::{AttachType, ProgramSpec, ProgramType};
 use crate::sys;
+use crate::sys::SyscallError;
 
 /// Something the kernel may or may not support.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,25 +44,7 @@ impl fmt::Display for Feature {
     }
 }
 
-/// A feature is missing, or could not be probed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum FeatureError {
-    /// The kernel lacks the feature.
-    #[error("this kernel lacks {feature}")]
-    Missing {
-        /// What is missing, e.g. "bpf_link for cgroup programs (Linux 5.7)".
-        feature: String,
-    },
-    /// The probe itself failed (usually missing privileges).
-    #[error("could not probe {feature}: {source}")]
-    Probe {
-        /// What was probed.
-        feature: String,
-        /// Why the probe failed.
-        source: SyscallError,
-    },
-}
+pub use crate::error::FeatureError;
 
 fn cache() -> &'static Mutex<HashMap<Feature, bool>> {
     static CACHE: OnceLock<Mutex<HashMap<Feature, bool>>> = OnceLock::new();
@@ -140,9 +122,11 @@ fn run_probe(feature: Feature) -> Result<bool, SyscallError> {
                 MapType::SockHash | MapType::SockMap => MapSpec::new("probe", t, 4, 4, 1),
                 _ => MapSpec::new("probe", t, 4, 8, 1),
             };
-            let attr = spec.to_attr().map_err(|_| SyscallError {
-                call: "BPF_MAP_CREATE",
-                io_error: std::io::Error::from_raw_os_error(libc::EINVAL),
+            let attr = crate::map::map_create_attr(&spec).map_err(|_| {
+                SyscallError::new(
+                    "BPF_MAP_CREATE",
+                    std::io::Error::from_raw_os_error(libc::EINVAL),
+                )
             })?;
             crate::env::raise_memlock();
             match sys::map_create(&attr) {
@@ -196,24 +180,26 @@ fn probe_link(t: ProgramType, attach: AttachType) -> Result<bool, SyscallError> 
 /// Probes and caches every feature the loader's callers commonly need, returning each with
 /// its answer (for a `features` command). Probe failures are reported as errors in the list.
 pub fn probe_all() -> Vec<(Feature, Result<bool, FeatureError>)> {
-    let features = [
-        Feature::ProgramType(ProgramType::SockOps),
-        Feature::ProgramType(ProgramType::SkMsg),
-        Feature::MapType(MapType::SockHash),
-        Feature::MapType(MapType::SockMap),
-        Feature::MapType(MapType::LpmTrie),
-        Feature::MapType(MapType::PerCpuArray),
-        Feature::MapType(MapType::Hash),
-        Feature::MapType(MapType::Array),
-        Feature::CgroupLink,
-        Feature::SockmapLink,
-        Feature::Helper(ProgramType::SockOps, Helper::GetNetnsCookie),
-        Feature::Helper(ProgramType::SkMsg, Helper::GetNetnsCookie),
-        Feature::Helper(ProgramType::SockOps, Helper::GetSocketCookie),
-        Feature::Helper(ProgramType::SkMsg, Helper::GetSocketCookie),
-    ];
-    features.into_iter().map(|f| (f, probe(f))).collect()
+    PROBED.iter().map(|&f| (f, probe(f))).collect()
 }
+
+/// The features [`probe_all`] probes, in its order: what the bypass and its commands need.
+pub const PROBED: [Feature; 14] = [
+    Feature::ProgramType(ProgramType::SockOps),
+    Feature::ProgramType(ProgramType::SkMsg),
+    Feature::MapType(MapType::SockHash),
+    Feature::MapType(MapType::SockMap),
+    Feature::MapType(MapType::LpmTrie),
+    Feature::MapType(MapType::PerCpuArray),
+    Feature::MapType(MapType::Hash),
+    Feature::MapType(MapType::Array),
+    Feature::CgroupLink,
+    Feature::SockmapLink,
+    Feature::Helper(ProgramType::SockOps, Helper::GetNetnsCookie),
+    Feature::Helper(ProgramType::SkMsg, Helper::GetNetnsCookie),
+    Feature::Helper(ProgramType::SockOps, Helper::GetSocketCookie),
+    Feature::Helper(ProgramType::SkMsg, Helper::GetSocketCookie),
+];
 
 /// Whether `bpf()` works at all for this process: creates and drops a one-entry array map.
 pub fn bpf_usable() -> Result<(), crate::Error> {

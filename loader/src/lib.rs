@@ -12,7 +12,9 @@
 //! - [`features`]: cached probes by trying; [`FeatureError::Missing`] names what is missing.
 //! - [`env`](mod@env): cgroup v2 mount discovery, cgroup path checks, bpffs, pin dirs, memlock.
 //! - [`lock`]: [`lock::PinDirLock`], one operation at a time on a pin directory (`flock(2)`).
-//! - [`testing`]: helpers for this workspace's kernel tests.
+//! - `testing` (cargo feature `testing`, for dev-dependencies): helpers for this workspace's
+//!   kernel tests.
+//! - [`elf`]: loading BPF ELF objects read by the `bpfobj` crate (which owns ELF).
 //!
 //! # Example
 //!
@@ -52,6 +54,7 @@ pub mod pin;
 pub mod program;
 pub mod sk_msg;
 mod sys;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod verifier;
 

@@ -101,15 +101,15 @@ impl Link {
 
     /// Opens the link pinned at `path`.
     pub fn open_pinned(path: impl AsRef<Path>) -> Result<Link> {
-        let path = path.as_ref();
-        let fd = pin::open(path)?;
-        pin::expect_kind(fd.as_fd(), pin::Kind::Link, &path.display().to_string())?;
-        Ok(Link { fd })
+        Link::from_fd(pin::open_fd(
+            pin::Kind::Link,
+            pin::Source::Pinned(path.as_ref()),
+        )?)
     }
 
     /// Opens the link with kernel id `id`.
     pub fn from_id(id: u32) -> Result<Link> {
-        Link::from_fd(sys::get_fd_by_id(sys::IdKind::Link, id)?)
+        Link::from_fd(pin::open_fd(pin::Kind::Link, pin::Source::Id(id))?)
     }
 
     /// The kernel's info.

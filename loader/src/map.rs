@@ -6,7 +6,6 @@
 //! possible CPU, each padded to 8 bytes in the kernel's buffer; [`Map::get_per_cpu`] and
 //! [`Map::put_per_cpu`] take care of that.
 
-use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
@@ -14,180 +13,24 @@ use crate::error::{Error, Result};
 use crate::sys::{self, attr, consts};
 use crate::{env, pin};
 
-/// The kind of a map (`enum bpf_map_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MapType {
-    /// `BPF_MAP_TYPE_HASH`.
-    Hash,
-    /// `BPF_MAP_TYPE_ARRAY`.
-    Array,
-    /// `BPF_MAP_TYPE_PERCPU_HASH`.
-    PerCpuHash,
-    /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
-    PerCpuArray,
-    /// `BPF_MAP_TYPE_LRU_HASH`.
-    LruHash,
-    /// `BPF_MAP_TYPE_LPM_TRIE` (created with `BPF_F_NO_PREALLOC`, which the kernel requires).
-    LpmTrie,
-    /// `BPF_MAP_TYPE_SOCKMAP`: sockets by array index.
-    SockMap,
-    /// `BPF_MAP_TYPE_SOCKHASH`: sockets by arbitrary key.
-    SockHash,
-    /// `BPF_MAP_TYPE_PROG_ARRAY`: programs for `bpf_tail_call`.
-    ProgArray,
-    /// `BPF_MAP_TYPE_PERF_EVENT_ARRAY`: one perf event per CPU for `bpf_perf_event_output`.
-    PerfEventArray,
-    /// `BPF_MAP_TYPE_ARRAY_OF_MAPS`: maps by index (created with an inner map template).
-    ArrayOfMaps,
-    /// `BPF_MAP_TYPE_HASH_OF_MAPS`: maps by key (created with an inner map template).
-    HashOfMaps,
-    /// `BPF_MAP_TYPE_RINGBUF`: a ring buffer shared with user space.
-    RingBuf,
-    /// Any other type, by number.
-    Other(u32),
-}
+pub use bpfobj::{MapSpec, MapType};
 
-impl MapType {
-    /// The UAPI number.
-    pub fn raw(self) -> u32 {
-        use consts::*;
-        match self {
-            MapType::Hash => BPF_MAP_TYPE_HASH,
-            MapType::Array => BPF_MAP_TYPE_ARRAY,
-            MapType::PerCpuHash => BPF_MAP_TYPE_PERCPU_HASH,
-            MapType::PerCpuArray => BPF_MAP_TYPE_PERCPU_ARRAY,
-            MapType::LruHash => BPF_MAP_TYPE_LRU_HASH,
-            MapType::LpmTrie => BPF_MAP_TYPE_LPM_TRIE,
-            MapType::SockMap => BPF_MAP_TYPE_SOCKMAP,
-            MapType::SockHash => BPF_MAP_TYPE_SOCKHASH,
-            MapType::ProgArray => BPF_MAP_TYPE_PROG_ARRAY,
-            MapType::PerfEventArray => BPF_MAP_TYPE_PERF_EVENT_ARRAY,
-            MapType::ArrayOfMaps => BPF_MAP_TYPE_ARRAY_OF_MAPS,
-            MapType::HashOfMaps => BPF_MAP_TYPE_HASH_OF_MAPS,
-            MapType::RingBuf => BPF_MAP_TYPE_RINGBUF,
-            MapType::Other(n) => n,
-        }
+/// The attribute `BPF_MAP_CREATE` gets for `spec`.
+pub(crate) fn map_create_attr(spec: &MapSpec) -> Result<attr::MapCreateAttr> {
+    check_name(&spec.name)?;
+    let mut flags = spec.flags;
+    if spec.map_type == MapType::LpmTrie {
+        flags |= consts::BPF_F_NO_PREALLOC;
     }
-
-    /// The type of a UAPI number.
-    pub fn from_raw(n: u32) -> MapType {
-        use consts::*;
-        match n {
-            BPF_MAP_TYPE_HASH => MapType::Hash,
-            BPF_MAP_TYPE_ARRAY => MapType::Array,
-            BPF_MAP_TYPE_PERCPU_HASH => MapType::PerCpuHash,
-            BPF_MAP_TYPE_PERCPU_ARRAY => MapType::PerCpuArray,
-            BPF_MAP_TYPE_LRU_HASH => MapType::LruHash,
-            BPF_MAP_TYPE_LPM_TRIE => MapType::LpmTrie,
-            BPF_MAP_TYPE_SOCKMAP => MapType::SockMap,
-            BPF_MAP_TYPE_SOCKHASH => MapType::SockHash,
-            BPF_MAP_TYPE_PROG_ARRAY => MapType::ProgArray,
-            BPF_MAP_TYPE_PERF_EVENT_ARRAY => MapType::PerfEventArray,
-            BPF_MAP_TYPE_ARRAY_OF_MAPS => MapType::ArrayOfMaps,
-            BPF_MAP_TYPE_HASH_OF_MAPS => MapType::HashOfMaps,
-            BPF_MAP_TYPE_RINGBUF => MapType::RingBuf,
-            n => MapType::Other(n),
-        }
-    }
-
-    /// Whether values are per CPU.
-    pub fn is_per_cpu(self) -> bool {
-        matches!(
-            self,
-            MapType::PerCpuArray
-                | MapType::PerCpuHash
-                | MapType::Other(consts::BPF_MAP_TYPE_LRU_PERCPU_HASH)
-        )
-    }
-
-    /// A short lowercase name, as bpftool prints it.
-    pub fn name(self) -> String {
-        match self {
-            MapType::Hash => "hash".into(),
-            MapType::Array => "array".into(),
-            MapType::PerCpuHash => "percpu_hash".into(),
-            MapType::PerCpuArray => "percpu_array".into(),
-            MapType::LruHash => "lru_hash".into(),
-            MapType::LpmTrie => "lpm_trie".into(),
-            MapType::SockMap => "sockmap".into(),
-            MapType::SockHash => "sockhash".into(),
-            MapType::ProgArray => "prog_array".into(),
-            MapType::PerfEventArray => "perf_event_array".into(),
-            MapType::ArrayOfMaps => "array_of_maps".into(),
-            MapType::HashOfMaps => "hash_of_maps".into(),
-            MapType::RingBuf => "ringbuf".into(),
-            MapType::Other(n) => format!("type {n}"),
-        }
-    }
-}
-
-impl fmt::Display for MapType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())
-    }
-}
-
-/// What a map to create looks like.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MapSpec {
-    /// The map's name: letters, digits, `_` and `.`. The kernel keeps the first 15 bytes;
-    /// programs bind maps by the full name.
-    pub name: String,
-    /// The kind.
-    pub map_type: MapType,
-    /// Key size in bytes.
-    pub key_size: u32,
-    /// Value size in bytes (per CPU for per-CPU maps).
-    pub value_size: u32,
-    /// Capacity.
-    pub max_entries: u32,
-    /// `BPF_F_*` map flags.
-    pub flags: u32,
-}
-
-impl MapSpec {
-    /// A spec with no flags.
-    pub fn new(
-        name: &str,
-        map_type: MapType,
-        key_size: u32,
-        value_size: u32,
-        max_entries: u32,
-    ) -> MapSpec {
-        MapSpec {
-            name: name.to_string(),
-            map_type,
-            key_size,
-            value_size,
-            max_entries,
-            flags: 0,
-        }
-    }
-
-    /// The same spec with `flags`.
-    pub fn with_flags(mut self, flags: u32) -> MapSpec {
-        self.flags = flags;
-        self
-    }
-
-    /// The attribute `BPF_MAP_CREATE` gets for this spec.
-    pub(crate) fn to_attr(&self) -> Result<attr::MapCreateAttr> {
-        check_name(&self.name)?;
-        let mut flags = self.flags;
-        if self.map_type == MapType::LpmTrie {
-            flags |= consts::BPF_F_NO_PREALLOC;
-        }
-        Ok(attr::MapCreateAttr {
-            map_type: self.map_type.raw(),
-            key_size: self.key_size,
-            value_size: self.value_size,
-            max_entries: self.max_entries,
-            map_flags: flags,
-            map_name: attr::obj_name(&self.name),
-            ..Default::default()
-        })
-    }
+    Ok(attr::MapCreateAttr {
+        map_type: spec.map_type.raw(),
+        key_size: spec.key_size,
+        value_size: spec.value_size,
+        max_entries: spec.max_entries,
+        map_flags: flags,
+        map_name: attr::obj_name(&spec.name),
+        ..Default::default()
+    })
 }
 
 /// Checks an object name: non-empty, only letters, digits, `_` and `.` (what the kernel
@@ -277,7 +120,7 @@ pub struct Map {
 impl Map {
     /// Creates a map.
     pub fn create(spec: &MapSpec) -> Result<Map> {
-        Map::create_attr(spec, spec.to_attr()?)
+        Map::create_attr(spec, map_create_attr(spec)?)
     }
 
     /// Creates a map with what [`Map::create`] cannot say: a map-in-map's inner map template
@@ -288,7 +131,7 @@ impl Map {
         inner: Option<BorrowedFd<'_>>,
         btf: Option<crate::btf_obj::MapBtf<'_>>,
     ) -> Result<Map> {
-        let mut a = spec.to_attr()?;
+        let mut a = map_create_attr(spec)?;
         if let Some(inner) = inner {
             a.inner_map_fd = inner.as_raw_fd() as u32;
         }
@@ -334,15 +177,15 @@ impl Map {
     /// Opens the map pinned at `path`. Its name is the kernel's (at most 15 bytes); rename it
     /// with [`Map::with_name`] to bind it under another.
     pub fn open_pinned(path: impl AsRef<Path>) -> Result<Map> {
-        let path = path.as_ref();
-        let fd = pin::open(path)?;
-        pin::expect_kind(fd.as_fd(), pin::Kind::Map, &path.display().to_string())?;
-        Map::from_fd(fd)
+        Map::from_fd(pin::open_fd(
+            pin::Kind::Map,
+            pin::Source::Pinned(path.as_ref()),
+        )?)
     }
 
     /// Opens the map with kernel id `id`.
     pub fn from_id(id: u32) -> Result<Map> {
-        Map::from_fd(sys::get_fd_by_id(sys::IdKind::Map, id)?)
+        Map::from_fd(pin::open_fd(pin::Kind::Map, pin::Source::Id(id))?)
     }
 
     /// The same map, known under `name` (for binding into programs).

@@ -1,5 +1,8 @@
 //! Pins on a bpffs: pinning any bpf object fd, opening a pin, and telling which kind of object
 //! an fd is (map, program or link: from its `/proc/self/fd` link, `anon_inode:bpf-map` …).
+//! Also the one way [`crate::Map`], [`crate::Program`] and [`crate::Link`] open an object by
+//! pin or by id (`open_fd`). A pin that exists already, or does not exist, is a matchable
+//! [`Error::PinExists`] / [`Error::PinNotFound`].
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -47,17 +50,58 @@ pub fn pin(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
     let c = cpath(path)?;
     sys::obj_pin(fd, &c).map_err(|e| {
         if e.errno() == Some(libc::EEXIST) {
-            Error::InvalidArgument(format!("pin {} already exists", path.display()))
+            Error::PinExists {
+                path: path.to_path_buf(),
+            }
         } else {
             e.into()
         }
     })
 }
 
-/// Opens the object pinned at `path`.
+/// Opens the object pinned at `path` ([`Error::PinNotFound`] when nothing is pinned there).
 pub fn open(path: &Path) -> Result<OwnedFd> {
     let c = cpath(path)?;
-    Ok(sys::obj_get(&c, 0)?)
+    sys::obj_get(&c, 0).map_err(|e| {
+        if e.errno() == Some(libc::ENOENT) {
+            Error::PinNotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// Where an object to open is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Source<'p> {
+    /// Pinned at a path on a bpffs.
+    Pinned(&'p Path),
+    /// The kernel-wide id.
+    Id(u32),
+}
+
+/// Opens the `kind` object at `source`: a new fd, checked to be a `kind` (an
+/// [`Error::WrongObject`] naming the pin otherwise). The pattern behind every `open_pinned`
+/// and `from_id`.
+pub(crate) fn open_fd(kind: Kind, source: Source<'_>) -> Result<OwnedFd> {
+    let (fd, what) = match source {
+        Source::Pinned(path) => (open(path)?, path.display().to_string()),
+        Source::Id(id) => {
+            let id_kind = match kind {
+                Kind::Map => sys::IdKind::Map,
+                Kind::Program => sys::IdKind::Prog,
+                Kind::Link => sys::IdKind::Link,
+            };
+            (
+                sys::get_fd_by_id(id_kind, id)?,
+                "file descriptor".to_string(),
+            )
+        }
+    };
+    expect_kind(std::os::fd::AsFd::as_fd(&fd), kind, &what)?;
+    Ok(fd)
 }
 
 /// The kind of the bpf object behind `fd`, `None` for anything else.

@@ -6,7 +6,6 @@
 //! becomes a [`VerifierError`] naming the reason and the instruction.
 
 use std::ffi::CString;
-use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
@@ -21,120 +20,7 @@ pub const INITIAL_LOG_SIZE: usize = 64 * 1024;
 /// The largest verifier log buffer tried.
 pub const MAX_LOG_SIZE: usize = 16 * 1024 * 1024;
 
-/// The kind of a program (`enum bpf_prog_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ProgramType {
-    /// `BPF_PROG_TYPE_SOCKET_FILTER`.
-    SocketFilter,
-    /// `BPF_PROG_TYPE_CGROUP_SKB`.
-    CgroupSkb,
-    /// `BPF_PROG_TYPE_SOCK_OPS`: TCP events of sockets in a cgroup.
-    SockOps,
-    /// `BPF_PROG_TYPE_SK_MSG`: sendmsg verdicts of sockets in a sockmap or sockhash.
-    SkMsg,
-    /// `BPF_PROG_TYPE_CGROUP_SOCKOPT`: sees (and may change) `setsockopt`/`getsockopt` calls
-    /// of a cgroup's sockets (Linux 5.3).
-    CgroupSockopt,
-    /// Any other type, by number.
-    Other(u32),
-}
-
-impl ProgramType {
-    /// The UAPI number.
-    pub fn raw(self) -> u32 {
-        match self {
-            ProgramType::SocketFilter => consts::BPF_PROG_TYPE_SOCKET_FILTER,
-            ProgramType::CgroupSkb => consts::BPF_PROG_TYPE_CGROUP_SKB,
-            ProgramType::SockOps => consts::BPF_PROG_TYPE_SOCK_OPS,
-            ProgramType::SkMsg => consts::BPF_PROG_TYPE_SK_MSG,
-            ProgramType::CgroupSockopt => consts::BPF_PROG_TYPE_CGROUP_SOCKOPT,
-            ProgramType::Other(n) => n,
-        }
-    }
-
-    /// The type of a UAPI number.
-    pub fn from_raw(n: u32) -> ProgramType {
-        match n {
-            consts::BPF_PROG_TYPE_SOCKET_FILTER => ProgramType::SocketFilter,
-            consts::BPF_PROG_TYPE_CGROUP_SKB => ProgramType::CgroupSkb,
-            consts::BPF_PROG_TYPE_SOCK_OPS => ProgramType::SockOps,
-            consts::BPF_PROG_TYPE_SK_MSG => ProgramType::SkMsg,
-            consts::BPF_PROG_TYPE_CGROUP_SOCKOPT => ProgramType::CgroupSockopt,
-            n => ProgramType::Other(n),
-        }
-    }
-}
-
-impl fmt::Display for ProgramType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProgramType::SocketFilter => f.write_str("socket_filter"),
-            ProgramType::CgroupSkb => f.write_str("cgroup_skb"),
-            ProgramType::SockOps => f.write_str("sock_ops"),
-            ProgramType::SkMsg => f.write_str("sk_msg"),
-            ProgramType::CgroupSockopt => f.write_str("cgroup_sockopt"),
-            ProgramType::Other(n) => write!(f, "type {n}"),
-        }
-    }
-}
-
-/// Where a program attaches (`enum bpf_attach_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum AttachType {
-    /// `BPF_CGROUP_INET_INGRESS`.
-    CgroupInetIngress,
-    /// `BPF_CGROUP_INET_EGRESS`.
-    CgroupInetEgress,
-    /// `BPF_CGROUP_SOCK_OPS`: a sock_ops program on a cgroup.
-    CgroupSockOps,
-    /// `BPF_SK_MSG_VERDICT`: an sk_msg program on a sockmap or sockhash.
-    SkMsgVerdict,
-    /// `BPF_CGROUP_SETSOCKOPT`: a cgroup sockopt program run on `setsockopt` (Linux 5.3).
-    CgroupSetsockopt,
-    /// Any other type, by number.
-    Other(u32),
-}
-
-impl AttachType {
-    /// The UAPI number.
-    pub fn raw(self) -> u32 {
-        match self {
-            AttachType::CgroupInetIngress => consts::BPF_CGROUP_INET_INGRESS,
-            AttachType::CgroupInetEgress => consts::BPF_CGROUP_INET_EGRESS,
-            AttachType::CgroupSockOps => consts::BPF_CGROUP_SOCK_OPS,
-            AttachType::SkMsgVerdict => consts::BPF_SK_MSG_VERDICT,
-            AttachType::CgroupSetsockopt => consts::BPF_CGROUP_SETSOCKOPT,
-            AttachType::Other(n) => n,
-        }
-    }
-
-    /// The type of a UAPI number.
-    pub fn from_raw(n: u32) -> AttachType {
-        match n {
-            consts::BPF_CGROUP_INET_INGRESS => AttachType::CgroupInetIngress,
-            consts::BPF_CGROUP_INET_EGRESS => AttachType::CgroupInetEgress,
-            consts::BPF_CGROUP_SOCK_OPS => AttachType::CgroupSockOps,
-            consts::BPF_SK_MSG_VERDICT => AttachType::SkMsgVerdict,
-            consts::BPF_CGROUP_SETSOCKOPT => AttachType::CgroupSetsockopt,
-            n => AttachType::Other(n),
-        }
-    }
-}
-
-impl fmt::Display for AttachType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AttachType::CgroupInetIngress => f.write_str("cgroup_inet_ingress"),
-            AttachType::CgroupInetEgress => f.write_str("cgroup_inet_egress"),
-            AttachType::CgroupSockOps => f.write_str("cgroup_sock_ops"),
-            AttachType::SkMsgVerdict => f.write_str("sk_msg_verdict"),
-            AttachType::CgroupSetsockopt => f.write_str("cgroup_setsockopt"),
-            AttachType::Other(n) => write!(f, "attach type {n}"),
-        }
-    }
-}
+pub use bpfobj::{AttachType, ProgramType};
 
 /// How to load a program.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,15 +187,15 @@ impl Program {
 
     /// Opens the program pinned at `path`.
     pub fn open_pinned(path: impl AsRef<Path>) -> Result<Program> {
-        let path = path.as_ref();
-        let fd = pin::open(path)?;
-        pin::expect_kind(fd.as_fd(), pin::Kind::Program, &path.display().to_string())?;
-        Program::from_fd(fd)
+        Program::from_fd(pin::open_fd(
+            pin::Kind::Program,
+            pin::Source::Pinned(path.as_ref()),
+        )?)
     }
 
     /// Opens the program with kernel id `id`.
     pub fn from_id(id: u32) -> Result<Program> {
-        Program::from_fd(sys::get_fd_by_id(sys::IdKind::Prog, id)?)
+        Program::from_fd(pin::open_fd(pin::Kind::Program, pin::Source::Id(id))?)
     }
 
     /// The name (as given when loaded, or the kernel's when opened).

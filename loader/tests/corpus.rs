@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use asm::MapRefKind;
-use loader::elf::Object;
+use loader::elf::{Object, ObjectProgramExt};
 
 /// Objects the reader may refuse, as `(object file, substring of the error)`, each with a
 /// comment saying why. Anything else it refuses is a failure, and so is an entry whose object

@@ -5,7 +5,7 @@ mod elf_samples;
 
 use asm::insn::op;
 use asm::{MapRef, MapRefKind};
-use loader::elf::{ElfError, MapFormat, MapOrigin, Object, Pinning, Writer};
+use loader::elf::{ElfError, MapFormat, MapOrigin, Object, ObjectProgramExt, Pinning, Writer};
 use loader::{MapSpec, MapType, ProgramType};
 
 use elf_samples as samples;

@@ -10,7 +10,7 @@ mod elf_samples;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use loader::elf::{MapOrigin, Object};
+use loader::elf::{MapOrigin, Object, ObjectExt, ObjectProgramExt};
 use loader::testing::{kernel_or_skip, TempPinDir};
 use loader::{Map, Program};
 

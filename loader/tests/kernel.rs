@@ -234,6 +234,16 @@ fn programs_load_pin_reopen_and_match_the_asm_tag() {
     // Pinning twice at one path fails clearly.
     let e = so.pin(pins.join("sockops")).unwrap_err();
     assert!(e.to_string().contains("already exists"), "{e}");
+    assert!(
+        matches!(&e, Error::PinExists { path } if *path == pins.join("sockops")),
+        "{e:?}"
+    );
+    assert_eq!(e.errno(), Some(libc::EEXIST));
+    // Opening a pin that is not there is just as matchable.
+    match Program::open_pinned(pins.join("nothing_here")) {
+        Err(e @ Error::PinNotFound { .. }) => assert_eq!(e.errno(), Some(libc::ENOENT)),
+        other => panic!("{other:?}"),
+    }
     // Pinning outside a bpffs is refused before the kernel's EPERM.
     let e = so.pin("/tmp/not-bpffs-pin").unwrap_err();
     assert!(matches!(e, Error::NotBpffs { .. }), "{e}");
@@ -528,7 +538,27 @@ fn feature_probes() {
     }
     // An unknown map type is a clear "no".
     assert!(!features::probe(MapType(loader::MapType::Other(9999))).unwrap());
-    assert_eq!(features::probe_all().len(), 14);
+    // probe_all probes every feature of its list exactly once, in order, and answers what
+    // probing each alone answers.
+    let all = features::probe_all();
+    let probed: Vec<Feature> = all.iter().map(|(f, _)| *f).collect();
+    assert_eq!(probed, features::PROBED);
+    let distinct: std::collections::HashSet<&Feature> = probed.iter().collect();
+    assert_eq!(distinct.len(), probed.len(), "a feature is probed twice");
+    for (f, r) in &all {
+        assert_eq!(r.as_ref().ok(), features::probe(*f).as_ref().ok(), "{f}");
+    }
+    // Every kind of feature is among them.
+    let kind = |f: &Feature| match f {
+        Feature::ProgramType(_) => 0,
+        Feature::MapType(_) => 1,
+        Feature::CgroupLink => 2,
+        Feature::SockmapLink => 3,
+        Feature::Helper(..) => 4,
+        _ => 5,
+    };
+    let kinds: std::collections::BTreeSet<i32> = probed.iter().map(kind).collect();
+    assert_eq!(kinds, (0..5).collect(), "{probed:?}");
 }
 
 #[test]

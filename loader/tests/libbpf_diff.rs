@@ -68,7 +68,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use asm::Insn;
-use loader::elf::Object;
+use loader::elf::{Object, ObjectExt};
 use loader::testing::{kernel_or_skip, REQUIRE_KERNEL_ENV};
 use loader::Map;
 

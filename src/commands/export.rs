@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use loader::elf::{Object, Writer};
+use loader::elf::{Object, ObjectExt, Writer};
 use loader::{Map, Program};
 
 use crate::bypass;

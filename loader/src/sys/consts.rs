@@ -1,4 +1,4 @@
-//! The `bpf(2)` numbers the loader uses: re-exported from the `uapi` crate, which owns them and
+//! The `bpf(2)` numbers the loader uses (map, program and attach types are `bpfobj::types`'): re-exported from the `uapi` crate, which owns them and
 //! checks them against the vendored kernel headers. Only the [`Cmd`] enum (whose discriminants
 //! are `uapi`'s numbers) and the verifier log levels (kernel-internal `bpf_verifier.h`, not in
 //! the UAPI headers) are defined here.
@@ -6,15 +6,8 @@
 #![allow(dead_code)] // a table of UAPI numbers: not every one is used
 
 pub use uapi::bpf::{
-    BPF_ANY, BPF_CGROUP_INET_EGRESS, BPF_CGROUP_INET_INGRESS, BPF_CGROUP_SETSOCKOPT,
-    BPF_CGROUP_SOCK_OPS, BPF_EXIST, BPF_F_ALLOW_MULTI, BPF_F_NO_PREALLOC, BPF_F_QUERY_EFFECTIVE,
-    BPF_F_RDONLY, BPF_F_REPLACE, BPF_F_WRONLY, BPF_LINK_TYPE_CGROUP, BPF_LINK_TYPE_SOCKMAP,
-    BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_HASH_OF_MAPS,
-    BPF_MAP_TYPE_LPM_TRIE, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH,
-    BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERF_EVENT_ARRAY,
-    BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_SOCKHASH, BPF_MAP_TYPE_SOCKMAP,
-    BPF_NOEXIST, BPF_PROG_TYPE_CGROUP_SKB, BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_PROG_TYPE_SK_MSG,
-    BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_SOCK_OPS, BPF_SK_MSG_VERDICT,
+    BPF_ANY, BPF_EXIST, BPF_F_ALLOW_MULTI, BPF_F_NO_PREALLOC, BPF_F_QUERY_EFFECTIVE, BPF_F_RDONLY,
+    BPF_F_REPLACE, BPF_F_WRONLY, BPF_LINK_TYPE_CGROUP, BPF_LINK_TYPE_SOCKMAP, BPF_NOEXIST,
 };
 pub use uapi::magic::{BPF_FS_MAGIC, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, TMPFS_MAGIC};
 

@@ -10,7 +10,9 @@
 //! result. Attribute encoding is asserted offline that way (see this module's tests).
 
 pub mod attr;
+pub(crate) mod caps;
 pub mod consts;
+mod error;
 #[cfg(test)]
 mod tests;
 
@@ -23,7 +25,7 @@ pub use attr::Pod;
 use attr::*;
 pub use consts::Cmd;
 
-use crate::error::SyscallError;
+pub use error::SyscallError;
 
 /// A replacement for the real syscall: gets the command and the attribute bytes (which it may
 /// change, as the kernel does), returns what `bpf()` would.
@@ -101,19 +103,18 @@ pub fn bpf<T: Pod>(cmd: Cmd, attr: &mut T) -> Result<i64, SyscallError> {
             }
         }
     };
-    res.map_err(|io_error| SyscallError {
-        call: cmd.name(),
-        io_error,
-    })
+    res.map_err(|io_error| SyscallError::new(cmd.name(), io_error))
 }
 
 /// Takes ownership of a file descriptor the kernel just returned. An fd of 0 (possible when a
 /// process closed stdin) is moved above 2 with `F_DUPFD_CLOEXEC`, so that no bpf object ever
 /// sits on a standard stream.
 pub fn own_fd(raw: i64, call: &'static str) -> Result<OwnedFd, SyscallError> {
-    let raw = RawFd::try_from(raw).map_err(|_| SyscallError {
-        call,
-        io_error: io::Error::new(io::ErrorKind::InvalidData, "fd out of range"),
+    let raw = RawFd::try_from(raw).map_err(|_| {
+        SyscallError::new(
+            call,
+            io::Error::new(io::ErrorKind::InvalidData, "fd out of range"),
+        )
     })?;
     // SAFETY: the kernel (or a test fake, by contract) just created this fd for us; nobody
     // else owns it.
@@ -124,10 +125,10 @@ pub fn own_fd(raw: i64, call: &'static str) -> Result<OwnedFd, SyscallError> {
     // SAFETY: fcntl on an fd we own, creating a new fd that we then own.
     let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
     if dup < 0 {
-        return Err(SyscallError {
-            call: "fcntl(F_DUPFD_CLOEXEC)",
-            io_error: io::Error::last_os_error(),
-        });
+        return Err(SyscallError::new(
+            "fcntl(F_DUPFD_CLOEXEC)",
+            io::Error::last_os_error(),
+        ));
     }
     drop(fd);
     // SAFETY: fcntl just returned this new fd.
@@ -143,10 +144,7 @@ pub fn flock(fd: BorrowedFd<'_>, op: i32) -> Result<(), SyscallError> {
         }
         let io_error = io::Error::last_os_error();
         if io_error.raw_os_error() != Some(libc::EINTR) {
-            return Err(SyscallError {
-                call: "flock",
-                io_error,
-            });
+            return Err(SyscallError::new("flock", io_error));
         }
     }
 }
@@ -453,10 +451,10 @@ pub fn prog_query(
             Err(e) => return Err(e),
         }
     }
-    Err(SyscallError {
-        call: Cmd::ProgQuery.name(),
-        io_error: io::Error::other("program list kept changing"),
-    })
+    Err(SyscallError::new(
+        Cmd::ProgQuery.name(),
+        io::Error::other("program list kept changing"),
+    ))
 }
 
 /// `BPF_LINK_CREATE`.

@@ -15,7 +15,7 @@ use asm::{Insn, MapRefKind};
 
 use super::btf::{self, WriteMap};
 use super::{ElfError, Pinning, EM_BPF, R_BPF_64_32, R_BPF_64_64};
-use crate::map::{MapSpec, MapType};
+use crate::types::{MapSpec, MapType};
 
 /// How map definitions are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,8 +46,7 @@ struct WriteProgram {
 ///
 /// ```
 /// use asm::{Builder, Helper, Reg::*};
-/// use loader::elf::{Object, Writer};
-/// use loader::{MapSpec, MapType};
+/// use bpfobj::{MapSpec, MapType, Object, Writer};
 ///
 /// let mut b = Builder::new();
 /// b.ld_map(R1, "counts").mov64(R0, 1).exit();
@@ -505,29 +504,40 @@ impl Writer {
         Ok(())
     }
 
-    /// Lays out sections, symbols and relocations into ELF bytes.
+    /// Lays out sections, symbols and relocations into ELF bytes, in stages: the content
+    /// sections ([`Writer::content_sections`]), the symbol list ([`Writer::symbols`]), the
+    /// symbol table and relocation sections ([`symtab_and_rels`]), then the file
+    /// ([`file_bytes`]).
     fn assemble(
         &self,
         code: Vec<CodeSection>,
         code_syms: Vec<OutSym>,
         rels: Vec<OutRel>,
     ) -> Result<Vec<u8>, ElfError> {
+        let mut layout = self.content_sections(&code);
+        let (all, first_global) = self.symbols(&mut layout, code_syms)?;
+        if layout.sections.len() + 2 + code.len() >= 0xff00 {
+            return Err(werr("too many sections"));
+        }
+        let mut strtab = symtab_and_rels(&mut layout, &code, &all, first_global, &rels)?;
+        let mut sections = layout.sections;
+        // Section names, then the string table's own bytes.
+        let name_offs: Vec<u32> = sections.iter().map(|s| strtab.add(&s.name)).collect();
+        sections[0].bytes = std::mem::take(&mut strtab.bytes);
+        sections[0].size = sections[0].bytes.len() as u64;
+
+        Ok(file_bytes(&sections, &name_offs))
+    }
+
+    /// The sections with content, after `.strtab` (index 1, filled last): code, `license`,
+    /// map definitions ([`Writer::map_section`]), global data (each with a section symbol)
+    /// and `.BTF`.
+    fn content_sections(&self, code: &[CodeSection]) -> Layout {
         let mut sections: Vec<OutSection> = Vec::new();
-        let plain = |name: &str, sh_type: u32, flags: u64, bytes: Vec<u8>, align: u64| OutSection {
-            name: name.to_string(),
-            sh_type,
-            flags,
-            size: bytes.len() as u64,
-            bytes,
-            link: 0,
-            info: 0,
-            align,
-            entsize: 0,
-        };
         // [1] .strtab (filled last).
         sections.push(plain(".strtab", SHT_STRTAB, 0, Vec::new(), 1));
         let mut index_of: HashMap<String, usize> = HashMap::new();
-        for c in &code {
+        for c in code {
             index_of.insert(c.name.clone(), sections.len() + 1);
             sections.push(plain(
                 &c.name,
@@ -549,79 +559,13 @@ impl Writer {
             1,
         ));
 
-        // Maps.
-        let mut map_syms: Vec<OutSym> = Vec::new();
-        let mut btf_bytes = None;
-        if !self.maps.is_empty() {
-            let idx = (sections.len() + 1) as u16;
-            let norm_flags = |m: &MapSpec| {
-                if m.map_type == MapType::LpmTrie {
-                    m.flags | crate::map_flags::NO_PREALLOC
-                } else {
-                    m.flags
-                }
-            };
-            match self.map_format {
-                MapFormat::Btf => {
-                    let wm: Vec<WriteMap> = self
-                        .maps
-                        .iter()
-                        .map(|(m, pin)| WriteMap {
-                            name: &m.name,
-                            map_type: m.map_type.raw(),
-                            key_size: m.key_size,
-                            value_size: m.value_size,
-                            max_entries: m.max_entries,
-                            flags: norm_flags(m),
-                            pinning: pin.raw(),
-                        })
-                        .collect();
-                    let mut off = 0u64;
-                    for w in &wm {
-                        map_syms.push(OutSym {
-                            name: w.name.to_string(),
-                            section: None,
-                            info: (STB_GLOBAL << 4) | STT_OBJECT,
-                            shndx: idx,
-                            value: off,
-                            size: w.def_size() as u64,
-                        });
-                        off += w.def_size() as u64;
-                    }
-                    sections.push(plain(
-                        ".maps",
-                        SHT_PROGBITS,
-                        SHF_ALLOC | SHF_WRITE,
-                        vec![0; off as usize],
-                        8,
-                    ));
-                    btf_bytes = Some(btf::write_maps(&wm));
-                }
-                MapFormat::Legacy => {
-                    let mut bytes = Vec::new();
-                    for (m, _) in &self.maps {
-                        map_syms.push(OutSym {
-                            name: m.name.clone(),
-                            section: None,
-                            info: (STB_GLOBAL << 4) | STT_OBJECT,
-                            shndx: idx,
-                            value: bytes.len() as u64,
-                            size: 20,
-                        });
-                        for w in [
-                            m.map_type.raw(),
-                            m.key_size,
-                            m.value_size,
-                            m.max_entries,
-                            norm_flags(m),
-                        ] {
-                            bytes.extend_from_slice(&w.to_le_bytes());
-                        }
-                    }
-                    sections.push(plain("maps", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, bytes, 4));
-                }
+        let (map_syms, btf_bytes) = match self.map_section((sections.len() + 1) as u16) {
+            Some((section, syms, btf)) => {
+                sections.push(section);
+                (syms, btf)
             }
-        }
+            None => (Vec::new(), None),
+        };
         // Global data, each with a section symbol.
         let mut local_syms: Vec<OutSym> = Vec::new();
         for d in &self.data {
@@ -651,7 +595,101 @@ impl Writer {
         if let Some(b) = btf_bytes {
             sections.push(plain(".BTF", SHT_PROGBITS, 0, b, 4));
         }
+        Layout {
+            sections,
+            index_of,
+            license_idx,
+            license_len,
+            map_syms,
+            local_syms,
+        }
+    }
 
+    /// The map definitions section (`.maps` with its BTF, or legacy `maps`) at section index
+    /// `idx`, with a global symbol per map; `None` without maps.
+    fn map_section(&self, idx: u16) -> Option<(OutSection, Vec<OutSym>, Option<Vec<u8>>)> {
+        if self.maps.is_empty() {
+            return None;
+        }
+        let mut map_syms: Vec<OutSym> = Vec::new();
+        let norm_flags = |m: &MapSpec| {
+            if m.map_type == MapType::LpmTrie {
+                m.flags | uapi::bpf::BPF_F_NO_PREALLOC
+            } else {
+                m.flags
+            }
+        };
+        match self.map_format {
+            MapFormat::Btf => {
+                let wm: Vec<WriteMap> = self
+                    .maps
+                    .iter()
+                    .map(|(m, pin)| WriteMap {
+                        name: &m.name,
+                        map_type: m.map_type.raw(),
+                        key_size: m.key_size,
+                        value_size: m.value_size,
+                        max_entries: m.max_entries,
+                        flags: norm_flags(m),
+                        pinning: pin.raw(),
+                    })
+                    .collect();
+                let mut off = 0u64;
+                for w in &wm {
+                    map_syms.push(OutSym {
+                        name: w.name.to_string(),
+                        section: None,
+                        info: (STB_GLOBAL << 4) | STT_OBJECT,
+                        shndx: idx,
+                        value: off,
+                        size: w.def_size() as u64,
+                    });
+                    off += w.def_size() as u64;
+                }
+                let section = plain(
+                    ".maps",
+                    SHT_PROGBITS,
+                    SHF_ALLOC | SHF_WRITE,
+                    vec![0; off as usize],
+                    8,
+                );
+                Some((section, map_syms, Some(btf::write_maps(&wm))))
+            }
+            MapFormat::Legacy => {
+                let mut bytes = Vec::new();
+                for (m, _) in &self.maps {
+                    map_syms.push(OutSym {
+                        name: m.name.clone(),
+                        section: None,
+                        info: (STB_GLOBAL << 4) | STT_OBJECT,
+                        shndx: idx,
+                        value: bytes.len() as u64,
+                        size: 20,
+                    });
+                    for w in [
+                        m.map_type.raw(),
+                        m.key_size,
+                        m.value_size,
+                        m.max_entries,
+                        norm_flags(m),
+                    ] {
+                        bytes.extend_from_slice(&w.to_le_bytes());
+                    }
+                }
+                let section = plain("maps", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, bytes, 4);
+                Some((section, map_syms, None))
+            }
+        }
+    }
+
+    /// Every symbol, in `.symtab` order: the null symbol, the locals (section symbols of
+    /// global data), then the globals (functions, resolved to their sections; maps;
+    /// `_license`). Returns them with the index of the first global.
+    fn symbols(
+        &self,
+        layout: &mut Layout,
+        code_syms: Vec<OutSym>,
+    ) -> Result<(Vec<OutSym>, usize), ElfError> {
         // Symbols: null, locals, then globals.
         let mut all: Vec<OutSym> = vec![OutSym {
             name: String::new(),
@@ -661,134 +699,172 @@ impl Writer {
             value: 0,
             size: 0,
         }];
-        all.extend(local_syms);
+        all.extend(std::mem::take(&mut layout.local_syms));
         let first_global = all.len();
         for mut s in code_syms {
             let sec = s.section.as_deref().unwrap_or_default();
-            s.shndx = *index_of
+            s.shndx = *layout
+                .index_of
                 .get(sec)
                 .ok_or_else(|| werr(format!("internal: no section {sec}")))?
                 as u16;
             all.push(s);
         }
-        all.extend(map_syms);
+        all.extend(std::mem::take(&mut layout.map_syms));
         all.push(OutSym {
             name: "_license".into(),
             section: None,
             info: (STB_GLOBAL << 4) | STT_OBJECT,
-            shndx: license_idx as u16,
+            shndx: layout.license_idx as u16,
             value: 0,
-            size: license_len,
+            size: layout.license_len,
         });
-        if sections.len() + 2 + code.len() >= 0xff00 {
-            return Err(werr("too many sections"));
-        }
+        Ok((all, first_global))
+    }
+}
 
-        // .symtab, then .rel sections.
-        let mut strtab = Strtab::default();
-        strtab.add("");
-        let symtab_idx = sections.len() + 1;
-        let sym_index: HashMap<String, usize> = all
-            .iter()
-            .enumerate()
-            .skip(1)
-            .map(|(i, s)| (s.name.clone(), i))
-            .collect();
-        let mut symtab = vec![0u8; 24];
-        for s in all.iter().skip(1) {
-            let name = if s.info & 0xf == STT_SECTION {
-                0
-            } else {
-                strtab.add(&s.name)
-            };
-            symtab.extend_from_slice(&name.to_le_bytes());
-            symtab.push(s.info);
-            symtab.push(0); // st_other: default visibility
-            symtab.extend_from_slice(&s.shndx.to_le_bytes());
-            symtab.extend_from_slice(&s.value.to_le_bytes());
-            symtab.extend_from_slice(&s.size.to_le_bytes());
-        }
-        let mut st = plain(".symtab", SHT_SYMTAB, 0, symtab, 8);
-        st.link = 1;
-        st.info = first_global as u32;
-        st.entsize = 24;
-        sections.push(st);
-        for c in &code {
-            let mut bytes = Vec::new();
-            for r in rels.iter().filter(|r| r.section == c.name) {
-                let sym = *sym_index
-                    .get(&r.symbol)
-                    .ok_or_else(|| werr(format!("internal: no symbol {}", r.symbol)))?;
-                bytes.extend_from_slice(&r.offset.to_le_bytes());
-                let info = ((sym as u64) << 32) | r.r_type as u64;
-                bytes.extend_from_slice(&info.to_le_bytes());
-            }
-            if bytes.is_empty() {
-                continue;
-            }
-            let mut s = plain(&format!(".rel{}", c.name), SHT_REL, SHF_INFO_LINK, bytes, 8);
-            s.link = symtab_idx as u32;
-            s.info = index_of[&c.name] as u32;
-            s.entsize = 16;
-            sections.push(s);
-        }
-        // Section names, then the string table's own bytes.
-        let name_offs: Vec<u32> = sections.iter().map(|s| strtab.add(&s.name)).collect();
-        sections[0].bytes = std::mem::take(&mut strtab.bytes);
-        sections[0].size = sections[0].bytes.len() as u64;
+/// What [`Writer::content_sections`] laid out.
+struct Layout {
+    /// Sections from index 1 (`.strtab`) on.
+    sections: Vec<OutSection>,
+    /// Section name → index, for code and data sections.
+    index_of: HashMap<String, usize>,
+    /// The `license` section's index and size.
+    license_idx: usize,
+    license_len: u64,
+    /// A global symbol per map.
+    map_syms: Vec<OutSym>,
+    /// A section symbol per global data section.
+    local_syms: Vec<OutSym>,
+}
 
-        // File: header, section contents, section header table.
-        let mut out = vec![0u8; 64];
-        let mut offsets = Vec::with_capacity(sections.len());
-        for s in &sections {
-            let align = s.align.max(1) as usize;
-            while out.len() % align != 0 {
-                out.push(0);
-            }
-            offsets.push(out.len() as u64);
-            if s.sh_type != SHT_NOBITS {
-                out.extend_from_slice(&s.bytes);
-            }
+/// A section with `bytes`, no link, info or entry size.
+fn plain(name: &str, sh_type: u32, flags: u64, bytes: Vec<u8>, align: u64) -> OutSection {
+    OutSection {
+        name: name.to_string(),
+        sh_type,
+        flags,
+        size: bytes.len() as u64,
+        bytes,
+        link: 0,
+        info: 0,
+        align,
+        entsize: 0,
+    }
+}
+
+/// Appends `.symtab` (names into the returned string table) and a `.rel<section>` for every
+/// code section with relocations.
+fn symtab_and_rels(
+    layout: &mut Layout,
+    code: &[CodeSection],
+    all: &[OutSym],
+    first_global: usize,
+    rels: &[OutRel],
+) -> Result<Strtab, ElfError> {
+    let mut strtab = Strtab::default();
+    strtab.add("");
+    let symtab_idx = layout.sections.len() + 1;
+    let sym_index: HashMap<String, usize> = all
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, s)| (s.name.clone(), i))
+        .collect();
+    let mut symtab = vec![0u8; 24];
+    for s in all.iter().skip(1) {
+        let name = if s.info & 0xf == STT_SECTION {
+            0
+        } else {
+            strtab.add(&s.name)
+        };
+        symtab.extend_from_slice(&name.to_le_bytes());
+        symtab.push(s.info);
+        symtab.push(0); // st_other: default visibility
+        symtab.extend_from_slice(&s.shndx.to_le_bytes());
+        symtab.extend_from_slice(&s.value.to_le_bytes());
+        symtab.extend_from_slice(&s.size.to_le_bytes());
+    }
+    let mut st = plain(".symtab", SHT_SYMTAB, 0, symtab, 8);
+    st.link = 1;
+    st.info = first_global as u32;
+    st.entsize = 24;
+    layout.sections.push(st);
+    for c in code {
+        let mut bytes = Vec::new();
+        for r in rels.iter().filter(|r| r.section == c.name) {
+            let sym = *sym_index
+                .get(&r.symbol)
+                .ok_or_else(|| werr(format!("internal: no symbol {}", r.symbol)))?;
+            bytes.extend_from_slice(&r.offset.to_le_bytes());
+            let info = ((sym as u64) << 32) | r.r_type as u64;
+            bytes.extend_from_slice(&info.to_le_bytes());
         }
-        while out.len() % 8 != 0 {
+        if bytes.is_empty() {
+            continue;
+        }
+        let mut s = plain(&format!(".rel{}", c.name), SHT_REL, SHF_INFO_LINK, bytes, 8);
+        s.link = symtab_idx as u32;
+        s.info = layout.index_of[&c.name] as u32;
+        s.entsize = 16;
+        layout.sections.push(s);
+    }
+    Ok(strtab)
+}
+
+/// The file: ELF header, section contents (aligned), then the section header table, with
+/// section `i + 1` named at `name_offs[i]` of `.strtab`.
+fn file_bytes(sections: &[OutSection], name_offs: &[u32]) -> Vec<u8> {
+    let mut out = vec![0u8; 64];
+    let mut offsets = Vec::with_capacity(sections.len());
+    for s in sections {
+        let align = s.align.max(1) as usize;
+        while out.len() % align != 0 {
             out.push(0);
         }
-        let shoff = out.len() as u64;
-        out.extend_from_slice(&[0u8; 64]); // section 0
-        for (i, s) in sections.iter().enumerate() {
-            for w in [name_offs[i], s.sh_type] {
-                out.extend_from_slice(&w.to_le_bytes());
-            }
-            for d in [s.flags, 0, offsets[i], s.size] {
-                out.extend_from_slice(&d.to_le_bytes());
-            }
-            for w in [s.link, s.info] {
-                out.extend_from_slice(&w.to_le_bytes());
-            }
-            for d in [s.align, s.entsize] {
-                out.extend_from_slice(&d.to_le_bytes());
-            }
+        offsets.push(out.len() as u64);
+        if s.sh_type != SHT_NOBITS {
+            out.extend_from_slice(&s.bytes);
         }
-        // ELF header.
-        let shnum = sections.len() as u16 + 1;
-        let mut h = Vec::with_capacity(64);
-        h.extend_from_slice(b"\x7fELF");
-        h.extend_from_slice(&[2, 1, 1, 0]); // ELFCLASS64, little-endian, EV_CURRENT, SYSV
-        h.extend_from_slice(&[0; 8]);
-        h.extend_from_slice(&1u16.to_le_bytes()); // ET_REL
-        h.extend_from_slice(&EM_BPF.to_le_bytes());
-        h.extend_from_slice(&1u32.to_le_bytes()); // e_version
-        h.extend_from_slice(&0u64.to_le_bytes()); // e_entry
-        h.extend_from_slice(&0u64.to_le_bytes()); // e_phoff
-        h.extend_from_slice(&shoff.to_le_bytes());
-        h.extend_from_slice(&0u32.to_le_bytes()); // e_flags
-        h.extend_from_slice(&64u16.to_le_bytes()); // e_ehsize
-        h.extend_from_slice(&0u16.to_le_bytes()); // e_phentsize
-        h.extend_from_slice(&0u16.to_le_bytes()); // e_phnum
-        h.extend_from_slice(&64u16.to_le_bytes()); // e_shentsize
-        h.extend_from_slice(&shnum.to_le_bytes());
-        h.extend_from_slice(&1u16.to_le_bytes()); // e_shstrndx: .strtab
-        out[..64].copy_from_slice(&h);
-        Ok(out)
     }
+    while out.len() % 8 != 0 {
+        out.push(0);
+    }
+    let shoff = out.len() as u64;
+    out.extend_from_slice(&[0u8; 64]); // section 0
+    for (i, s) in sections.iter().enumerate() {
+        for w in [name_offs[i], s.sh_type] {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        for d in [s.flags, 0, offsets[i], s.size] {
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+        for w in [s.link, s.info] {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        for d in [s.align, s.entsize] {
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+    }
+    // ELF header.
+    let shnum = sections.len() as u16 + 1;
+    let mut h = Vec::with_capacity(64);
+    h.extend_from_slice(b"\x7fELF");
+    h.extend_from_slice(&[2, 1, 1, 0]); // ELFCLASS64, little-endian, EV_CURRENT, SYSV
+    h.extend_from_slice(&[0; 8]);
+    h.extend_from_slice(&1u16.to_le_bytes()); // ET_REL
+    h.extend_from_slice(&EM_BPF.to_le_bytes());
+    h.extend_from_slice(&1u32.to_le_bytes()); // e_version
+    h.extend_from_slice(&0u64.to_le_bytes()); // e_entry
+    h.extend_from_slice(&0u64.to_le_bytes()); // e_phoff
+    h.extend_from_slice(&shoff.to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    h.extend_from_slice(&64u16.to_le_bytes()); // e_ehsize
+    h.extend_from_slice(&0u16.to_le_bytes()); // e_phentsize
+    h.extend_from_slice(&0u16.to_le_bytes()); // e_phnum
+    h.extend_from_slice(&64u16.to_le_bytes()); // e_shentsize
+    h.extend_from_slice(&shnum.to_le_bytes());
+    h.extend_from_slice(&1u16.to_le_bytes()); // e_shstrndx: .strtab
+    out[..64].copy_from_slice(&h);
+    out
 }

@@ -21,7 +21,7 @@ use super::{
     sections, ElfError, MapOrigin, Object, ObjectMap, ObjectProgram, Pinning, SlotValue,
     BPF_F_RDONLY_PROG, EM_BPF, MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS64,
 };
-use crate::map::{MapSpec, MapType};
+use crate::types::{MapSpec, MapType};
 
 const EHDR_SIZE: usize = 64;
 const SHDR_SIZE: u64 = 64;
@@ -102,9 +102,72 @@ fn is_data_section(name: &str) -> bool {
         .any(|p| name == *p || (name.starts_with(p) && name.as_bytes()[p.len()] == b'.'))
 }
 
-/// Parses a whole object.
+/// Parses a whole object, in stages: the section and symbol tables ([`read_tables`]), what
+/// each section is ([`classify_sections`]), the functions of the code sections
+/// ([`find_functions`]), the code relocations ([`read_code_relocations`]), the maps
+/// ([`read_maps`]), the programs with their subprograms and relocations applied
+/// ([`build_programs`]) and the BTF the kernel gets ([`fixed_btf`]). Each stage checks what
+/// it reads against the file before using it; errors come in that order.
 pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
-    // --- ELF header, checked by hand before goblin reads it.
+    let t = read_tables(bytes)?;
+    let layout = classify_sections(&t)?;
+    let funcs = find_functions(&t, &layout)?;
+    let code = decode_code(&t, &layout);
+    let rels = read_code_relocations(&t, &layout)?;
+    // BTF: needed for `.maps`; otherwise, like libbpf, a BTF the reader cannot use is
+    // ignored (the object then loads without BTF).
+    let btf = match layout.btf_sec.map(|bi| Btf::parse(t.sections[bi].data)) {
+        Some(Ok(b)) => Some(b),
+        Some(Err(e)) if layout.btf_maps.is_some() => return Err(e),
+        _ => None,
+    };
+    let func_info = match (&btf, layout.btf_ext_sec) {
+        (Some(b), Some(ei)) => super::btf::func_info(t.sections[ei].data, b).unwrap_or_default(),
+        _ => HashMap::new(),
+    };
+    let maps = read_maps(&t, &layout, btf.as_ref(), &rels.map_rels)?;
+    let programs = build_programs(&t, &layout, &funcs, &code, &rels.relocs, &maps, &func_info)?;
+    let btf = btf.as_ref().map(|b| fixed_btf(&t, &layout, b));
+    Ok(Object {
+        license: layout.license,
+        kern_version: layout.kern_version,
+        maps: maps.maps,
+        programs,
+        btf,
+    })
+}
+
+/// Stage 1: the section table and the symbol table, checked against the file.
+struct Tables<'a> {
+    bytes: &'a [u8],
+    ctx: Ctx,
+    sections: Vec<Section<'a>>,
+    /// Index of the one `SHT_SYMTAB` section.
+    symtab_idx: usize,
+    /// Its string table.
+    strtab: &'a [u8],
+    syms: Vec<Sym>,
+}
+
+impl Tables<'_> {
+    /// Symbol `i`'s name (a section symbol's is its section's).
+    fn sym_name(&self, i: usize) -> Result<String, ElfError> {
+        let s = &self.syms[i];
+        if s.st_type() == STT_SECTION {
+            return Ok(self
+                .sections
+                .get(s.st_shndx)
+                .map_or(String::new(), |sec| sec.name.clone()));
+        }
+        cstr(self.strtab, s.st_name)
+            .ok_or_else(|| malformed(format!("symbol {i}: bad name offset")))
+    }
+}
+
+/// Stage 1 (sections): checks the ELF header by hand before goblin reads it, then reads the
+/// section headers (extended numbering included) and names, and checks that every section
+/// lies inside the file; then [`read_symbols`].
+fn read_tables(bytes: &[u8]) -> Result<Tables<'_>, ElfError> {
     if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
         return Err(ElfError::NotElf);
     }
@@ -211,8 +274,23 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
             Ok(Section { name, shdr, data })
         })
         .collect::<Result<_, ElfError>>()?;
+    let (symtab_idx, strtab, syms) = read_symbols(bytes, ctx, &sections)?;
+    Ok(Tables {
+        bytes,
+        ctx,
+        sections,
+        symtab_idx,
+        strtab,
+        syms,
+    })
+}
 
-    // --- Symbols.
+/// The one symbol table: its index, its string table and its entries.
+fn read_symbols<'a>(
+    bytes: &'a [u8],
+    ctx: Ctx,
+    sections: &[Section<'a>],
+) -> Result<(usize, &'a [u8], Vec<Sym>), ElfError> {
     let symtabs: Vec<usize> = (1..sections.len())
         .filter(|&i| sections[i].shdr.sh_type == SHT_SYMTAB)
         .collect();
@@ -244,17 +322,38 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
     if syms.len() != nsyms {
         return Err(malformed("symbol table count"));
     }
-    let sym_name = |i: usize| -> Result<String, ElfError> {
-        let s = &syms[i];
-        if s.st_type() == STT_SECTION {
-            return Ok(sections
-                .get(s.st_shndx)
-                .map_or(String::new(), |sec| sec.name.clone()));
-        }
-        cstr(strtab, s.st_name).ok_or_else(|| malformed(format!("symbol {i}: bad name offset")))
-    };
+    Ok((symtab_idx, strtab, syms))
+}
 
-    // --- Classify sections.
+/// Stage 2: what the sections are.
+struct Layout {
+    /// The `license` string.
+    license: String,
+    /// The `version` number.
+    kern_version: Option<u32>,
+    /// Code sections (`SHF_EXECINSTR`), in section order.
+    exec: Vec<usize>,
+    /// The legacy `maps` section.
+    legacy_maps: Option<usize>,
+    /// The BTF-defined `.maps` section.
+    btf_maps: Option<usize>,
+    /// `.BTF`.
+    btf_sec: Option<usize>,
+    /// `.BTF.ext` (checked to carry no CO-RE relocations).
+    btf_ext_sec: Option<usize>,
+    /// Global data sections that become maps (not empty).
+    data_secs: Vec<usize>,
+    /// `SHT_REL` sections.
+    rel_secs: Vec<usize>,
+    /// `.text`, when it holds code.
+    text_idx: Option<usize>,
+}
+
+/// Stage 2 (sections): sorts the sections into license, version, map definitions, BTF, code,
+/// global data and relocations, and refuses what this reader cannot take (RELA in code,
+/// code of a partial instruction, CO-RE relocations).
+fn classify_sections(t: &Tables<'_>) -> Result<Layout, ElfError> {
+    let sections = &t.sections;
     let mut license = String::new();
     let mut kern_version = None;
     let mut exec: Vec<usize> = Vec::new();
@@ -333,10 +432,28 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
         }
     }
     let text_idx = exec.iter().copied().find(|&i| sections[i].name == ".text");
+    Ok(Layout {
+        license,
+        kern_version,
+        exec,
+        legacy_maps,
+        btf_maps,
+        btf_sec,
+        btf_ext_sec,
+        data_secs,
+        rel_secs,
+        text_idx,
+    })
+}
 
-    // --- Functions.
+/// Stage 3 (programs): the functions of every code section, from its `STT_FUNC` symbols
+/// (a section without any is one program named after it). Refuses misaligned, overlapping
+/// or out-of-section functions and static functions outside `.text`, as libbpf does.
+fn find_functions(t: &Tables<'_>, layout: &Layout) -> Result<Vec<Func>, ElfError> {
+    let (sections, syms, text_idx) = (&t.sections, &t.syms, layout.text_idx);
+    let sym_name = |i: usize| t.sym_name(i);
     let mut funcs: Vec<Func> = Vec::new();
-    for &sec in &exec {
+    for &sec in &layout.exec {
         let s = &sections[sec];
         let slots = (s.size() / 8) as usize;
         let mut in_sec: Vec<(usize, u64, bool, String)> = Vec::new();
@@ -411,40 +528,51 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
             });
         }
     }
-    let func_at: HashMap<(usize, usize), usize> = funcs
-        .iter()
-        .enumerate()
-        .map(|(i, f)| ((f.section, f.start), i))
-        .collect();
+    Ok(funcs)
+}
 
-    // --- Instructions per code section.
-    let code: HashMap<usize, Vec<Insn>> = exec
+/// The instructions of every code section, by section index.
+fn decode_code(t: &Tables<'_>, layout: &Layout) -> HashMap<usize, Vec<Insn>> {
+    layout
+        .exec
         .iter()
         .map(|&i| {
-            let insns = sections[i]
+            let insns = t.sections[i]
                 .data
                 .chunks_exact(8)
                 .map(|c| Insn::decode(&[c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                 .collect();
             (i, insns)
         })
-        .collect();
+        .collect()
+}
 
-    // --- Relocations of code sections: section → slot → relocation.
+/// Stage 4 (relocations): the relocations of code sections and of `.maps`.
+struct Relocations {
+    /// Code section → instruction slot → relocation.
+    relocs: HashMap<usize, BTreeMap<usize, Rel>>,
+    /// `.maps` → its `.rel.maps`: the initial slots of map-in-map and program-array maps.
+    map_rels: HashMap<usize, usize>,
+}
+
+/// Stage 4 (relocations): reads the `SHT_REL` sections of code (checking each entry's
+/// offset, symbol and type, one per instruction) and notes `.rel.maps`; relocations of
+/// other sections (BTF, debug info) are not needed.
+fn read_code_relocations(t: &Tables<'_>, layout: &Layout) -> Result<Relocations, ElfError> {
+    let (sections, syms, bytes, ctx) = (&t.sections, &t.syms, t.bytes, t.ctx);
     let mut relocs: HashMap<usize, BTreeMap<usize, Rel>> = HashMap::new();
-    // `.rel.maps`: the initial slots of map-in-map and program-array maps.
     let mut map_rels: HashMap<usize, usize> = HashMap::new();
-    for &ri in &rel_secs {
+    for &ri in &layout.rel_secs {
         let rs = &sections[ri];
         let target = rs.shdr.sh_info as usize;
-        if Some(target) == btf_maps {
+        if Some(target) == layout.btf_maps {
             map_rels.insert(target, ri);
             continue;
         }
-        if !exec.contains(&target) {
+        if !layout.exec.contains(&target) {
             continue; // relocations of .BTF, .BTF.ext, debug info: not needed
         }
-        if rs.shdr.sh_link as usize != symtab_idx {
+        if rs.shdr.sh_link as usize != t.symtab_idx {
             return Err(malformed(format!(
                 "{} does not use the symbol table",
                 rs.name
@@ -493,133 +621,183 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
             }
         }
     }
-    let relname = |sec: usize| format!(".rel{}", sections[sec].name);
+    Ok(Relocations { relocs, map_rels })
+}
 
-    // --- BTF: needed for `.maps`; otherwise, like libbpf, a BTF the reader cannot use is
-    // ignored (the object then loads without BTF).
-    let btf = match btf_sec.map(|bi| Btf::parse(sections[bi].data)) {
-        Some(Ok(b)) => Some(b),
-        Some(Err(e)) if btf_maps.is_some() => return Err(e),
-        _ => None,
-    };
-    let func_info = match (&btf, btf_ext_sec) {
-        (Some(b), Some(ei)) => super::btf::func_info(sections[ei].data, b).unwrap_or_default(),
-        _ => HashMap::new(),
-    };
+/// Stage 5 (maps): every map with where relocations find it.
+struct Maps {
+    /// Legacy maps, then BTF maps, then global data, as the object will hold them.
+    maps: Vec<ObjectMap>,
+    /// (section, offset) → map index, for relocations; a global data section's offset is
+    /// `u64::MAX` (the whole section).
+    map_at: HashMap<(usize, u64), usize>,
+}
 
-    // --- Maps.
-    let mut maps: Vec<ObjectMap> = Vec::new();
-    // (section, offset) → map index, for relocations.
-    let mut map_at: HashMap<(usize, u64), usize> = HashMap::new();
+/// Stage 5 (maps): the legacy `struct bpf_map_def`s of `maps`, the BTF-defined maps of
+/// `.maps` (placed by their symbols, with their `.rel.maps` initial slots) and one array per
+/// global data section; refuses a name defined twice.
+fn read_maps(
+    t: &Tables<'_>,
+    layout: &Layout,
+    btf: Option<&Btf<'_>>,
+    map_rels: &HashMap<usize, usize>,
+) -> Result<Maps, ElfError> {
+    let mut out = Maps {
+        maps: Vec::new(),
+        map_at: HashMap::new(),
+    };
+    if let Some(mi) = layout.legacy_maps {
+        read_legacy_maps(t, mi, &mut out)?;
+    }
+    if let Some(mi) = layout.btf_maps {
+        read_btf_maps(t, mi, btf, map_rels.get(&mi).copied(), &mut out)?;
+    }
+    read_data_maps(t, layout, btf, &mut out)?;
+    let maps = &out.maps;
+    for (i, m) in maps.iter().enumerate() {
+        if maps[..i].iter().any(|o| o.spec.name == m.spec.name) {
+            return Err(ElfError::BadMap {
+                name: m.spec.name.clone(),
+                reason: "defined twice".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The `struct bpf_map_def`s of the legacy `maps` section `mi`, one per symbol in it.
+fn read_legacy_maps(t: &Tables<'_>, mi: usize, out: &mut Maps) -> Result<(), ElfError> {
+    let (sections, syms) = (&t.sections, &t.syms);
+    let ms = &sections[mi];
+    let mut defs: Vec<(u64, String)> = Vec::new();
+    for (i, sym) in syms.iter().enumerate() {
+        if sym.st_shndx == mi && sym.st_type() != STT_SECTION && sym.st_name != 0 {
+            defs.push((sym.st_value, t.sym_name(i)?));
+        }
+    }
+    defs.sort();
+    if defs.is_empty() && ms.size() > 0 {
+        return Err(malformed("legacy maps section without map symbols"));
+    }
+    for (off, name) in defs {
+        if ms.shdr.sh_type == SHT_NOBITS
+            || off.checked_add(MAP_DEF_SIZE).is_none_or(|e| e > ms.size())
+        {
+            return Err(ElfError::BadMap {
+                name,
+                reason: format!("definition at {off} is outside the maps section"),
+            });
+        }
+        let w = |k: usize| {
+            let p = off as usize + 4 * k;
+            u32::from_le_bytes([ms.data[p], ms.data[p + 1], ms.data[p + 2], ms.data[p + 3]])
+        };
+        let spec = MapSpec::new(&name, MapType::from_raw(w(0)), w(1), w(2), w(3)).with_flags(w(4));
+        out.map_at.insert((mi, off), out.maps.len());
+        out.maps.push(ObjectMap {
+            spec,
+            pinning: Pinning::None,
+            origin: MapOrigin::Legacy,
+            inner: None,
+            init_slots: Vec::new(),
+            btf_key_type_id: 0,
+            btf_value_type_id: 0,
+        });
+    }
+    Ok(())
+}
+
+/// The BTF-defined maps of `.maps` (section `mi`), each placed by its symbol, and the initial
+/// slots `.rel.maps` (section `rel`) gives them.
+fn read_btf_maps(
+    t: &Tables<'_>,
+    mi: usize,
+    btf: Option<&Btf<'_>>,
+    rel: Option<usize>,
+    out: &mut Maps,
+) -> Result<(), ElfError> {
+    let (sections, syms, bytes, ctx) = (&t.sections, &t.syms, t.bytes, t.ctx);
+    let sym_name = |i: usize| t.sym_name(i);
     // BTF maps: (start, end, map index, offset of `values`) in `.maps`.
     let mut btf_ranges: Vec<(u64, u64, usize, Option<u32>)> = Vec::new();
-    if let Some(mi) = legacy_maps {
-        let ms = &sections[mi];
-        let mut defs: Vec<(u64, String)> = Vec::new();
-        for (i, sym) in syms.iter().enumerate() {
-            if sym.st_shndx == mi && sym.st_type() != STT_SECTION && sym.st_name != 0 {
-                defs.push((sym.st_value, sym_name(i)?));
-            }
-        }
-        defs.sort();
-        if defs.is_empty() && ms.size() > 0 {
-            return Err(malformed("legacy maps section without map symbols"));
-        }
-        for (off, name) in defs {
-            if ms.shdr.sh_type == SHT_NOBITS
-                || off.checked_add(MAP_DEF_SIZE).is_none_or(|e| e > ms.size())
-            {
-                return Err(ElfError::BadMap {
-                    name,
-                    reason: format!("definition at {off} is outside the maps section"),
-                });
-            }
-            let w = |k: usize| {
-                let p = off as usize + 4 * k;
-                u32::from_le_bytes([ms.data[p], ms.data[p + 1], ms.data[p + 2], ms.data[p + 3]])
-            };
-            let spec =
-                MapSpec::new(&name, MapType::from_raw(w(0)), w(1), w(2), w(3)).with_flags(w(4));
-            map_at.insert((mi, off), maps.len());
-            maps.push(ObjectMap {
-                spec,
-                pinning: Pinning::None,
-                origin: MapOrigin::Legacy,
-                inner: None,
-                init_slots: Vec::new(),
-                btf_key_type_id: 0,
-                btf_value_type_id: 0,
-            });
+    let Some(btf) = btf else {
+        return Err(ElfError::Btf(".maps section without a .BTF section".into()));
+    };
+    // The map's place in `.maps` is its symbol's value: clang leaves the DATASEC offsets
+    // at 0, and libbpf fixes them up from the symbol table by name the same way.
+    let mut sym_off: HashMap<String, u64> = HashMap::new();
+    for (i, sym) in syms.iter().enumerate() {
+        if sym.st_shndx == mi && sym.st_type() != STT_SECTION && sym.st_name != 0 {
+            sym_off.insert(sym_name(i)?, sym.st_value);
         }
     }
-    if let Some(mi) = btf_maps {
-        let Some(btf) = &btf else {
-            return Err(ElfError::Btf(".maps section without a .BTF section".into()));
-        };
-        // The map's place in `.maps` is its symbol's value: clang leaves the DATASEC offsets
-        // at 0, and libbpf fixes them up from the symbol table by name the same way.
-        let mut sym_off: HashMap<String, u64> = HashMap::new();
-        for (i, sym) in syms.iter().enumerate() {
-            if sym.st_shndx == mi && sym.st_type() != STT_SECTION && sym.st_name != 0 {
-                sym_off.insert(sym_name(i)?, sym.st_value);
-            }
-        }
-        let size = sections[mi].size();
-        let mut defs = btf.maps()?;
-        for m in &mut defs {
-            let off = *sym_off.get(&m.name).ok_or_else(|| ElfError::BadMap {
+    let size = sections[mi].size();
+    let mut defs = btf.maps()?;
+    for m in &mut defs {
+        let off = *sym_off.get(&m.name).ok_or_else(|| ElfError::BadMap {
+            name: m.name.clone(),
+            reason: "no symbol in .maps has this name (the DATASEC and the symbol table \
+                     disagree)"
+                .into(),
+        })?;
+        if off >= size {
+            return Err(ElfError::BadMap {
                 name: m.name.clone(),
-                reason: "no symbol in .maps has this name (the DATASEC and the symbol table \
-                         disagree)"
-                    .into(),
-            })?;
-            if off >= size {
-                return Err(ElfError::BadMap {
-                    name: m.name.clone(),
-                    reason: format!("offset {off} is outside .maps ({size} bytes)"),
-                });
-            }
-            m.offset = off as u32;
-        }
-        // Each definition runs from its offset to the next one's (or the section's end):
-        // the range `.rel.maps` slots are looked up in.
-        let mut starts: Vec<u64> = defs.iter().map(|m| m.offset as u64).collect();
-        starts.sort_unstable();
-        starts.dedup();
-        if starts.len() != defs.len() {
-            return Err(ElfError::Btf("two maps share one offset in .maps".into()));
-        }
-        for m in defs {
-            let spec = btf_spec(&m);
-            let inner = m.inner.as_deref().map(btf_spec);
-            let start = m.offset as u64;
-            let end = starts.iter().copied().find(|&s| s > start).unwrap_or(size);
-            map_at.insert((mi, start), maps.len());
-            btf_ranges.push((start, end, maps.len(), m.values_offset));
-            maps.push(ObjectMap {
-                spec,
-                pinning: Pinning::from_raw(m.pinning),
-                origin: MapOrigin::Btf,
-                inner,
-                init_slots: Vec::new(),
-                btf_key_type_id: m.key_type,
-                btf_value_type_id: m.value_type,
+                reason: format!("offset {off} is outside .maps ({size} bytes)"),
             });
         }
-        if let Some(&ri) = map_rels.get(&mi) {
-            collect_map_slots(
-                &sections[ri],
-                bytes,
-                ctx,
-                &syms,
-                &sym_name,
-                &btf_ranges,
-                &mut maps,
-                mi,
-            )?;
-        }
+        m.offset = off as u32;
     }
-    for &di in &data_secs {
+    // Each definition runs from its offset to the next one's (or the section's end):
+    // the range `.rel.maps` slots are looked up in.
+    let mut starts: Vec<u64> = defs.iter().map(|m| m.offset as u64).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    if starts.len() != defs.len() {
+        return Err(ElfError::Btf("two maps share one offset in .maps".into()));
+    }
+    for m in defs {
+        let spec = btf_spec(&m);
+        let inner = m.inner.as_deref().map(btf_spec);
+        let start = m.offset as u64;
+        let end = starts.iter().copied().find(|&s| s > start).unwrap_or(size);
+        out.map_at.insert((mi, start), out.maps.len());
+        btf_ranges.push((start, end, out.maps.len(), m.values_offset));
+        out.maps.push(ObjectMap {
+            spec,
+            pinning: Pinning::from_raw(m.pinning),
+            origin: MapOrigin::Btf,
+            inner,
+            init_slots: Vec::new(),
+            btf_key_type_id: m.key_type,
+            btf_value_type_id: m.value_type,
+        });
+    }
+    if let Some(ri) = rel {
+        collect_map_slots(
+            &sections[ri],
+            bytes,
+            ctx,
+            syms,
+            &sym_name,
+            &btf_ranges,
+            &mut out.maps,
+            mi,
+        )?;
+    }
+    Ok(())
+}
+
+/// One single-entry array per global data section (`.rodata*` read-only for programs), its
+/// value type the section's DATASEC when the BTF has one.
+fn read_data_maps(
+    t: &Tables<'_>,
+    layout: &Layout,
+    btf: Option<&Btf<'_>>,
+    out: &mut Maps,
+) -> Result<(), ElfError> {
+    let sections = &t.sections;
+    for &di in &layout.data_secs {
         let s = &sections[di];
         if s.size() > MAX_DATA_SECTION {
             return Err(ElfError::TooMany {
@@ -634,8 +812,8 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
             0
         };
         let spec = MapSpec::new(&s.name, MapType::Array, 4, s.size() as u32, 1).with_flags(flags);
-        map_at.insert((di, u64::MAX), maps.len());
-        maps.push(ObjectMap {
+        out.map_at.insert((di, u64::MAX), out.maps.len());
+        out.maps.push(ObjectMap {
             spec,
             pinning: Pinning::None,
             origin: MapOrigin::GlobalData {
@@ -644,35 +822,47 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
             inner: None,
             init_slots: Vec::new(),
             btf_key_type_id: 0,
-            btf_value_type_id: btf
-                .as_ref()
-                .and_then(|b| b.datasec_id(&s.name))
-                .unwrap_or(0),
+            btf_value_type_id: btf.and_then(|b| b.datasec_id(&s.name)).unwrap_or(0),
         });
     }
-    for (i, m) in maps.iter().enumerate() {
-        if maps[..i].iter().any(|o| o.spec.name == m.spec.name) {
-            return Err(ElfError::BadMap {
-                name: m.spec.name.clone(),
-                reason: "defined twice".into(),
-            });
-        }
-    }
+    Ok(())
+}
 
-    // --- Programs.
+/// Stage 6 (programs): every global function outside `.text` becomes a program, its
+/// subprograms appended and its relocations applied (see [`Ctx2::build`]); the object's
+/// instruction total is bounded by [`crate::MAX_TOTAL_INSNS`].
+#[allow(clippy::too_many_arguments)]
+fn build_programs(
+    t: &Tables<'_>,
+    layout: &Layout,
+    funcs: &[Func],
+    code: &HashMap<usize, Vec<Insn>>,
+    relocs: &HashMap<usize, BTreeMap<usize, Rel>>,
+    maps: &Maps,
+    func_info: &HashMap<String, Vec<(u32, u32)>>,
+) -> Result<Vec<ObjectProgram>, ElfError> {
+    let sections = &t.sections;
+    let text_idx = layout.text_idx;
+    let sym_name = |i: usize| t.sym_name(i);
+    let relname = |sec: usize| format!(".rel{}", sections[sec].name);
+    let func_at: HashMap<(usize, usize), usize> = funcs
+        .iter()
+        .enumerate()
+        .map(|(i, f)| ((f.section, f.start), i))
+        .collect();
     let ctxt = Ctx2 {
-        sections: &sections,
-        syms: &syms,
-        funcs: &funcs,
+        sections,
+        syms: &t.syms,
+        funcs,
         func_at: &func_at,
-        code: &code,
-        relocs: &relocs,
-        maps: &maps,
-        map_at: &map_at,
-        legacy_maps,
-        btf_maps,
+        code,
+        relocs,
+        maps: &maps.maps,
+        map_at: &maps.map_at,
+        legacy_maps: layout.legacy_maps,
+        btf_maps: layout.btf_maps,
         text_idx,
-        func_info: &func_info,
+        func_info,
     };
     let mut programs = Vec::new();
     let mut total = 0usize;
@@ -683,44 +873,42 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
         let p = ctxt.build(fi, &sym_name, &relname, &mut total)?;
         programs.push(p);
     }
-    // The BTF the kernel gets: DATASEC sizes from the sections, variable offsets from the
-    // symbols (by name, within the section).
-    let btf_raw = btf.as_ref().map(|b| {
-        let size_of = |name: &str| sections.iter().find(|s| s.name == name).map(|s| s.size());
-        let var_offset = |sec: &str, var: &str| {
-            let si = sections.iter().position(|s| s.name == sec)?;
-            syms.iter().enumerate().find_map(|(i, sym)| {
-                (sym.st_shndx == si
-                    && sym.st_type() != STT_SECTION
-                    && sym.st_name != 0
-                    && sym_name(i).ok().as_deref() == Some(var))
-                .then_some(sym.st_value)
-            })
-        };
-        // Global functions of .text with hidden or internal visibility (`__hidden`).
-        let hidden = |func: &str| {
-            syms.iter().enumerate().any(|(i, sym)| {
-                Some(sym.st_shndx) == text_idx
-                    && sym.st_type() == STT_FUNC
-                    && sym.st_bind() != STB_LOCAL
-                    && matches!(sym.st_other & 3, STV_INTERNAL | STV_HIDDEN)
-                    && sym_name(i).ok().as_deref() == Some(func)
-            })
-        };
-        b.fixed_up(
-            sections[btf_sec.unwrap_or(0)].data,
-            &size_of,
-            &var_offset,
-            &hidden,
-        )
-    });
-    Ok(Object {
-        license,
-        kern_version,
-        maps,
-        programs,
-        btf: btf_raw,
-    })
+    Ok(programs)
+}
+
+/// Stage 7: the BTF the kernel gets: DATASEC sizes from the sections, variable offsets from
+/// the symbols (by name, within the section), and hidden global functions of `.text` made
+/// static, as libbpf does.
+fn fixed_btf(t: &Tables<'_>, layout: &Layout, b: &Btf<'_>) -> Vec<u8> {
+    let (sections, syms, text_idx) = (&t.sections, &t.syms, layout.text_idx);
+    let sym_name = |i: usize| t.sym_name(i);
+    let size_of = |name: &str| sections.iter().find(|s| s.name == name).map(|s| s.size());
+    let var_offset = |sec: &str, var: &str| {
+        let si = sections.iter().position(|s| s.name == sec)?;
+        syms.iter().enumerate().find_map(|(i, sym)| {
+            (sym.st_shndx == si
+                && sym.st_type() != STT_SECTION
+                && sym.st_name != 0
+                && sym_name(i).ok().as_deref() == Some(var))
+            .then_some(sym.st_value)
+        })
+    };
+    // Global functions of .text with hidden or internal visibility (`__hidden`).
+    let hidden = |func: &str| {
+        syms.iter().enumerate().any(|(i, sym)| {
+            Some(sym.st_shndx) == text_idx
+                && sym.st_type() == STT_FUNC
+                && sym.st_bind() != STB_LOCAL
+                && matches!(sym.st_other & 3, STV_INTERNAL | STV_HIDDEN)
+                && sym_name(i).ok().as_deref() == Some(func)
+        })
+    };
+    b.fixed_up(
+        sections[layout.btf_sec.unwrap_or(0)].data,
+        &size_of,
+        &var_offset,
+        &hidden,
+    )
 }
 
 /// A `SHT_REL` section's entries, after checking its entry size against the file.

@@ -1,6 +1,6 @@
 //! libbpf's program section names (`SEC("…")`) and the program and attach types they mean.
 
-use crate::program::{AttachType, ProgramType};
+use crate::types::{AttachType, ProgramType};
 
 /// What a program section name says about its programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
