@@ -8,28 +8,29 @@
 
 use super::ElfError;
 
-const MAGIC: u16 = 0xeb9f;
+const MAGIC: u16 = uapi::btf::BTF_MAGIC;
 const HEADER_LEN: u32 = 24;
 
-const KIND_INT: u8 = 1;
-const KIND_PTR: u8 = 2;
-const KIND_ARRAY: u8 = 3;
-const KIND_STRUCT: u8 = 4;
-const KIND_UNION: u8 = 5;
-const KIND_ENUM: u8 = 6;
-const KIND_FWD: u8 = 7;
-const KIND_TYPEDEF: u8 = 8;
-const KIND_VOLATILE: u8 = 9;
-const KIND_CONST: u8 = 10;
-const KIND_RESTRICT: u8 = 11;
-const KIND_FUNC: u8 = 12;
-const KIND_FUNC_PROTO: u8 = 13;
-const KIND_VAR: u8 = 14;
-const KIND_DATASEC: u8 = 15;
-const KIND_FLOAT: u8 = 16;
-const KIND_DECL_TAG: u8 = 17;
-const KIND_TYPE_TAG: u8 = 18;
-const KIND_ENUM64: u8 = 19;
+// The kinds as the type records store them (the top byte of `info`, masked to 5 bits).
+const KIND_INT: u8 = uapi::btf::BTF_KIND_INT as u8;
+const KIND_PTR: u8 = uapi::btf::BTF_KIND_PTR as u8;
+const KIND_ARRAY: u8 = uapi::btf::BTF_KIND_ARRAY as u8;
+const KIND_STRUCT: u8 = uapi::btf::BTF_KIND_STRUCT as u8;
+const KIND_UNION: u8 = uapi::btf::BTF_KIND_UNION as u8;
+const KIND_ENUM: u8 = uapi::btf::BTF_KIND_ENUM as u8;
+const KIND_FWD: u8 = uapi::btf::BTF_KIND_FWD as u8;
+const KIND_TYPEDEF: u8 = uapi::btf::BTF_KIND_TYPEDEF as u8;
+const KIND_VOLATILE: u8 = uapi::btf::BTF_KIND_VOLATILE as u8;
+const KIND_CONST: u8 = uapi::btf::BTF_KIND_CONST as u8;
+const KIND_RESTRICT: u8 = uapi::btf::BTF_KIND_RESTRICT as u8;
+const KIND_FUNC: u8 = uapi::btf::BTF_KIND_FUNC as u8;
+const KIND_FUNC_PROTO: u8 = uapi::btf::BTF_KIND_FUNC_PROTO as u8;
+const KIND_VAR: u8 = uapi::btf::BTF_KIND_VAR as u8;
+const KIND_DATASEC: u8 = uapi::btf::BTF_KIND_DATASEC as u8;
+const KIND_FLOAT: u8 = uapi::btf::BTF_KIND_FLOAT as u8;
+const KIND_DECL_TAG: u8 = uapi::btf::BTF_KIND_DECL_TAG as u8;
+const KIND_TYPE_TAG: u8 = uapi::btf::BTF_KIND_TYPE_TAG as u8;
+const KIND_ENUM64: u8 = uapi::btf::BTF_KIND_ENUM64 as u8;
 
 /// How deep type chains are followed (modifiers, typedefs, nested arrays).
 const MAX_DEPTH: usize = 32;
@@ -278,7 +279,7 @@ impl<'a> Btf<'a> {
                 return Err(err(format!(".maps entry {var_id} is not a VAR")));
             }
             let name = self.name(var.name_off)?.to_string();
-            if var.linkage != 1 {
+            if var.linkage != uapi::btf::BTF_VAR_GLOBAL_ALLOCATED {
                 // libbpf accepts only global (allocated) map variables.
                 return Err(ElfError::BadMap {
                     name,

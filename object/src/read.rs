@@ -1048,7 +1048,7 @@ fn check_btf_ext(b: &[u8]) -> Result<(), ElfError> {
         b.get(off..off + 4)
             .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
     };
-    if b.len() < 8 || u16::from_le_bytes([b[0], b[1]]) != 0xeb9f {
+    if b.len() < 8 || u16::from_le_bytes([b[0], b[1]]) != uapi::btf::BTF_MAGIC {
         return Err(ElfError::Btf(".BTF.ext has no valid header".into()));
     }
     let hdr_len = word(4).unwrap_or(0);
