@@ -357,6 +357,21 @@ pub fn create_maps(max_conns: u32) -> Result<Vec<Map>> {
         .collect()
 }
 
+/// A map's keys, each once, in walk order. The kernel restarts a hash map's walk from its
+/// first key when the current one was deleted meanwhile, so under churn a plain walk can see a
+/// key twice (up to `max_entries + 1` keys); counting or listing entries goes through this.
+pub fn distinct_keys(map: &Map) -> Result<Vec<Vec<u8>>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for k in map.keys() {
+        let k = k.with_context(|| format!("listing {}", map.name()))?;
+        if seen.insert(k.clone()) {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
 /// The maps the compatibility suite and `verify` create for themselves: a few connections.
 pub const THROWAWAY_MAX_CONNS: u32 = 64;
 

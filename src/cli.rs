@@ -278,7 +278,12 @@ impl From<&PinArgs> for PinOptions {
 }
 
 /// The options `load` and `run` share; `replace` and `strict` come from the command.
-fn load_options(a: &LoadArgs, replace: bool, strict: bool) -> LoadOptions {
+fn load_options(
+    a: &LoadArgs,
+    replace: bool,
+    strict: bool,
+    keep_loaded_capacity: bool,
+) -> LoadOptions {
     LoadOptions {
         cgroup: a.cgroup.clone(),
         pins: PinOptions::from(&a.pins),
@@ -287,6 +292,7 @@ fn load_options(a: &LoadArgs, replace: bool, strict: bool) -> LoadOptions {
         exclude_ports: a.exclude_ports.clone(),
         rcvq_limit: a.rcvq_limit,
         max_conns: a.max_conns,
+        keep_loaded_capacity,
         replace,
         legacy_attach: a.legacy_attach,
         recheck: a.recheck,
@@ -297,14 +303,15 @@ fn load_options(a: &LoadArgs, replace: bool, strict: bool) -> LoadOptions {
 impl From<&LoadCmdArgs> for LoadOptions {
     /// `load`: replaces only with `--replace`.
     fn from(a: &LoadCmdArgs) -> LoadOptions {
-        load_options(&a.load, a.load.replace, a.strict)
+        load_options(&a.load, a.load.replace, a.strict, false)
     }
 }
 
 impl From<&RunArgs> for LoadOptions {
-    /// `run`: always replaces in place when already loaded (an upgrade of the DaemonSet).
+    /// `run`: always replaces in place when already loaded (an upgrade of the DaemonSet), and
+    /// keeps the loaded capacity when `--max-conns` differs (a restart must not fail on it).
     fn from(a: &RunArgs) -> LoadOptions {
-        load_options(&a.load, true, a.strict)
+        load_options(&a.load, true, a.strict, true)
     }
 }
 

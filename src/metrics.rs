@@ -31,6 +31,8 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
 /// The largest request head read; a longer one is refused (431).
 pub const MAX_REQUEST: usize = 8192;
+/// Clients answered at once; more get 503 (scrapes are rare, a Prometheus server or two).
+pub const MAX_CLIENTS: usize = 4;
 
 /// A metric family's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,14 +158,9 @@ pub struct Scrape {
     pub verdicts: Option<Vec<Verdict>>,
 }
 
-/// Counts a map's keys by walking them.
+/// Counts a map's entries by walking its keys (each counted once).
 fn count_keys(m: &loader::Map) -> Result<u64> {
-    let mut n = 0u64;
-    for k in m.keys() {
-        k.with_context(|| format!("listing {}", m.name()))?;
-        n += 1;
-    }
-    Ok(n)
+    Ok(bypass::distinct_keys(m)?.len() as u64)
 }
 
 /// PEERS: (entries, mutually linked pairs, TAINT entries).
@@ -398,18 +395,43 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
 pub fn spawn(listener: TcpListener, ctx: Scrape) -> Result<()> {
     std::thread::Builder::new()
         .name("metrics".into())
-        .spawn(move || serve(&listener, &ctx))
+        .spawn(move || serve(&listener, std::sync::Arc::new(ctx)))
         .context("starting the metrics thread")?;
     Ok(())
 }
 
-/// Answers requests one at a time, for ever.
-pub fn serve(listener: &TcpListener, ctx: &Scrape) {
+/// Answers requests for ever, each in a thread of its own, at most [`MAX_CLIENTS`] at once: a
+/// client that connects and sends nothing holds one of them for [`REQUEST_DEADLINE`], not
+/// the scrapes of everybody else. Above the limit a connection gets 503 at once.
+pub fn serve(listener: &TcpListener, ctx: std::sync::Arc<Scrape>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let busy = std::sync::Arc::new(AtomicUsize::new(0));
     loop {
         match listener.accept() {
-            Ok((s, _)) => {
-                if let Err(e) = answer(s, ctx) {
-                    crate::log::debug(&format!("metrics: {e}"));
+            Ok((mut s, _)) => {
+                if busy.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+                    busy.fetch_sub(1, Ordering::SeqCst);
+                    // Take the request first (briefly): a socket closed with unread data
+                    // sends a reset, which the client may see before the answer.
+                    let quick = Some(Duration::from_millis(100));
+                    let _ = s.set_read_timeout(quick).and(s.set_write_timeout(quick));
+                    let _ = s.read(&mut [0u8; MAX_REQUEST]);
+                    let _ = s.write_all(&simple("503 Service Unavailable"));
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let (ctx, done) = (ctx.clone(), busy.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("metrics-client".into())
+                    .spawn(move || {
+                        if let Err(e) = answer(s, &ctx) {
+                            crate::log::debug(&format!("metrics: {e}"));
+                        }
+                        done.fetch_sub(1, Ordering::SeqCst);
+                    });
+                if let Err(e) = spawned {
+                    busy.fetch_sub(1, Ordering::SeqCst);
+                    crate::log::debug(&format!("metrics: no thread for a client: {e}"));
                 }
             }
             Err(e) => {

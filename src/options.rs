@@ -44,9 +44,13 @@ pub struct LoadOptions {
     /// The receive-queue bound in bytes (`None`: net.ipv4.tcp_rmem[2]; 0: the peer's
     /// SO_RCVBUF).
     pub rcvq_limit: Option<u32>,
-    /// How many connections the maps hold (`None`: the default on a fresh load, the loaded
-    /// capacity on a replace).
+    /// How many connections the maps hold, 1 to `programs::MAX_MAX_CONNS` (`None`: the
+    /// default on a fresh load, the loaded capacity on a replace).
     pub max_conns: Option<u32>,
+    /// On a replace, a `max_conns` other than the loaded capacity keeps the loaded one with a
+    /// warning (`run`: a daemon that restarts must not fail on it) instead of refusing with
+    /// exit code 2 (`load --replace`).
+    pub keep_loaded_capacity: bool,
     /// When already loaded, swap in this binary's programs without detaching first
     /// (otherwise an existing load is left as it is).
     pub replace: bool,

@@ -771,6 +771,26 @@ fn metrics_served_while_running() {
     let (s400, _, _) = http(port, "garbage\r\n\r\n");
     assert!(s400.starts_with("HTTP/1.1 400"), "{s400}");
 
+    // Clients that connect and send nothing hold one slot each for the request deadline (5 s),
+    // not the scrapes of others; beyond the limit of 4 at once a connection gets 503 at once.
+    let idle: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("an idle client"))
+        .collect();
+    let t = Instant::now();
+    let (s, _, _) = http(port, "GET /metrics HTTP/1.1\r\n\r\n");
+    assert!(s.starts_with("HTTP/1.1 200"), "{s}");
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "a scrape waited {:?} behind 3 idle clients",
+        t.elapsed()
+    );
+    let more: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("an idle client"))
+        .collect();
+    let (s503, _, _) = http(port, "GET /metrics HTTP/1.1\r\n\r\n");
+    assert!(s503.starts_with("HTTP/1.1 503"), "{s503}");
+    drop((idle, more));
+
     // SIGTERM: run unloads and exits 0, and the port closes.
     h.cmd("close", "closed");
     drop(h);

@@ -273,7 +273,7 @@ impl KernelBtf {
             if mname == 0 {
                 if let Some(inner) = self.resolve(mtype) {
                     if let Some((o, bits, ty)) = self.member(inner, name, depth + 1) {
-                        return Some((bit_off + o, bits, ty));
+                        return Some((bit_off.checked_add(o)?, bits, ty));
                     }
                 }
             }

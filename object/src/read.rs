@@ -1193,8 +1193,11 @@ impl Ctx2<'_, '_> {
                         if Some(shndx) == self.legacy_maps || Some(shndx) == self.btf_maps {
                             // The address is symbol + imm: clang relocates a static map
                             // against the section symbol with the map's offset in imm.
-                            let off = u64::try_from(sym.st_value as i64 + insn.imm as i64)
-                                .map_err(|_| bad(format!("map address {name}{:+}", insn.imm)))?;
+                            let off =
+                                u64::try_from(i128::from(sym.st_value) + i128::from(insn.imm))
+                                    .map_err(|_| {
+                                        bad(format!("map address {name}{:+}", insn.imm))
+                                    })?;
                             let mi = *self.map_at.get(&(shndx, off)).ok_or_else(|| {
                                 bad(format!("no map is defined at {name} (offset {off})"))
                             })?;
@@ -1206,8 +1209,9 @@ impl Ctx2<'_, '_> {
                                 kind: MapRefKind::Fd,
                             });
                         } else if let Some(&mi) = self.map_at.get(&(shndx, u64::MAX)) {
-                            let off = sym.st_value as i64 + insn.imm as i64;
-                            let size = self.maps[mi].spec.value_size as i64;
+                            // i128: a symbol value near u64::MAX must not overflow.
+                            let off = i128::from(sym.st_value) + i128::from(insn.imm);
+                            let size = i128::from(self.maps[mi].spec.value_size);
                             if off < 0 || off >= size {
                                 return Err(bad(format!(
                                     "offset {off} into {} ({size} bytes)",
@@ -1232,8 +1236,8 @@ impl Ctx2<'_, '_> {
                             // function (st_value = its offset, imm = 0) or, for a static one,
                             // the section (st_value = 0, imm = its offset); the kernel wants
                             // BPF_PSEUDO_FUNC with the distance in instructions, like a call.
-                            let byte = sym.st_value as i64 + insn.imm as i64;
-                            if byte < 0 || byte % 8 != 0 {
+                            let byte = i128::from(sym.st_value) + i128::from(insn.imm);
+                            if byte < 0 || byte % 8 != 0 || byte / 8 > usize::MAX as i128 {
                                 return Err(bad(format!("function address {byte} of {name}")));
                             }
                             out[at].src = op::PSEUDO_FUNC;

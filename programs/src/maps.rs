@@ -91,9 +91,15 @@ impl MapDef {
     /// map gets two entries per connection (both ends of a same-host connection are
     /// sockets of the cgroup), a fixed-size map is unchanged.
     pub const fn sized_for(self, max_conns: u32) -> MapDef {
+        self.with_socket_entries(sockets_for(max_conns))
+    }
+
+    /// This definition with `entries` entries if it is a per-socket map (a capacity read back
+    /// from a loaded map, which an earlier version made odd), unchanged otherwise.
+    pub const fn with_socket_entries(self, entries: u32) -> MapDef {
         if self.per_socket {
             MapDef {
-                max_entries: sockets_for(max_conns),
+                max_entries: entries,
                 ..self
             }
         } else {

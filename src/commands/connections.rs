@@ -110,15 +110,10 @@ pub struct Snapshot {
 }
 
 fn conn_keys(map: &Map) -> Result<Vec<ConnKey>> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for k in map.keys() {
-        let k = ConnKey::from_bytes(&k.with_context(|| format!("listing {}", map.name()))?)?;
-        if seen.insert(k) {
-            out.push(k);
-        }
-    }
-    Ok(out)
+    crate::bypass::distinct_keys(map)?
+        .iter()
+        .map(|k| Ok(ConnKey::from_bytes(k)?))
+        .collect()
 }
 
 /// Key → value of a map whose values are `ConnKey`s; entries deleted meanwhile are skipped.

@@ -40,6 +40,17 @@ pub fn load(args: &LoadOptions) -> Result<Outcome> {
     let (replace, strict) = (args.replace, args.strict);
     // Bad input fails before anything touches the kernel.
     let prefixes = prefix_set(args)?;
+    if let Some(n) = args.max_conns {
+        if !(1..=programs::MAX_MAX_CONNS).contains(&n) {
+            bail!(Failure::new(
+                2,
+                format!(
+                    "--max-conns {n} is out of range: 1 to {}",
+                    programs::MAX_MAX_CONNS
+                )
+            ));
+        }
+    }
     require_bpf()?;
     let cgroup = resolve_cgroup(args.cgroup.as_deref())?;
     ensure_bpffs(&args.pins)?;
@@ -58,6 +69,7 @@ pub fn load(args: &LoadOptions) -> Result<Outcome> {
             ));
             return Ok(Outcome::AlreadyLoaded);
         }
+        let per_socket_entries = capacity_for_replace(&installed, args)?;
         // An in-place upgrade under live traffic stays quick: the compatibility suite (seconds,
         // and it pushes a few MiB through a throwaway bypass) ran at the first load and runs
         // again with --strict; `tcpbypass probe` shows it any time.
@@ -74,7 +86,7 @@ pub fn load(args: &LoadOptions) -> Result<Outcome> {
             &prefixes,
             &args.exclude_ports,
             args.rcvq_limit,
-            args.max_conns,
+            per_socket_entries,
         )?;
         log::info(&format!(
             "tcpbypass programs replaced in place (pins {})",
@@ -341,6 +353,36 @@ fn fresh_load(
     Ok(())
 }
 
+/// The entries of each per-socket map on a replace: the loaded capacity (that of the pinned
+/// sockhash, an earlier version's odd 65,535 included) unless `args.max_conns` asks for another
+/// number of connections; then `load --replace` refuses (exit code 2, nothing changed) and `run`
+/// keeps the loaded capacity with a warning. Decided before anything else is done.
+fn capacity_for_replace(installed: &Installed, args: &LoadOptions) -> Result<u32> {
+    let pinned = installed
+        .map(programs::names::SOCK_HASH)
+        .map(|m| m.max_entries())
+        .context("the pinned sockhash is missing: unload and load again")?;
+    let loaded = programs::conns_for(pinned);
+    match args.max_conns {
+        Some(n) if n != loaded && args.keep_loaded_capacity => {
+            log::warn(&format!(
+                "the bypass is loaded with --max-conns {loaded}; keeping it (--max-conns {n} takes effect after `tcpbypass unload`)"
+            ));
+            Ok(pinned)
+        }
+        Some(n) if n != loaded => Err(Failure::new(
+            2,
+            format!(
+                "the bypass is loaded with --max-conns {loaded} ({} has {pinned} entries); --replace cannot resize its maps to --max-conns {n}",
+                programs::names::SOCK_HASH
+            ),
+        )
+        .hint("`tcpbypass unload` then `tcpbypass load --max-conns N` (bypassed connections go back to TCP), or --replace without --max-conns to keep the capacity")
+        .into()),
+        _ => Ok(pinned),
+    }
+}
+
 /// `--replace`: loads this binary's programs against the pinned maps and swaps them in without
 /// detaching: `BPF_LINK_UPDATE` for a link, `BPF_F_REPLACE` for a legacy attachment; the sk_msg
 /// program of the sockhash is replaced by attaching the new one (sockets already in the map
@@ -351,7 +393,7 @@ fn replace_programs(
     prefixes: &[PrefixKey],
     ports: &[u16],
     rcvq_limit: Option<u32>,
-    max_conns: Option<u32>,
+    per_socket_entries: u32,
 ) -> Result<()> {
     if installed.meta.cgroup != cgroup {
         bail!(Failure::new(
@@ -364,25 +406,10 @@ fn replace_programs(
         )
         .hint("unload first to move the bypass to another cgroup"));
     }
-    // The maps must be the ones this binary expects, with the capacity asked for; without
-    // --max-conns, the capacity they were loaded with (that of the sockhash; an earlier
-    // version's 65,535 included).
-    let per_socket_entries = match max_conns {
-        Some(n) => programs::sockets_for(n),
-        None => installed
-            .map(programs::names::SOCK_HASH)
-            .map(|m| m.max_entries())
-            .context("the pinned sockhash is missing: unload and load again")?,
-    };
+    // The maps must be the ones this binary expects, with the capacity chosen by
+    // `capacity_for_replace`.
     for def in programs::maps() {
-        let def = &programs::MapDef {
-            max_entries: if def.per_socket {
-                per_socket_entries
-            } else {
-                def.max_entries
-            },
-            ..*def
-        };
+        let def = &def.with_socket_entries(per_socket_entries);
         let m = installed.map(def.name).with_context(|| {
             format!(
                 "the pinned map {} is missing: unload and load again",
@@ -401,22 +428,6 @@ fn replace_programs(
             def.value_size,
             def.max_entries,
         );
-        if def.per_socket
-            && (have.0, have.1, have.2) == (want.0, want.1, want.2)
-            && have.3 != want.3
-        {
-            bail!(Failure::new(
-                2,
-                format!(
-                    "the bypass is loaded with --max-conns {} ({} has {} entries); --replace cannot resize its maps to --max-conns {}",
-                    programs::conns_for(have.3),
-                    def.name,
-                    have.3,
-                    programs::conns_for(want.3)
-                )
-            )
-            .hint("`tcpbypass unload` then `tcpbypass load --max-conns N` (bypassed connections go back to TCP), or --replace without --max-conns to keep the capacity"));
-        }
         if have != want {
             bail!(Failure::new(
                 exit::ENVIRONMENT,

@@ -84,7 +84,7 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     };
     let sockhash = inst.map(programs::names::SOCK_HASH);
     let sockets = sockhash
-        .map(|m| m.keys().collect::<Result<Vec<_>, _>>().map(|v| v.len()))
+        .map(|m| bypass::distinct_keys(m).map(|v| v.len()))
         .transpose()?;
     // The connection capacity (--max-conns) the per-socket maps were created with.
     let max_conns = sockhash.map(|m| programs::conns_for(m.max_entries()));

@@ -20,7 +20,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     require_bpf()?;
     let cfg = bypass::program_config();
     let (so, mut sm) = bypass::build(&cfg)?;
-    let maps = bypass::create_maps(programs::DEFAULT_MAX_CONNS)?;
+    let maps = bypass::create_maps(bypass::THROWAWAY_MAX_CONNS)?;
     let refs: Vec<&Map> = maps.iter().collect();
     // As load does: where sk_msg with the receive-queue bound is refused, it goes without.
     if cfg.rcvq_guard.is_some() {

@@ -211,7 +211,7 @@ fn enums(text: &str, known: &mut BTreeMap<String, i128>) {
             }
             if let Some(v) = value {
                 known.insert(name.to_string(), v);
-                next = v + 1;
+                next = v.saturating_add(1);
             }
         }
         rest = &after[open + close..];
