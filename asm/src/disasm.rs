@@ -27,14 +27,11 @@ use std::fmt::Write as _;
 use crate::insn::op;
 use crate::{Helper, Insn, Program};
 
-/// `BPF_LOAD_ACQ` (Linux 6.15, not in the 6.1 UAPI this crate targets): printed only.
-const LOAD_ACQ: i32 = 0x100;
-/// `BPF_STORE_REL` (Linux 6.15): printed only.
-const STORE_REL: i32 = 0x110;
-/// `BPF_JCOND` (Linux 6.9, `may_goto`): printed only.
-const JCOND: u8 = 0xe0;
-/// `BPF_ADDR_SPACE_CAST` (Linux 6.9): the `off` of `ALU64 | MOV | X` that selects it.
-const ADDR_SPACE_CAST: i16 = 1;
+// Newer than the 6.1 UAPI this crate targets: printed only.
+use uapi::isa::{
+    BPF_ADDR_SPACE_CAST as ADDR_SPACE_CAST, BPF_JCOND as JCOND, BPF_LOAD_ACQ as LOAD_ACQ,
+    BPF_STORE_REL as STORE_REL,
+};
 
 /// The text of one slot and whether bpftool prefixes it with `(code) `: the kernel's `BUG_…`
 /// lines have no prefix.

@@ -405,9 +405,9 @@ impl Btf<'_> {
         let mut out = raw.to_vec();
         for t in self.types.iter().filter(|t| t.kind == KIND_FUNC) {
             if self.name(t.name_off).is_ok_and(hidden) {
-                // info: vlen (here the linkage) in the low 16 bits; BTF_FUNC_STATIC is 0.
+                // info: vlen (here the linkage) in the low 16 bits.
                 if let Some(b) = out.get_mut(t.at + 4..t.at + 6) {
-                    b.copy_from_slice(&[0, 0]);
+                    b.copy_from_slice(&(uapi::btf::BTF_FUNC_STATIC as u16).to_le_bytes());
                 }
             }
         }

@@ -114,6 +114,10 @@ pub mod bpf {
             /// `enum bpf_map_type`.
             BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
             /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_STACK_TRACE: u32 = 7;
+            /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_CGROUP_ARRAY: u32 = 8;
+            /// `enum bpf_map_type`.
             BPF_MAP_TYPE_LRU_HASH: u32 = 9;
             /// `enum bpf_map_type`.
             BPF_MAP_TYPE_LRU_PERCPU_HASH: u32 = 10;
@@ -124,9 +128,19 @@ pub mod bpf {
             /// `enum bpf_map_type`.
             BPF_MAP_TYPE_HASH_OF_MAPS: u32 = 13;
             /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_DEVMAP: u32 = 14;
+            /// `enum bpf_map_type`.
             BPF_MAP_TYPE_SOCKMAP: u32 = 15;
             /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_CPUMAP: u32 = 16;
+            /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_XSKMAP: u32 = 17;
+            /// `enum bpf_map_type`.
             BPF_MAP_TYPE_SOCKHASH: u32 = 18;
+            /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_QUEUE: u32 = 22;
+            /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_STACK: u32 = 23;
             /// `enum bpf_map_type`.
             BPF_MAP_TYPE_RINGBUF: u32 = 27;
 
@@ -494,6 +508,15 @@ pub mod isa {
     /// Mode: sign-extending memory load (Linux 6.6; newer than the vendored headers, listed
     /// in [`crate::LATER`]).
     pub const BPF_MEMSX: u8 = 0x80;
+    /// Atomic `imm`: load-acquire (Linux 6.15; in [`crate::LATER`]).
+    pub const BPF_LOAD_ACQ: i32 = 0x100;
+    /// Atomic `imm`: store-release (Linux 6.15; in [`crate::LATER`]).
+    pub const BPF_STORE_REL: i32 = 0x110;
+    /// Jump operation: `may_goto` (Linux 6.9; in [`crate::LATER`]).
+    pub const BPF_JCOND: u8 = 0xe0;
+    /// The `off` of `ALU64 | MOV | X` that makes it an address-space cast (Linux 6.9; in
+    /// [`crate::LATER`]).
+    pub const BPF_ADDR_SPACE_CAST: i16 = 1;
 
     /// Mask of the class field (`BPF_CLASS(code)`).
     pub const CLASS_MASK: u8 = 0x07;
@@ -525,6 +548,14 @@ pub const LATER: &[(&str, i128, &str)] = &[
         "6.10",
     ),
     ("BPF_MEMSX", isa::BPF_MEMSX as i128, "6.6"),
+    ("BPF_LOAD_ACQ", isa::BPF_LOAD_ACQ as i128, "6.15"),
+    ("BPF_STORE_REL", isa::BPF_STORE_REL as i128, "6.15"),
+    ("BPF_JCOND", isa::BPF_JCOND as i128, "6.9"),
+    (
+        "BPF_ADDR_SPACE_CAST",
+        isa::BPF_ADDR_SPACE_CAST as i128,
+        "6.9",
+    ),
 ];
 
 /// Calls the macro `$callback` with the kernel's helper list (`___BPF_FUNC_MAPPER` of

@@ -15,6 +15,8 @@ pub use bpfobj::{
     EM_BPF, MAX_FILE_SIZE, MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS64,
 };
 
+use uapi::bpf;
+
 use crate::btf_obj::{BtfObject, MapBtf, ProgramBtf};
 use crate::error::{Error, Result};
 use crate::map::{Map, MapType, UpdateFlags};
@@ -42,8 +44,15 @@ fn takes_btf(m: &ObjectMap) -> bool {
                 | MapType::HashOfMaps
                 | MapType::SockMap
                 | MapType::SockHash
-                // STACK_TRACE, CGROUP_ARRAY, DEVMAP, CPUMAP, XSKMAP, QUEUE, STACK
-                | MapType::Other(7 | 8 | 14 | 16 | 17 | 22 | 23)
+                | MapType::Other(
+                    bpf::BPF_MAP_TYPE_STACK_TRACE
+                        | bpf::BPF_MAP_TYPE_CGROUP_ARRAY
+                        | bpf::BPF_MAP_TYPE_DEVMAP
+                        | bpf::BPF_MAP_TYPE_CPUMAP
+                        | bpf::BPF_MAP_TYPE_XSKMAP
+                        | bpf::BPF_MAP_TYPE_QUEUE
+                        | bpf::BPF_MAP_TYPE_STACK
+                )
         )
 }
 
