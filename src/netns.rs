@@ -1,5 +1,5 @@
 //! Names an operator recognises for network namespace cookies (the u64 the programs put at the
-//! start of every key): `host` for the initial namespace (kthreadd's, else pid 1's), the names of `/run/netns/*`
+//! start of every key): `host` for the initial namespace (kthreadd's, when it is in sight), the names of `/run/netns/*`
 //! (`ip netns`), else the first process in the namespace (`pid 1234 (nginx)`).
 //!
 //! The kernel offers no lookup from a cookie to a namespace, so this goes the other way: it
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 struct Found {
     /// A path that opens it.
     path: PathBuf,
-    /// It is pid 1's namespace.
+    /// It is the initial namespace (kthreadd's).
     host: bool,
     /// Its names under /run/netns.
     names: Vec<String>,
@@ -68,16 +68,12 @@ fn pids() -> Vec<u32> {
 /// Every network namespace this process can see, deduplicated.
 fn namespaces() -> Vec<Found> {
     let mut found = BTreeMap::new();
-    // The initial namespace: kernel threads (kthreadd, pid 2) always run in it; pid 1 may
-    // not (a host whose init runs in a namespace of its own, a container's pid namespace).
-    let kthreadd =
-        std::fs::read_to_string("/proc/2/comm").is_ok_and(|c| c.trim_end() == "kthreadd");
-    let host = if kthreadd {
-        "/proc/2/ns/net"
-    } else {
-        "/proc/1/ns/net"
-    };
-    note(&mut found, Path::new(host), |f| f.host = true);
+    // The initial namespace: kernel threads (kthreadd, pid 2) always run in it. Without
+    // kthreadd in sight (a container's own pid namespace) nothing is called "host": pid 1 may
+    // run in a namespace of its own (a host's init, the container's), and is named as a pid.
+    if std::fs::read_to_string("/proc/2/comm").is_ok_and(|c| c.trim_end() == "kthreadd") {
+        note(&mut found, Path::new("/proc/2/ns/net"), |f| f.host = true);
+    }
     if let Ok(dir) = std::fs::read_dir("/run/netns") {
         let mut names: Vec<(String, PathBuf)> = dir
             .filter_map(|e| {
