@@ -1017,16 +1017,19 @@ struct EpEnd {
     finished: bool,
 }
 
-struct Epoll(OwnedFd);
+/// An epoll instance (shared with the scale test's pod child).
+pub struct Epoll(OwnedFd);
 impl Epoll {
-    fn new() -> Epoll {
+    /// A new epoll fd.
+    pub fn new() -> Epoll {
         // SAFETY: epoll_create1.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         assert!(fd >= 0, "epoll_create1: {}", errno());
         // SAFETY: new fd.
         Epoll(unsafe { OwnedFd::from_raw_fd(fd) })
     }
-    fn ctl(&self, op: i32, fd: RawFd, events: u32, token: u64) {
+    /// `epoll_ctl`; only a failed `EPOLL_CTL_DEL` (of a closed fd) is tolerated.
+    pub fn ctl(&self, op: i32, fd: RawFd, events: u32, token: u64) {
         let mut ev = libc::epoll_event { events, u64: token };
         // SAFETY: epoll_ctl with a valid event.
         let r = unsafe { libc::epoll_ctl(self.0.as_raw_fd(), op, fd, &mut ev) };
@@ -1036,7 +1039,8 @@ impl Epoll {
             errno()
         );
     }
-    fn wait(&self, evs: &mut [libc::epoll_event], ms: i32) -> usize {
+    /// `epoll_wait`; 0 events on an error (EINTR).
+    pub fn wait(&self, evs: &mut [libc::epoll_event], ms: i32) -> usize {
         // SAFETY: evs is a valid buffer.
         let n =
             unsafe { libc::epoll_wait(self.0.as_raw_fd(), evs.as_mut_ptr(), evs.len() as i32, ms) };

@@ -36,7 +36,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::child::{errno, join_cgroup, join_netns, keystream, recv, send, Rng, ROLE_ENV};
+use crate::child::{errno, join_cgroup, join_netns, keystream, recv, send, Epoll, Rng, ROLE_ENV};
 
 /// The pods' subnet (the bypass gets it as `--local-prefix`).
 pub const SUBNET: &str = "10.77.0.0/16";
@@ -274,33 +274,6 @@ pub fn raise_nofile(need: u64) {
                 .unwrap_or_default()
                 .trim()
         );
-    }
-}
-
-struct Epoll(OwnedFd);
-impl Epoll {
-    fn new() -> Epoll {
-        // SAFETY: epoll_create1.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        assert!(fd >= 0, "epoll_create1: {}", errno());
-        // SAFETY: new fd.
-        Epoll(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-    fn ctl(&self, op: i32, fd: RawFd, events: u32, token: u64) {
-        let mut ev = libc::epoll_event { events, u64: token };
-        // SAFETY: epoll_ctl with a valid event.
-        let r = unsafe { libc::epoll_ctl(self.0.as_raw_fd(), op, fd, &mut ev) };
-        assert!(r == 0, "epoll_ctl({op}): {}", errno());
-    }
-    fn wait(&self, evs: &mut [libc::epoll_event], ms: i32) -> usize {
-        // SAFETY: evs is a valid buffer.
-        let n =
-            unsafe { libc::epoll_wait(self.0.as_raw_fd(), evs.as_mut_ptr(), evs.len() as i32, ms) };
-        if n < 0 {
-            0
-        } else {
-            n as usize
-        }
     }
 }
 
