@@ -120,16 +120,24 @@ def cmd_modules(src, dst):
         staged[n] = (out_rel, deps, aliases)
         todo.extend(deps)
 
-    def closure(n, acc):
-        for d in staged.get(n, (None, [], []))[1]:
-            if d not in acc and d in staged:
-                acc.append(d)
-                closure(d, acc)
-        return acc
+    def closure(n):
+        # Every module n needs, each before the modules it needs itself: modprobe loads a
+        # modules.dep line from its end, so the last one must need nothing of the others
+        # (bridge: "stp llc", never "llc stp", whatever order .modinfo's depends= lists).
+        post = []
+
+        def visit(m):
+            for d in staged.get(m, (None, [], []))[1]:
+                if d in staged and d not in post:
+                    visit(d)
+                    post.append(d)
+
+        visit(n)
+        return list(reversed(post))
 
     with open(os.path.join(dst, "modules.dep"), "w") as f:
         for n in sorted(staged):
-            f.write(f"{staged[n][0]}: {' '.join(staged[d][0] for d in closure(n, []))}\n")
+            f.write(f"{staged[n][0]}: {' '.join(staged[d][0] for d in closure(n))}\n")
     with open(os.path.join(dst, "modules.alias"), "w") as f:
         for n in sorted(staged):
             for a in staged[n][2]:
