@@ -492,7 +492,9 @@ mod tests {
         stream_client(&mut c, 1000, Duration::from_millis(50)).unwrap();
         let (r, recv) = server.join().unwrap();
         assert_eq!(recv, c.sent);
-        assert!(r.measured_bytes > 0 && r.measured_bytes < recv);
+        // The warm-up is timed from the server's start: on a slow machine (a TCG guest) it
+        // can pass before the client's first byte, and then every byte is measured.
+        assert!(r.measured_bytes > 0 && r.measured_bytes <= recv);
         assert!(r.measured_ns > 0);
     }
 }

@@ -148,6 +148,13 @@ while IFS="$(printf '\t')" read -r label exe dir tier; do
   threads=--test-threads=1
   [ "$WHERE" = native ] && threads=
   case "$label" in *"${MATRIX_FILTER:-}"*) ;; *) continue ;; esac
+  # The scale tests (tests/scale.rs: 10 pods, 1,000 connections, churn) run natively: in the
+  # host row here and in .ci/run's long mode. In a TCG guest they take minutes, and on 6.1 one
+  # server socket of 1,000 saw EOF before its header once (docs/verification.md: open).
+  if [ "$WHERE" = guest ] && [ "$label" = tcpbypass:scale ]; then
+    echo "not run in a guest: $label (natively only)"
+    continue
+  fi
   start=$(date +%s)
   if [ ! -x "$exe" ]; then
     echo "$exe: no such executable" >"$TMP/test.out"
