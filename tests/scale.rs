@@ -512,6 +512,17 @@ fn hold(t: &Topo, bp: &Bypass, cg: &Path, m: &Mode, port: u16, bypassed: bool) -
     }
 }
 
+/// The pods on their bridge, the bypass loaded for their subnet into the test's cgroup, a
+/// second cgroup where nothing is attached (the plain TCP side), and the status after the load.
+fn loaded_pods(pods: usize) -> (Topo, Bypass, loader::testing::TempCgroup, Status) {
+    let t = topo(pods);
+    let mut bp = Bypass::new();
+    bp.load(&["--local-prefix", SUBNET]);
+    let plain_cg = loader::testing::TempCgroup::new().expect("a second temporary cgroup");
+    let st = bp.status();
+    (t, bp, plain_cg, st)
+}
+
 #[test]
 fn hold_many_connections() {
     let Some(_g) = start("hold_many_connections") else {
@@ -519,11 +530,7 @@ fn hold_many_connections() {
     };
     let m = mode();
     let t_all = Instant::now();
-    let t = topo(m.pods);
-    let mut bp = Bypass::new();
-    bp.load(&["--local-prefix", SUBNET]);
-    let plain_cg = loader::testing::TempCgroup::new().expect("a second temporary cgroup");
-    let st = bp.status();
+    let (t, bp, plain_cg, st) = loaded_pods(m.pods);
     let ids = [st.so_id, st.sm_id];
     let memlock: u64 = scale_child_maps().iter().map(|n| bp.map_memlock(n)).sum();
 
@@ -688,11 +695,7 @@ fn churn_with_and_without_the_bypass() {
     };
     let m = mode();
     let t_all = Instant::now();
-    let t = topo(m.pods);
-    let mut bp = Bypass::new();
-    bp.load(&["--local-prefix", SUBNET]);
-    let plain_cg = loader::testing::TempCgroup::new().expect("a second temporary cgroup");
-    let st = bp.status();
+    let (t, bp, plain_cg, st) = loaded_pods(m.pods);
     let ids = [st.so_id, st.sm_id];
     let st_start = st;
     let mut plain = Vec::new();
