@@ -453,7 +453,7 @@ mod tests {
             section_kind("cgroup/connect4")
                 .unwrap()
                 .expected_attach_type,
-            Some(AttachType::Other(10))
+            Some(AttachType::CgroupInet4Connect)
         );
         assert_eq!(
             section_kind("cgroup_skb/egress")
@@ -465,7 +465,7 @@ mod tests {
             section_kind("sk_skb/stream_parser")
                 .unwrap()
                 .expected_attach_type,
-            Some(AttachType::Other(4))
+            Some(AttachType::SkSkbStreamParser)
         );
         assert_eq!(section_kind("sk_skb").unwrap().expected_attach_type, None);
         assert!(section_kind("fentry/tcp_connect").unwrap().needs_btf_target);

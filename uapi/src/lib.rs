@@ -368,6 +368,18 @@ pub mod bpf {
     /// `enum bpf_link_type`: a sockmap link (Linux 6.10; newer than the vendored headers,
     /// listed in [`crate::LATER`]).
     pub const BPF_LINK_TYPE_SOCKMAP: u32 = 14;
+    /// `enum bpf_link_type`: a tcx link (Linux 6.6; in [`crate::LATER`]).
+    pub const BPF_LINK_TYPE_TCX: u32 = 11;
+    /// `enum bpf_prog_type`: netfilter hooks (Linux 6.4; in [`crate::LATER`]).
+    pub const BPF_PROG_TYPE_NETFILTER: u32 = 32;
+    /// `enum bpf_attach_type`: struct_ops (Linux 6.4; in [`crate::LATER`]).
+    pub const BPF_STRUCT_OPS: u32 = 44;
+    /// `enum bpf_attach_type`: netfilter hook (Linux 6.4; in [`crate::LATER`]).
+    pub const BPF_NETFILTER: u32 = 45;
+    /// `enum bpf_attach_type`: tcx ingress (Linux 6.6; in [`crate::LATER`]).
+    pub const BPF_TCX_INGRESS: u32 = 46;
+    /// `enum bpf_attach_type`: tcx egress (Linux 6.6; in [`crate::LATER`]).
+    pub const BPF_TCX_EGRESS: u32 = 47;
 }
 
 /// `linux/bpf_common.h` and `linux/bpf.h`: the instruction set's opcode fields (RFC 9669).
@@ -547,6 +559,16 @@ pub const LATER: &[(&str, i128, &str)] = &[
         bpf::BPF_LINK_TYPE_SOCKMAP as i128,
         "6.10",
     ),
+    ("BPF_LINK_TYPE_TCX", bpf::BPF_LINK_TYPE_TCX as i128, "6.6"),
+    (
+        "BPF_PROG_TYPE_NETFILTER",
+        bpf::BPF_PROG_TYPE_NETFILTER as i128,
+        "6.4",
+    ),
+    ("BPF_STRUCT_OPS", bpf::BPF_STRUCT_OPS as i128, "6.4"),
+    ("BPF_NETFILTER", bpf::BPF_NETFILTER as i128, "6.4"),
+    ("BPF_TCX_INGRESS", bpf::BPF_TCX_INGRESS as i128, "6.6"),
+    ("BPF_TCX_EGRESS", bpf::BPF_TCX_EGRESS as i128, "6.6"),
     ("BPF_MEMSX", isa::BPF_MEMSX as i128, "6.6"),
     ("BPF_LOAD_ACQ", isa::BPF_LOAD_ACQ as i128, "6.15"),
     ("BPF_STORE_REL", isa::BPF_STORE_REL as i128, "6.15"),
