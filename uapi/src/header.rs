@@ -456,8 +456,23 @@ fn lay_out(toks: &[Tok], union: bool) -> Result<(Vec<Member>, usize, usize), Str
                     k += 1;
                 }
                 if let Some(b) = bits {
-                    if b != 8 * elem as i128 || name.is_some() {
-                        return Err("only unnamed full-width bit-fields are supported".into());
+                    if name.is_some() || !(0..=8 * elem as i128).contains(&b) || union {
+                        return Err("only unnamed bit-fields (padding) are supported".into());
+                    }
+                    if b < 8 * elem as i128 {
+                        // Padding narrower than its type: it fills the rest of the storage
+                        // unit of its type that `cur` is in, or starts the next one, and does
+                        // not change the struct's alignment (`__u8 x; __u32 :24;`).
+                        let bits = b as usize;
+                        let unit = cur / elem * elem;
+                        let start = if (cur - unit) * 8 + bits <= elem * 8 {
+                            cur * 8
+                        } else {
+                            align_up(cur, elem) * 8
+                        };
+                        cur = (start + bits).div_ceil(8);
+                        place(0, 1, &mut cur); // the struct's size covers the padding
+                        continue;
                     }
                 }
                 let offset = place(elem * count, m_align, &mut cur);

@@ -925,6 +925,67 @@ pub mod ctx {
         }
     }
 
+    ctx_struct! {
+        /// `struct __sk_buff`, the context of socket filter, cgroup_skb, tc (sched_cls/act),
+        /// sk_skb and lwt programs (which fields a type may read is the verifier's business).
+        __sk_buff = "__sk_buff", size 192 {
+            /// `__u32 len`: the packet's length.
+            LEN = "len" @ 0;
+            /// `__u32 pkt_type`.
+            PKT_TYPE = "pkt_type" @ 4;
+            /// `__u32 mark`.
+            MARK = "mark" @ 8;
+            /// `__u32 protocol`: the L3 protocol, network byte order.
+            PROTOCOL = "protocol" @ 16;
+            /// `__u32 priority`.
+            PRIORITY = "priority" @ 32;
+            /// `__u32 ingress_ifindex`.
+            INGRESS_IFINDEX = "ingress_ifindex" @ 36;
+            /// `__u32 ifindex`.
+            IFINDEX = "ifindex" @ 40;
+            /// `__u32 cb[5]`: scratch space shared along the program chain.
+            CB = "cb" @ 48;
+            /// `__u32 hash`.
+            HASH = "hash" @ 68;
+            /// `__u32 data`: packet start (a packet pointer once loaded).
+            DATA = "data" @ 76;
+            /// `__u32 data_end`: packet end (a packet pointer once loaded).
+            DATA_END = "data_end" @ 80;
+            /// `__u32 family` (sk_skb and cgroup_skb).
+            FAMILY = "family" @ 88;
+            /// `__u32 remote_ip4`: network byte order.
+            REMOTE_IP4 = "remote_ip4" @ 92;
+            /// `__u32 local_ip4`: network byte order.
+            LOCAL_IP4 = "local_ip4" @ 96;
+            /// `__u32 remote_port`: network byte order.
+            REMOTE_PORT = "remote_port" @ 132;
+            /// `__u32 local_port`: host byte order.
+            LOCAL_PORT = "local_port" @ 136;
+            /// `__u64 tstamp`.
+            TSTAMP = "tstamp" @ 152;
+            /// `__u32 wire_len`.
+            WIRE_LEN = "wire_len" @ 160;
+        }
+    }
+
+    ctx_struct! {
+        /// `struct xdp_md`, the XDP program's context.
+        xdp_md = "xdp_md", size 24 {
+            /// `__u32 data`: packet start (a packet pointer once loaded).
+            DATA = "data" @ 0;
+            /// `__u32 data_end`: packet end (a packet pointer once loaded).
+            DATA_END = "data_end" @ 4;
+            /// `__u32 data_meta`: metadata start.
+            DATA_META = "data_meta" @ 8;
+            /// `__u32 ingress_ifindex`.
+            INGRESS_IFINDEX = "ingress_ifindex" @ 12;
+            /// `__u32 rx_queue_index`.
+            RX_QUEUE_INDEX = "rx_queue_index" @ 16;
+            /// `__u32 egress_ifindex` (devmap programs).
+            EGRESS_IFINDEX = "egress_ifindex" @ 20;
+        }
+    }
+
     /// A context struct: its C name, `sizeof` and (member, offset) pairs.
     pub type Struct = (&'static str, i16, &'static [(&'static str, i16)]);
 
@@ -942,6 +1003,8 @@ pub mod ctx {
             bpf_sockopt::FIELDS,
         ),
         (bpf_sock::C_NAME, bpf_sock::SIZEOF, bpf_sock::FIELDS),
+        (__sk_buff::C_NAME, __sk_buff::SIZEOF, __sk_buff::FIELDS),
+        (xdp_md::C_NAME, xdp_md::SIZEOF, xdp_md::FIELDS),
     ];
 }
 

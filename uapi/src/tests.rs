@@ -171,6 +171,17 @@ fn the_reader_handles_the_c_subset() {
     );
     assert_eq!(l.size, 48);
     assert!(struct_layout("struct t { float x; };", "t").is_err());
+    // Narrow unnamed bit-fields pad within their type's unit, or start the next unit.
+    let pad = "struct p { __u8 a; __u32 :24; __u8 b; __u32 :28; __u8 c; };";
+    let l = struct_layout(pad, "p").unwrap();
+    let offs: Vec<_> = l
+        .members
+        .iter()
+        .map(|m| (m.name.as_str(), m.offset))
+        .collect();
+    assert_eq!(offs, [("a", 0), ("b", 4), ("c", 12)]);
+    assert_eq!(l.size, 13);
+    assert!(struct_layout("struct q { __u32 x : 3; };", "q").is_err());
     assert!(header::eval("1 +", &BTreeMap::new()).is_none());
 }
 
