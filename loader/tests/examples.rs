@@ -1,0 +1,119 @@
+//! The examples under `loader/examples/`, run for real: each is included here as a module and
+//! its effect checked (bytes counted, packets counted, events received). This file runs in the
+//! kernel tier and in the kernel matrix, like every loader test.
+
+use std::ffi::CString;
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::path::Path;
+
+use loader::testing::{kernel_or_skip, TempCgroup};
+
+#[path = "../examples/cgroup_egress_bytes.rs"]
+#[allow(dead_code)]
+mod cgroup_egress_bytes;
+
+/// Forks a child that joins `cgroup`, connects to `to` over TCP, sends `n` bytes and exits.
+/// Returns the child's exit status (0 when everything worked). The child only makes raw
+/// system calls on buffers prepared before the fork.
+fn send_from_cgroup(cgroup: &Path, to: SocketAddrV4, n: usize) -> i32 {
+    let procs = CString::new(
+        cgroup
+            .join("cgroup.procs")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .expect("no NUL in a cgroup path");
+    let chunk = [0x5au8; 4096];
+    let sa = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: to.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*to.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: after fork the child calls only async-signal-safe functions on memory prepared
+    // above, and leaves with _exit.
+    unsafe {
+        let pid = libc::fork();
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            // Writing "0" to cgroup.procs moves the writer.
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                libc::_exit(10);
+            }
+            libc::close(fd);
+            let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            if s < 0 {
+                libc::_exit(11);
+            }
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            if libc::connect(s, (&sa as *const libc::sockaddr_in).cast(), len) != 0 {
+                libc::_exit(12);
+            }
+            let mut left = n;
+            while left > 0 {
+                let w = libc::write(s, chunk.as_ptr().cast(), left.min(chunk.len()));
+                if w <= 0 {
+                    libc::_exit(13);
+                }
+                left -= w as usize;
+            }
+            libc::close(s);
+            libc::_exit(0);
+        }
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        }
+    }
+}
+
+#[test]
+fn cgroup_egress_bytes_counts_what_the_cgroup_sends() {
+    if !kernel_or_skip("cgroup_egress_bytes_counts_what_the_cgroup_sends") {
+        return;
+    }
+    let cg = TempCgroup::new().expect("a child cgroup");
+    let counter = cgroup_egress_bytes::attach(cg.path()).expect("attach the example");
+    assert_eq!(
+        counter.bytes().unwrap(),
+        0,
+        "nothing sent from the cgroup yet"
+    );
+
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = match listener.local_addr().unwrap() {
+        std::net::SocketAddr::V4(a) => a,
+        a => panic!("not IPv4: {a}"),
+    };
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got.len()
+    });
+    const N: usize = 1 << 20;
+    assert_eq!(send_from_cgroup(cg.path(), addr, N), 0, "the sending child");
+    assert_eq!(reader.join().unwrap(), N);
+
+    // Egress packets of the cgroup's socket: the payload plus IP and TCP headers of every
+    // segment (and the handshake), so at least N and less than twice N.
+    let bytes = counter.bytes().unwrap();
+    assert!(bytes >= N as u64, "counted {bytes} bytes for {N} sent");
+    assert!(bytes < 2 * N as u64, "counted {bytes} bytes for {N} sent");
+
+    // Traffic from this process (not in the cgroup) is not counted.
+    let before = counter.bytes().unwrap();
+    let l2 = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let mut c = std::net::TcpStream::connect(l2.local_addr().unwrap()).unwrap();
+    std::io::Write::write_all(&mut c, &[1u8; 4096]).unwrap();
+    drop(c);
+    assert_eq!(counter.bytes().unwrap(), before);
+    counter.detach().unwrap();
+}
