@@ -25,7 +25,7 @@ use asm::{Insn, Size};
 
 use crate::kernel::{ProgKind, HANDLE_BASE};
 use crate::maps::MapSpec;
-use crate::uapi::{self, bpf_sock, helper, sk_msg, sock_ops, sockopt};
+use crate::uapi::{self, bpf_sock, helper, sk_buff, sk_msg, sock_ops, sockopt};
 
 /// Why the check refused a program; `insn` is the slot index.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -170,6 +170,7 @@ impl Checker<'_> {
             ProgKind::SockOps => sock_ops::SIZE,
             ProgKind::SkMsg => sk_msg::SIZE,
             ProgKind::Sockopt => sockopt::SIZE,
+            ProgKind::CgroupSkb => sk_buff::SIZE,
         } as i64;
         if off < 0 || off + size as i64 > total || off % size as i64 != 0 {
             return bad();
@@ -223,6 +224,25 @@ impl Checker<'_> {
                     Ok(V::Scalar(None))
                 }
                 // retval is for BPF_CGROUP_GETSOCKOPT only.
+                _ => bad(),
+            },
+            // cg_skb_is_valid_access(), without the packet pointers and the 64-bit fields.
+            (ProgKind::CgroupSkb, true) => match off_u {
+                sk_buff::MARK | sk_buff::PRIORITY if size == 4 => Ok(V::Uninit),
+                o if (sk_buff::CB..sk_buff::CB + 20).contains(&o) && size == 4 => Ok(V::Uninit),
+                _ => bad(),
+            },
+            (ProgKind::CgroupSkb, false) => match off_u {
+                sk_buff::DATA | sk_buff::DATA_END => err(
+                    i,
+                    format!("off={off}: packet pointers are not modelled by the harness"),
+                ),
+                o if (o < sk_buff::DATA
+                    || (sk_buff::FAMILY..=sk_buff::LOCAL_PORT).contains(&o))
+                    && size == 4 =>
+                {
+                    Ok(V::Scalar(None))
+                }
                 _ => bad(),
             },
         }
@@ -322,6 +342,12 @@ impl Checker<'_> {
                 helper::MAP_DELETE_ELEM,
                 helper::MSG_REDIRECT_HASH,
                 helper::GET_NETNS_COOKIE,
+            ],
+            // The map helpers of every program type (the harness emulates no others).
+            ProgKind::CgroupSkb => &[
+                helper::MAP_LOOKUP_ELEM,
+                helper::MAP_UPDATE_ELEM,
+                helper::MAP_DELETE_ELEM,
             ],
             // cg_sockopt_func_proto(): the cgroup base helpers and bpf_get_netns_cookie.
             ProgKind::Sockopt => &[
@@ -568,6 +594,10 @@ impl Checker<'_> {
                             if val.is_ptr() {
                                 return err(i, "storing a pointer into a map value");
                             }
+                        }
+                        // The kernel converts context stores from registers only.
+                        V::Ctx(_) if class == op::ST => {
+                            return err(i, format!("BPF_ST stores into R{dst} ctx is not allowed"))
                         }
                         V::Ctx(o) => {
                             self.ctx_access(i, o + insn.off as i64, size, true)?;

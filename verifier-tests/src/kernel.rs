@@ -24,6 +24,10 @@ pub enum ProgKind {
     SkMsg,
     /// `BPF_PROG_TYPE_CGROUP_SOCKOPT`, attached as `BPF_CGROUP_SETSOCKOPT`.
     Sockopt,
+    /// `BPF_PROG_TYPE_CGROUP_SKB` (ingress or egress): reads the `__sk_buff` scalars, writes
+    /// `mark`, `priority` and `cb`, calls the map helpers. Packet pointers (`data`,
+    /// `data_end`) are not modelled: the static check refuses them.
+    CgroupSkb,
 }
 
 /// What the kernel knows about a simulated socket.

@@ -67,7 +67,7 @@ fn ports(kind: ProgKind) -> Option<(i64, i64)> {
     match kind {
         ProgKind::SockOps => Some((sock_ops::LOCAL_PORT as i64, sock_ops::REMOTE_PORT as i64)),
         ProgKind::SkMsg => Some((sk_msg::LOCAL_PORT as i64, sk_msg::REMOTE_PORT as i64)),
-        ProgKind::Sockopt => None,
+        ProgKind::Sockopt | ProgKind::CgroupSkb => None,
     }
 }
 

@@ -99,6 +99,28 @@ pub mod sockopt {
     pub const SIZE: usize = ::uapi::ctx::bpf_sockopt::SIZEOF as usize;
 }
 
+/// `struct __sk_buff` field offsets (the `cgroup_skb` context; more program types share it).
+pub mod sk_buff {
+    /// `__u32 len`.
+    pub const LEN: usize = ::uapi::ctx::__sk_buff::LEN as usize;
+    /// `__u32 mark` (writable from cgroup_skb).
+    pub const MARK: usize = ::uapi::ctx::__sk_buff::MARK as usize;
+    /// `__u32 priority` (writable from cgroup_skb).
+    pub const PRIORITY: usize = ::uapi::ctx::__sk_buff::PRIORITY as usize;
+    /// `__u32 cb[5]` (writable from cgroup_skb).
+    pub const CB: usize = ::uapi::ctx::__sk_buff::CB as usize;
+    /// `__u32 data`: a packet pointer (not modelled by the harness).
+    pub const DATA: usize = ::uapi::ctx::__sk_buff::DATA as usize;
+    /// `__u32 data_end`: a packet pointer (not modelled by the harness).
+    pub const DATA_END: usize = ::uapi::ctx::__sk_buff::DATA_END as usize;
+    /// `__u32 family`: the first of the socket fields.
+    pub const FAMILY: usize = ::uapi::ctx::__sk_buff::FAMILY as usize;
+    /// `__u32 local_port`: the last of the socket fields.
+    pub const LOCAL_PORT: usize = ::uapi::ctx::__sk_buff::LOCAL_PORT as usize;
+    /// `sizeof(struct __sk_buff)`.
+    pub const SIZE: usize = ::uapi::ctx::__sk_buff::SIZEOF as usize;
+}
+
 /// `struct bpf_sock` field offsets (what `bpf_sockopt.sk` points to; read-only).
 pub mod bpf_sock {
     /// `__u32 family`.
