@@ -7,8 +7,8 @@
 use std::io;
 use std::path::PathBuf;
 
-pub use crate::sys::SyscallError;
 use crate::btf::BtfError;
+pub use crate::sys::SyscallError;
 use crate::verifier::VerifierError;
 
 /// A feature is missing, or could not be probed.

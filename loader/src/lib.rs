@@ -67,9 +67,7 @@ pub use features::{Feature, FeatureError};
 pub use legacy::ProgAttachment;
 pub use link::{Link, LinkInfo, LinkType};
 pub use map::{Map, MapInfo, MapSpec, MapType, UpdateFlags};
-pub use program::{
-    AttachType, FdSlot, ProgInfo, Program, ProgramSpec, ProgramType, SharedFd,
-};
+pub use program::{AttachType, FdSlot, ProgInfo, Program, ProgramSpec, ProgramType, SharedFd};
 pub use verifier::{LoadStats, VerifierError};
 
 /// Map creation flags (`BPF_F_*`) a [`MapSpec`] may carry.

@@ -1176,16 +1176,7 @@ fn info_layouts_match_the_header() {
     assert!(m.size >= size_of::<MapInfoRaw>());
 
     let b = parse_type(h, "struct", "bpf_btf_info");
-    check_offsets!(
-        &b,
-        BtfInfoRaw,
-        btf,
-        btf_size,
-        id,
-        name,
-        name_len,
-        kernel_btf
-    );
+    check_offsets!(&b, BtfInfoRaw, btf, btf_size, id, name, name_len, kernel_btf);
     assert_eq!(b.size, size_of::<BtfInfoRaw>());
 
     let l = parse_type(h, "struct", "bpf_link_info");
