@@ -793,6 +793,142 @@ mod tests {
         }
     }
 
+    /// A blob of `types` and `strings` with a header.
+    fn with_header(types: &[u8], strings: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&MAGIC.to_le_bytes());
+        b.extend_from_slice(&[1, 0]);
+        let (t, s) = (types.len() as u32, strings.len() as u32);
+        for x in [24u32, 0, t, t, s] {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+        b.extend_from_slice(types);
+        b.extend_from_slice(strings);
+        b
+    }
+
+    /// Split BTF on top of [`blob`] (4 types; its strings are 33 bytes): 5 a prototype
+    /// `int (struct outer *arg)`, 6 `mod_fn` of it, 7 a pointer to `outer`, 8
+    /// `struct mod_s { int x; }` (its member named by the base's string "x"), 9 the typedef
+    /// `btf_trace_mod_tp` of 8.
+    fn split_blob(base: &KernelBtf) -> Vec<u8> {
+        let strings = b"\0mod_fn\0arg\0mod_s\0btf_trace_mod_tp\0".to_vec();
+        let at = base.strings.len() as u32;
+        let own = |name: &str| {
+            let needle = format!("\0{name}\0");
+            at + strings
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())
+                .unwrap() as u32
+                + 1
+        };
+        let base_x = {
+            let needle = b"\0x\0";
+            base.strings.windows(3).position(|w| w == needle).unwrap() as u32 + 1
+        };
+        let mut t = Vec::new();
+        let mut push = |v: &[u32]| {
+            for x in v {
+                t.extend_from_slice(&x.to_le_bytes());
+            }
+        };
+        push(&[0, (KIND_FUNC_PROTO << 24) | 1, 1, own("arg"), 7]);
+        push(&[own("mod_fn"), KIND_FUNC << 24, 5]);
+        push(&[0, KIND_PTR << 24, 4]);
+        push(&[own("mod_s"), (KIND_STRUCT << 24) | 1, 4, base_x, 1, 0]);
+        push(&[own("btf_trace_mod_tp"), KIND_TYPEDEF << 24, 8]);
+        with_header(&t, &strings)
+    }
+
+    #[test]
+    fn split_btf_continues_the_base_ids_and_strings() {
+        let base = std::sync::Arc::new(KernelBtf::parse(&blob()).unwrap());
+        let m = KernelBtf::parse_split(&split_blob(&base), base.clone()).unwrap();
+        assert_eq!(base.first_own_id(), 1);
+        assert_eq!(m.first_own_id(), 5);
+        assert_eq!(m.type_count(), 9);
+        // Own types by kind and name.
+        assert_eq!(m.func_id("mod_fn"), Ok(6));
+        assert_eq!(m.own_type_id(Kind::Func, "mod_fn"), Some(6));
+        assert_eq!(m.type_id(Kind::Typedef, "btf_trace_mod_tp"), Ok(9));
+        assert_eq!(m.kind_of(7), Some(Kind::Ptr));
+        assert_eq!(m.name_of(8), Some("mod_s"));
+        // The prototype, through the split's and the base's types and strings.
+        let p = m.func_proto("mod_fn").unwrap();
+        assert_eq!(
+            p,
+            FuncProto {
+                func_id: 6,
+                proto_id: 5,
+                ret_type_id: 1,
+                params: vec![("arg".into(), 7)],
+            }
+        );
+        assert_eq!(m.name_of(p.ret_type_id), Some("int"));
+        // Base types are visible, but not the module's own.
+        assert_eq!(m.type_id(Kind::Struct, "outer"), Ok(4));
+        assert_eq!(m.own_type_id(Kind::Struct, "outer"), None);
+        assert_eq!(m.field("outer", "in.b").unwrap().offset, 12);
+        // A member named by a base string offset.
+        assert_eq!(m.field("mod_s", "x").unwrap(), Field { offset: 0, size: 4 });
+        assert_eq!(m.struct_size("mod_s"), Ok(4));
+        // The base knows nothing of the module.
+        assert_eq!(
+            base.func_id("mod_fn"),
+            Err(BtfError::NotFound {
+                kind: Kind::Func,
+                name: "mod_fn".into()
+            })
+        );
+        assert_eq!(base.kind_of(6), None);
+        assert_eq!(m.kind_of(10), None);
+        assert_eq!(m.kind_of(0), None, "void");
+    }
+
+    #[test]
+    fn split_btf_never_panics_on_corruption() {
+        let base = std::sync::Arc::new(KernelBtf::parse(&blob()).unwrap());
+        let b = split_blob(&base);
+        for n in 0..b.len() {
+            let _ = KernelBtf::parse_split(&b[..n], base.clone());
+        }
+        for i in 0..b.len() {
+            for bit in [0x01u8, 0x80, 0xff] {
+                let mut c = b.clone();
+                c[i] ^= bit;
+                if let Ok(m) = KernelBtf::parse_split(&c, base.clone()) {
+                    let _ = m.func_proto("mod_fn");
+                    let _ = m.field("mod_s", "x");
+                    let _ = m.type_id(Kind::Typedef, "btf_trace_mod_tp");
+                    for id in 0..12 {
+                        let _ = (m.kind_of(id), m.name_of(id));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_round_trip_their_numbers() {
+        for (k, n, _) in Kind::ALL {
+            assert_eq!(k.raw(), n);
+            assert_eq!(Kind::from_raw(n), Some(k));
+        }
+        assert_eq!(Kind::from_raw(0), None);
+        assert_eq!(Kind::from_raw(20), None);
+        assert_eq!(Kind::Typedef.to_string(), "typedef");
+    }
+
+    #[test]
+    fn module_names_are_plain_file_names() {
+        for bad in ["", ".", "..", "a/b", "../vmlinux", "vmlinux"] {
+            assert_eq!(
+                module(bad).err(),
+                Some(BtfError::NoSuchModule(bad.to_string()))
+            );
+        }
+    }
+
     /// The running kernel's BTF, when it has one: `struct sock` has the fields the bypass
     /// reads, at offsets inside the struct.
     #[test]

@@ -1360,3 +1360,5 @@ fn uapi_numbers_match_the_header() {
         assert_eq!(1 << shift, v, "{name}");
     }
 }
+
+mod btf_load;
