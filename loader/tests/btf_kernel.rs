@@ -174,7 +174,6 @@ fn kernel_btf_lookups_by_kind_and_name() {
     for m in btf::modules().unwrap().iter().take(3) {
         let mb = btf::module(m).unwrap();
         assert_eq!(mb.first_own_id() as usize, k.type_count() + 1, "{m}");
-        assert!(mb.type_count() >= k.type_count(), "{m}");
         // Base types are visible through the module's BTF.
         assert_eq!(mb.type_id(Kind::Struct, "sock").unwrap(), sock, "{m}");
     }
@@ -296,7 +295,14 @@ fn kfunc_call_by_name_reads_the_kernel_skb() {
 
     let mut b = Builder::new();
     b.push(call).ldx(Size::W, R0, R0, len.offset as i16).exit();
-    let p = Program::load(&spec, &b.build().unwrap(), &[]).unwrap();
+    let p = match Program::load(&spec, &b.build().unwrap(), &[]) {
+        Ok(p) => p,
+        // An architecture whose JIT cannot call kernel functions says so in the log.
+        Err(Error::Verifier(v)) if v.log().contains("JIT does not support calling kernel") => {
+            return skip(test, v.reason());
+        }
+        Err(e) => panic!("{e:#}"),
+    };
     let data = packet();
     assert_eq!(test_run(p.as_fd(), &data).unwrap(), data.len() as u32);
 
