@@ -252,26 +252,33 @@ impl ProgramSpec {
         let imm = i32::try_from(id).map_err(|_| BtfError::Malformed(format!("type id {id}")))?;
         let mut call = asm::Insn::call_kfunc(imm);
         if let Some(obj) = obj {
-            let id_of = |b: &BtfObject| b.info().map(|i| i.id).ok();
-            let want = id_of(&obj);
-            let slot = match self.fd_array.iter().skip(1).position(|s| match s {
-                FdSlot::Btf(b) => want.is_some() && id_of(b) == want,
-                _ => false,
-            }) {
-                Some(i) => i + 1,
-                None => {
-                    if self.fd_array.is_empty() {
-                        self.fd_array.push(FdSlot::Btf(obj.clone()));
-                    }
-                    self.fd_array.push(FdSlot::Btf(obj));
-                    self.fd_array.len() - 1
-                }
-            };
-            call.off = i16::try_from(slot).map_err(|_| {
-                Error::InvalidArgument(format!("fd_array slot {slot} is out of a call's range"))
-            })?;
+            call.off = self.module_btf_slot(obj)?;
         }
         Ok(call)
+    }
+
+    /// The `fd_array` slot (never 0) holding module BTF `obj`, or the same BTF object (by
+    /// kernel id), added when absent (at 0 and 1 when the array was empty).
+    pub(crate) fn module_btf_slot(&mut self, obj: BtfObject) -> Result<i16> {
+        let id_of = |b: &BtfObject| b.info().map(|i| i.id).ok();
+        let want = id_of(&obj);
+        let found = self.fd_array.iter().skip(1).position(|s| match s {
+            FdSlot::Btf(b) => *b == obj || (want.is_some() && id_of(b) == want),
+            _ => false,
+        });
+        let slot = match found {
+            Some(i) => i + 1,
+            None => {
+                if self.fd_array.is_empty() {
+                    self.fd_array.push(FdSlot::Btf(obj.clone()));
+                }
+                self.fd_array.push(FdSlot::Btf(obj));
+                self.fd_array.len() - 1
+            }
+        };
+        i16::try_from(slot).map_err(|_| {
+            Error::InvalidArgument(format!("fd_array slot {slot} is out of a call's range"))
+        })
     }
 
     /// With the program's BTF and `func_info` records.

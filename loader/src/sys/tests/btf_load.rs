@@ -293,3 +293,55 @@ fn raw_tracepoint_open_encodes_name_and_prog() {
     assert_eq!(seen[0], b"");
     assert_eq!(seen[1], b"sys_enter\0");
 }
+
+#[test]
+fn module_btf_gets_one_slot_past_zero() {
+    // Kernel ids by fd: the fake answers the BTF info with an id that depends on which
+    // object was opened (7 for `m1` and its duplicate, 9 for `m2`).
+    let m1 = BtfObject::from_fd(File::open("/dev/null").unwrap().into());
+    let m1_again = BtfObject::from_fd(m1.as_fd().try_clone_to_owned().unwrap());
+    let m2 = BtfObject::from_fd(File::open("/dev/null").unwrap().into());
+    let ids: Vec<(i32, u32)> = vec![
+        (m1.as_fd().as_raw_fd(), 7),
+        (m1_again.as_fd().as_raw_fd(), 7),
+        (m2.as_fd().as_raw_fd(), 9),
+    ];
+    fake(
+        move |cmd, b, _| match cmd {
+            Cmd::ObjGetInfoByFd => {
+                let a: InfoAttr = from_bytes(b);
+                let id = ids.iter().find(|x| x.0 as u32 == a.bpf_fd).unwrap().1;
+                answer_info(
+                    b,
+                    &BtfInfoRaw {
+                        id,
+                        kernel_btf: 1,
+                        ..Default::default()
+                    },
+                )
+            }
+            _ => errno(libc::ENOSYS),
+        },
+        |_| {
+            let mut spec = ProgramSpec::new("kf", ProgramType::SchedCls);
+            assert_eq!(spec.module_btf_slot(m1.clone()).unwrap(), 1);
+            assert_eq!(
+                spec.fd_array.len(),
+                2,
+                "slot 0 is filled too: off 0 means vmlinux"
+            );
+            assert_eq!(
+                spec.module_btf_slot(m1_again.clone()).unwrap(),
+                1,
+                "same id"
+            );
+            assert_eq!(spec.module_btf_slot(m2.clone()).unwrap(), 2);
+            assert_eq!(spec.fd_array.len(), 3);
+            // A spec whose array starts with a map keeps it at 0.
+            let mut spec = ProgramSpec::new("kf", ProgramType::SchedCls)
+                .fd_array(vec![FdSlot::Map("m".into())]);
+            assert_eq!(spec.module_btf_slot(m2.clone()).unwrap(), 1);
+            assert_eq!(spec.fd_array[0], FdSlot::Map("m".into()));
+        },
+    );
+}
