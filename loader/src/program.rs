@@ -550,36 +550,25 @@ fn load_program<'m>(
     };
     let mut fds: Vec<BorrowedFd<'_>> = Vec::new();
     if spec.fd_array.is_empty() {
-        if let Some(&(slot, _, insn)) = uses.first() {
-            let Some(maps) = by_position else {
-                return Err(bad(
-                    insn,
-                    format!(
-                        "uses fd_array slot {slot}, and ProgramSpec::fd_array is empty \
-                         (Program::load_with binds maps by name only)"
-                    ),
-                ));
+        for &(slot, is_map, insn) in &uses {
+            let why = match by_position {
+                _ if !is_map => format!(
+                    "a kfunc call in module BTF slot {slot} needs the BTF in \
+                     ProgramSpec::fd_array (see ProgramSpec::kfunc_call)"
+                ),
+                None => format!(
+                    "loads map {slot} by index, and ProgramSpec::fd_array is empty \
+                     (Program::load_with binds maps by name only)"
+                ),
+                Some(maps) if slot >= maps.len() => format!(
+                    "loads map {slot} by index, and {} map(s) were given",
+                    maps.len()
+                ),
+                Some(_) => continue,
             };
-            for &(slot, is_map, insn) in &uses {
-                if !is_map {
-                    return Err(bad(
-                        insn,
-                        format!(
-                            "a kfunc call in module BTF slot {slot} needs the BTF in \
-                             ProgramSpec::fd_array (see ProgramSpec::kfunc_call)"
-                        ),
-                    ));
-                }
-                if slot >= maps.len() {
-                    return Err(bad(
-                        insn,
-                        format!(
-                            "loads map {slot} by index, and {} map(s) were given",
-                            maps.len()
-                        ),
-                    ));
-                }
-            }
+            return Err(bad(insn, why));
+        }
+        if let (false, Some(maps)) = (uses.is_empty(), by_position) {
             fds.extend_from_slice(maps);
         }
     } else {
