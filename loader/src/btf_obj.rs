@@ -2,12 +2,17 @@
 //! carries in its `.BTF` section, which the kernel needs for bpf-to-bpf callbacks
 //! (`func_info`), for maps whose values hold timers or spin locks, and which makes global
 //! functions verifiable one by one, as libbpf loads them.
+//!
+//! A [`BtfObject`] is also how the kernel's own BTF objects are held: vmlinux's and each
+//! module's ([`BtfObject::kernel`], found by name among the kernel's BTF ids), which a
+//! program load names as `attach_btf_obj_fd` or in `fd_array` for a module's function.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
+use crate::btf::BtfError;
 use crate::error::{Error, Result};
-use crate::sys;
+use crate::sys::{self, IdKind};
 
 /// The largest log kept when the kernel refuses a BTF blob.
 const LOG_SIZE: usize = 64 * 1024;
@@ -53,6 +58,67 @@ impl BtfObject {
                 }
             }
         }
+    }
+}
+
+/// What the kernel says about a BTF object (`struct bpf_btf_info`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BtfInfo {
+    /// Kernel-wide id.
+    pub id: u32,
+    /// `"vmlinux"`, a module's name, or empty for BTF a program loaded (5.11+; empty before).
+    pub name: String,
+    /// Whether the kernel made it (vmlinux or a module) rather than `BPF_BTF_LOAD` (5.11+).
+    pub kernel_btf: bool,
+    /// Size of the raw BTF in bytes.
+    pub size: u32,
+}
+
+impl BtfObject {
+    /// Wraps a BTF object fd.
+    pub fn from_fd(fd: OwnedFd) -> BtfObject {
+        BtfObject { fd: Arc::new(fd) }
+    }
+
+    /// Opens the BTF object with kernel id `id` (`BPF_BTF_GET_FD_BY_ID`, Linux 5.4).
+    pub fn from_id(id: u32) -> Result<BtfObject> {
+        Ok(BtfObject::from_fd(sys::get_fd_by_id(IdKind::Btf, id)?))
+    }
+
+    /// The kernel's info: id, name, whether it is kernel BTF.
+    pub fn info(&self) -> Result<BtfInfo> {
+        let (raw, name) = sys::btf_info(self.fd.as_fd())?;
+        Ok(BtfInfo {
+            id: raw.id,
+            name,
+            kernel_btf: raw.kernel_btf != 0,
+            size: raw.btf_size,
+        })
+    }
+
+    /// The kernel's BTF object named `name`: `"vmlinux"` or a module's name, as in
+    /// `/sys/kernel/btf`. Found by walking the BTF ids (`BPF_BTF_GET_NEXT_ID`, opening each
+    /// and reading its info); needs Linux 5.11 (BTF objects have names from then on). Fails
+    /// with [`BtfError::NoSuchModule`] when no kernel BTF object has that name.
+    pub fn kernel(name: &str) -> Result<BtfObject> {
+        let mut id = 0;
+        while let Some(next) = sys::get_next_id(IdKind::Btf, id)? {
+            if next <= id {
+                break;
+            }
+            id = next;
+            let fd = match sys::get_fd_by_id(IdKind::Btf, id) {
+                Ok(fd) => fd,
+                // Freed since the id was listed.
+                Err(e) if e.errno() == Some(libc::ENOENT) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let (info, found) = sys::btf_info(fd.as_fd())?;
+            if info.kernel_btf != 0 && found == name {
+                return Ok(BtfObject::from_fd(fd));
+            }
+        }
+        Err(BtfError::NoSuchModule(name.to_string()).into())
     }
 }
 

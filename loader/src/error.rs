@@ -1,11 +1,13 @@
 //! The crate's [`Error`], which every public operation returns, and [`FeatureError`] (a
 //! missing kernel feature; `features` probes, and re-exports it). A failed system call is a
 //! [`SyscallError`] (owned by `sys`, where calls are made) wrapped in [`Error::Syscall`]. This
-//! module depends only on `sys` and `verifier`, so every other module may use it.
+//! module depends only on `sys`, `verifier` and `btf` (for [`BtfError`]), so every other
+//! module may use it.
 
 use std::io;
 use std::path::PathBuf;
 
+use crate::btf::BtfError;
 pub use crate::sys::SyscallError;
 use crate::verifier::VerifierError;
 
@@ -42,6 +44,9 @@ pub enum Error {
     /// The kernel lacks a feature this operation needs.
     #[error(transparent)]
     Feature(#[from] FeatureError),
+    /// Kernel BTF could not be read, or has no type of the name asked for.
+    #[error(transparent)]
+    Btf(#[from] BtfError),
     /// A program's map references could not be bound.
     #[error("binding maps: {0}")]
     Asm(#[from] asm::AsmError),

@@ -104,6 +104,9 @@ fn load_raw(
         insns,
         prog_flags: 0,
         btf: None,
+        attach_btf_id: 0,
+        attach_fd: None,
+        fd_array: &[],
     };
     crate::env::raise_memlock();
     sys::prog_load(&req, log.map(|b| (b.as_mut_slice(), 1))).map_err(|(e, _)| e)

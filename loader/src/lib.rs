@@ -8,7 +8,9 @@
 //! - [`map`], [`program`], [`link`], [`cgroup`], [`sk_msg`]: typed objects, one file per kind.
 //! - [`verifier`]: [`VerifierError`] (reason + instruction first, whole log with `{:#}`) and
 //!   [`LoadStats`].
-//! - [`btf`]: the running kernel's BTF, far enough to find a kernel struct's fields.
+//! - [`btf`]: the running kernel's BTF (and modules'), far enough to find a kernel struct's
+//!   fields and any type's id by name; [`btf_obj`]: BTF objects in the kernel.
+//! - [`tracing`]: attaching BTF-typed tracing programs (`BPF_RAW_TRACEPOINT_OPEN`).
 //! - [`features`]: cached probes by trying; [`FeatureError::Missing`] names what is missing.
 //! - [`env`](mod@env): cgroup v2 mount discovery, cgroup path checks, bpffs, pin dirs, memlock.
 //! - [`lock`]: [`lock::PinDirLock`], one operation at a time on a pin directory (`flock(2)`).
@@ -56,6 +58,7 @@ pub mod sk_msg;
 mod sys;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tracing;
 pub mod verifier;
 
 pub use cgroup::{AttachMode, CgroupAttachment, QueryResult};
@@ -64,7 +67,7 @@ pub use features::{Feature, FeatureError};
 pub use legacy::ProgAttachment;
 pub use link::{Link, LinkInfo, LinkType};
 pub use map::{Map, MapInfo, MapSpec, MapType, UpdateFlags};
-pub use program::{AttachType, ProgInfo, Program, ProgramSpec, ProgramType};
+pub use program::{AttachType, FdSlot, ProgInfo, Program, ProgramSpec, ProgramType, SharedFd};
 pub use verifier::{LoadStats, VerifierError};
 
 /// Map creation flags (`BPF_F_*`) a [`MapSpec`] may carry.

@@ -14,6 +14,10 @@ use crate::sys::{self, attr, consts};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LinkType {
+    /// `BPF_LINK_TYPE_RAW_TRACEPOINT`: a raw tracepoint or `tp_btf` program.
+    RawTracepoint,
+    /// `BPF_LINK_TYPE_TRACING`: fentry, fexit, fmod_ret or LSM (a trampoline).
+    Tracing,
     /// `BPF_LINK_TYPE_CGROUP`.
     Cgroup,
     /// `BPF_LINK_TYPE_SOCKMAP` (6.10).
@@ -26,6 +30,8 @@ impl LinkType {
     /// The type of a UAPI number.
     pub fn from_raw(n: u32) -> LinkType {
         match n {
+            consts::BPF_LINK_TYPE_RAW_TRACEPOINT => LinkType::RawTracepoint,
+            consts::BPF_LINK_TYPE_TRACING => LinkType::Tracing,
             consts::BPF_LINK_TYPE_CGROUP => LinkType::Cgroup,
             consts::BPF_LINK_TYPE_SOCKMAP => LinkType::Sockmap,
             n => LinkType::Other(n),
@@ -64,7 +70,7 @@ impl LinkInfo {
                 None,
                 Some(r.union[0] as u32),
             ),
-            LinkType::Other(_) => (None, None, None),
+            _ => (None, None, None),
         };
         LinkInfo {
             id: r.id,

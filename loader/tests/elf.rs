@@ -398,10 +398,59 @@ fn unknown_sections_still_parse_but_do_not_load() {
     assert_eq!(obj.programs[0].kind, None);
     assert!(obj.programs[0].spec("GPL").is_err());
     let bytes = Writer::new("GPL")
-        .program("fentry/tcp_connect", "f", &b.build().unwrap())
+        .program("freplace/handler", "f", &b.build().unwrap())
         .finish()
         .unwrap();
     let obj = Object::parse(&bytes).unwrap();
     let e = obj.programs[0].spec("GPL").unwrap_err().to_string();
     assert!(e.contains("BTF attach target"), "{e}");
+}
+
+/// fentry, fexit, tp_btf and lsm sections get their attach target from kernel BTF (read
+/// from /sys/kernel/btf: the test skips without it; no bpf() call is made).
+#[test]
+fn btf_target_sections_resolve_in_kernel_btf() {
+    let k = match loader::btf::vmlinux() {
+        Ok(k) => k,
+        Err(e) => return eprintln!("SKIP btf_target_sections_resolve_in_kernel_btf: {e}"),
+    };
+    let mut b = asm::Builder::new();
+    b.mov64(asm::Reg::R0, 0).exit();
+    let prog = b.build().unwrap();
+    let spec_of = |section: &str| {
+        let bytes = Writer::new("GPL")
+            .program(section, "f", &prog)
+            .finish()
+            .unwrap();
+        Object::parse(&bytes).unwrap().programs[0].spec("GPL")
+    };
+    let s = spec_of("fentry.s/tcp_connect").unwrap();
+    assert_eq!(s.attach_btf_id, Some(k.func_id("tcp_connect").unwrap()));
+    assert_eq!(
+        s.expected_attach_type,
+        Some(loader::AttachType::TraceFentry)
+    );
+    assert_eq!(s.prog_flags, uapi::bpf::BPF_F_SLEEPABLE);
+    let s = spec_of("tp_btf/sched_switch").unwrap();
+    let td = k
+        .type_id(loader::btf::Kind::Typedef, "btf_trace_sched_switch")
+        .unwrap();
+    assert_eq!(s.attach_btf_id, Some(td));
+    assert_eq!(s.prog_flags, 0);
+    match spec_of("fexit/no_such_function_tcpbypass") {
+        Err(loader::Error::Object { object, source }) => {
+            assert!(
+                object.contains("fexit/no_such_function_tcpbypass"),
+                "{object}"
+            );
+            assert!(
+                matches!(
+                    *source,
+                    loader::Error::Btf(loader::btf::BtfError::NotFound { .. })
+                ),
+                "{source:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -86,10 +86,16 @@ pub mod bpf {
             BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
             /// List the programs attached to a target.
             BPF_PROG_QUERY: u32 = 16;
+            /// Open a raw tracepoint (or a BTF-typed tracing program's attach point).
+            BPF_RAW_TRACEPOINT_OPEN: u32 = 17;
             /// Load BTF.
             BPF_BTF_LOAD: u32 = 18;
+            /// Open a BTF object by id.
+            BPF_BTF_GET_FD_BY_ID: u32 = 19;
             /// Make a map read-only for programs' writers.
             BPF_MAP_FREEZE: u32 = 22;
+            /// Iterate over BTF object ids.
+            BPF_BTF_GET_NEXT_ID: u32 = 23;
             /// Create a link.
             BPF_LINK_CREATE: u32 = 28;
             /// Replace a link's program.
@@ -298,6 +304,10 @@ pub mod bpf {
             /// `enum bpf_attach_type`.
             BPF_LSM_CGROUP: u32 = 43;
 
+            /// `enum bpf_link_type`: a raw tracepoint (and `tp_btf`).
+            BPF_LINK_TYPE_RAW_TRACEPOINT: u32 = 1;
+            /// `enum bpf_link_type`: fentry, fexit, fmod_ret, lsm (trampolines).
+            BPF_LINK_TYPE_TRACING: u32 = 2;
             /// `enum bpf_link_type`.
             BPF_LINK_TYPE_CGROUP: u32 = 3;
 

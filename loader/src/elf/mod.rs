@@ -59,8 +59,12 @@ fn takes_btf(m: &ObjectMap) -> bool {
 /// Loading an [`ObjectProgram`].
 pub trait ObjectProgramExt {
     /// The spec to load this program with: the symbol name, the section's program and
-    /// expected attach type, and `license`. An [`Error::Unsupported`] when the
-    /// section name is unknown or the type needs a BTF attach target.
+    /// expected attach type, and `license`. For `fentry[.s]/`, `fexit[.s]/`,
+    /// `fmod_ret[.s]/`, `tp_btf/` and `lsm[.s]/` sections, the attach target after the `/` is
+    /// looked up in kernel BTF ([`ProgramSpec::tracing`], [`ProgramSpec::lsm`]; an
+    /// [`Error::Object`] naming the program when it is absent). An [`Error::Unsupported`]
+    /// when the section name is unknown or the type needs a BTF attach target this loader
+    /// does not resolve (iter, struct_ops, freplace, lsm_cgroup).
     fn spec(&self, license: &str) -> Result<ProgramSpec>;
 }
 
@@ -73,20 +77,52 @@ impl ObjectProgramExt for ObjectProgram {
                 self.name, self.section
             ))
         })?;
-        if kind.needs_btf_target {
-            return Err(Error::Unsupported(format!(
-                "program {} (section {:?}): {} programs need a BTF attach target \
-                 (attach_btf_id), which this loader does not resolve",
-                self.name, self.section, kind.prefix
-            )));
-        }
-        let mut spec = ProgramSpec::new(&self.name, kind.prog_type).license(license);
+        let mut spec = if kind.needs_btf_target {
+            btf_target_spec(self, kind)?.license(license)
+        } else {
+            ProgramSpec::new(&self.name, kind.prog_type).license(license)
+        };
         if let Some(a) = kind.expected_attach_type {
             spec = spec.expected_attach_type(a);
         }
         spec.prog_flags |= kind.prog_flags;
         Ok(spec)
     }
+}
+
+/// The spec of a program whose section names a BTF attach target (`fentry/tcp_connect`):
+/// the target resolved in kernel BTF.
+fn btf_target_spec(p: &ObjectProgram, kind: SectionKind) -> Result<ProgramSpec> {
+    use crate::program::{AttachType, ProgramType};
+    let target = p
+        .section
+        .strip_prefix(kind.prefix)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|t| !t.is_empty());
+    let resolved = match (kind.prog_type, kind.expected_attach_type, target) {
+        (
+            ProgramType::Tracing,
+            Some(
+                at @ (AttachType::TraceFentry
+                | AttachType::TraceFexit
+                | AttachType::ModifyReturn
+                | AttachType::TraceRawTp),
+            ),
+            Some(t),
+        ) => ProgramSpec::tracing(&p.name, at, t),
+        (ProgramType::Lsm, Some(AttachType::LsmMac), Some(t)) => ProgramSpec::lsm(&p.name, t),
+        _ => {
+            return Err(Error::Unsupported(format!(
+                "program {} (section {:?}): {} programs need a BTF attach target \
+                 (attach_btf_id) that this loader does not resolve",
+                p.name, p.section, kind.prefix
+            )))
+        }
+    };
+    resolved.map_err(|e| Error::Object {
+        object: format!("program {} (section {:?})", p.name, p.section),
+        source: Box::new(e),
+    })
 }
 
 /// Loading an [`Object`]: its BTF, its maps, its programs.

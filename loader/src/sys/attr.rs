@@ -154,6 +154,16 @@ pub struct LinkCreateAttr {
     pub _union: [u64; 3],
 }
 
+/// `BPF_RAW_TRACEPOINT_OPEN` (`name` 0 for BTF-typed tracing programs, which know their
+/// attach point from the load).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RawTracepointAttr {
+    pub name: u64,
+    pub prog_fd: u32,
+    pub _pad0: u32,
+}
+
 /// `BPF_LINK_UPDATE`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -217,6 +227,18 @@ pub struct ProgInfoRaw {
     pub _pad0: u32,
 }
 
+/// `struct bpf_btf_info`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BtfInfoRaw {
+    pub btf: u64,
+    pub btf_size: u32,
+    pub id: u32,
+    pub name: u64,
+    pub name_len: u32,
+    pub kernel_btf: u32,
+}
+
 /// `struct bpf_map_info`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -266,6 +288,8 @@ unsafe impl Pod for QueryAttr {}
 unsafe impl Pod for LinkCreateAttr {}
 unsafe impl Pod for LinkUpdateAttr {}
 unsafe impl Pod for LinkDetachAttr {}
+unsafe impl Pod for RawTracepointAttr {}
+unsafe impl Pod for BtfInfoRaw {}
 unsafe impl Pod for ProgInfoRaw {}
 unsafe impl Pod for MapInfoRaw {}
 unsafe impl Pod for LinkInfoRaw {}
@@ -282,6 +306,8 @@ const _: () = {
     assert!(std::mem::size_of::<LinkCreateAttr>() == 48);
     assert!(std::mem::size_of::<LinkUpdateAttr>() == 16);
     assert!(std::mem::size_of::<LinkDetachAttr>() == 4);
+    assert!(std::mem::size_of::<RawTracepointAttr>() == 16);
+    assert!(std::mem::size_of::<BtfInfoRaw>() == 32);
     assert!(std::mem::size_of::<ProgInfoRaw>() == 232);
     assert!(std::mem::size_of::<MapInfoRaw>() == 88);
     assert!(std::mem::size_of::<LinkInfoRaw>() == 48);

@@ -7,7 +7,8 @@
 
 pub use uapi::bpf::{
     BPF_ANY, BPF_EXIST, BPF_F_ALLOW_MULTI, BPF_F_NO_PREALLOC, BPF_F_QUERY_EFFECTIVE, BPF_F_RDONLY,
-    BPF_F_REPLACE, BPF_F_WRONLY, BPF_LINK_TYPE_CGROUP, BPF_LINK_TYPE_SOCKMAP, BPF_NOEXIST,
+    BPF_F_REPLACE, BPF_F_SLEEPABLE, BPF_F_WRONLY, BPF_LINK_TYPE_CGROUP,
+    BPF_LINK_TYPE_RAW_TRACEPOINT, BPF_LINK_TYPE_SOCKMAP, BPF_LINK_TYPE_TRACING, BPF_NOEXIST,
 };
 pub use uapi::magic::{BPF_FS_MAGIC, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, TMPFS_MAGIC};
 
@@ -47,8 +48,14 @@ pub enum Cmd {
     ObjGetInfoByFd = uapi::bpf::BPF_OBJ_GET_INFO_BY_FD,
     /// `BPF_PROG_QUERY`.
     ProgQuery = uapi::bpf::BPF_PROG_QUERY,
+    /// `BPF_RAW_TRACEPOINT_OPEN`.
+    RawTracepointOpen = uapi::bpf::BPF_RAW_TRACEPOINT_OPEN,
     /// `BPF_BTF_LOAD`.
     BtfLoad = uapi::bpf::BPF_BTF_LOAD,
+    /// `BPF_BTF_GET_FD_BY_ID`.
+    BtfGetFdById = uapi::bpf::BPF_BTF_GET_FD_BY_ID,
+    /// `BPF_BTF_GET_NEXT_ID`.
+    BtfGetNextId = uapi::bpf::BPF_BTF_GET_NEXT_ID,
     /// `BPF_MAP_FREEZE`.
     MapFreeze = uapi::bpf::BPF_MAP_FREEZE,
     /// `BPF_LINK_CREATE`.
@@ -83,7 +90,10 @@ impl Cmd {
             Cmd::MapGetFdById => "BPF_MAP_GET_FD_BY_ID",
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Cmd::ProgQuery => "BPF_PROG_QUERY",
+            Cmd::RawTracepointOpen => "BPF_RAW_TRACEPOINT_OPEN",
             Cmd::BtfLoad => "BPF_BTF_LOAD",
+            Cmd::BtfGetFdById => "BPF_BTF_GET_FD_BY_ID",
+            Cmd::BtfGetNextId => "BPF_BTF_GET_NEXT_ID",
             Cmd::MapFreeze => "BPF_MAP_FREEZE",
             Cmd::LinkCreate => "BPF_LINK_CREATE",
             Cmd::LinkUpdate => "BPF_LINK_UPDATE",

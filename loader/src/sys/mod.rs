@@ -273,7 +273,7 @@ pub(crate) fn map_get_next_key(
 }
 
 /// What `BPF_PROG_LOAD` needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ProgLoad<'a> {
     /// `enum bpf_prog_type`.
     pub prog_type: u32,
@@ -290,6 +290,14 @@ pub struct ProgLoad<'a> {
     /// The program's BTF (`prog_btf_fd`) and its `func_info` records (instruction index,
     /// FUNC type id), when it has them.
     pub btf: Option<(BorrowedFd<'a>, &'a [(u32, u32)])>,
+    /// `attach_btf_id`: the BTF type id of the attach target (0: none).
+    pub attach_btf_id: u32,
+    /// The word shared by `attach_prog_fd` and `attach_btf_obj_fd`: the target program, or
+    /// the module BTF object `attach_btf_id` belongs to.
+    pub attach_fd: Option<BorrowedFd<'a>>,
+    /// `fd_array`: the fds that `BPF_PSEUDO_MAP_IDX` loads and module kfunc calls index
+    /// (not passed when empty).
+    pub fd_array: &'a [BorrowedFd<'a>],
 }
 
 /// How many times `BPF_PROG_LOAD` is retried when the kernel says EAGAIN.
@@ -310,8 +318,14 @@ pub fn prog_load(
         prog_flags: req.prog_flags,
         prog_name: obj_name(req.name),
         expected_attach_type: req.expected_attach_type,
+        attach_btf_id: req.attach_btf_id,
+        attach_prog_fd: req.attach_fd.map_or(0, raw),
         ..Default::default()
     };
+    let fd_array: Vec<i32> = req.fd_array.iter().map(|fd| fd.as_raw_fd()).collect();
+    if !fd_array.is_empty() {
+        a.fd_array = ptr(fd_array.as_ptr());
+    }
     let func_info: Vec<u8> = req
         .btf
         .map(|(_, recs)| {
@@ -576,6 +590,8 @@ pub enum IdKind {
     Map,
     /// A link.
     Link,
+    /// A BTF object (the kernel's, a module's, or one loaded with `BPF_BTF_LOAD`).
+    Btf,
 }
 
 /// `BPF_{PROG,MAP,LINK}_GET_FD_BY_ID`.
@@ -584,6 +600,7 @@ pub fn get_fd_by_id(kind: IdKind, id: u32) -> Result<OwnedFd, SyscallError> {
         IdKind::Prog => Cmd::ProgGetFdById,
         IdKind::Map => Cmd::MapGetFdById,
         IdKind::Link => Cmd::LinkGetFdById,
+        IdKind::Btf => Cmd::BtfGetFdById,
     };
     let mut a = GetIdAttr {
         start_id: id,
@@ -600,6 +617,7 @@ pub fn get_next_id(kind: IdKind, start: u32) -> Result<Option<u32>, SyscallError
         IdKind::Prog => Cmd::ProgGetNextId,
         IdKind::Map => Cmd::MapGetNextId,
         IdKind::Link => Cmd::LinkGetNextId,
+        IdKind::Btf => Cmd::BtfGetNextId,
     };
     let mut a = GetIdAttr {
         start_id: start,
@@ -610,4 +628,34 @@ pub fn get_next_id(kind: IdKind, start: u32) -> Result<Option<u32>, SyscallError
         Err(e) if is_errno(&e, libc::ENOENT) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` for a BTF object, with its name (`"vmlinux"`, a module's name, or
+/// empty for BTF loaded by a program).
+pub fn btf_info(fd: BorrowedFd<'_>) -> Result<(BtfInfoRaw, String), SyscallError> {
+    // MODULE_NAME_LEN is 56 bytes; leave room for a NUL.
+    let mut name = [0u8; 64];
+    let mut info = BtfInfoRaw {
+        name: ptr(name.as_mut_ptr()),
+        name_len: name.len() as u32,
+        ..Default::default()
+    };
+    obj_info_into(fd, &mut info)?;
+    info.name = 0;
+    Ok((info, name_str(&name)))
+}
+
+/// `BPF_RAW_TRACEPOINT_OPEN`: attaches `prog` to the raw tracepoint `name`, or, with `None`,
+/// to the target it was loaded for (BTF-typed tracing programs). Returns the link fd.
+pub fn raw_tracepoint_open(
+    prog: BorrowedFd<'_>,
+    name: Option<&CStr>,
+) -> Result<OwnedFd, SyscallError> {
+    let mut a = RawTracepointAttr {
+        name: name.map_or(0, |n| ptr(n.as_ptr())),
+        prog_fd: raw(prog),
+        _pad0: 0,
+    };
+    let fd = bpf(Cmd::RawTracepointOpen, &mut a)?;
+    own_fd(fd, Cmd::RawTracepointOpen.name())
 }

@@ -444,6 +444,9 @@ fn eagain_is_retried_a_bounded_number_of_times() {
         insns: &req_insns,
         prog_flags: 0,
         btf: None,
+        attach_btf_id: 0,
+        attach_fd: None,
+        fd_array: &[],
     };
     fake(
         |_, _, n| if n < 3 { errno(libc::EAGAIN) } else { new_fd() },
@@ -1005,6 +1008,11 @@ fn attr_layouts_match_the_header() {
         core_relos,
         core_relo_rec_size
     );
+    // attach_btf_obj_fd shares attach_prog_fd's word (an anonymous union).
+    assert_eq!(
+        find(pl, "attach_btf_obj_fd"),
+        Some(offset_of!(ProgLoadAttr, attach_prog_fd))
+    );
     // log_true_size (6.4) follows core_relo_rec_size where the header has it.
     if let Some(o) = find(pl, "log_true_size") {
         assert_eq!(o, offset_of!(ProgLoadAttr, log_true_size));
@@ -1082,6 +1090,15 @@ fn attr_layouts_match_the_header() {
         .find(|c| c.name.as_deref() == Some("link_detach"))
         .unwrap();
     check_offsets!(ld, LinkDetachAttr, link_fd);
+
+    let rt = attr
+        .children
+        .iter()
+        .find(|c| c.name.as_deref() == Some("raw_tracepoint"))
+        .unwrap();
+    check_offsets!(rt, RawTracepointAttr, name, prog_fd);
+    // 6.10 appends `cookie` at 16: ours stops before it, and the kernel zero-fills the rest.
+    assert!(rt.size >= size_of::<RawTracepointAttr>());
 }
 
 #[test]
@@ -1157,6 +1174,10 @@ fn info_layouts_match_the_header() {
     );
     assert_eq!(find(&m, "type"), Some(offset_of!(MapInfoRaw, map_type)));
     assert!(m.size >= size_of::<MapInfoRaw>());
+
+    let b = parse_type(h, "struct", "bpf_btf_info");
+    check_offsets!(&b, BtfInfoRaw, btf, btf_size, id, name, name_len, kernel_btf);
+    assert_eq!(b.size, size_of::<BtfInfoRaw>());
 
     let l = parse_type(h, "struct", "bpf_link_info");
     assert_eq!(find(&l, "type"), Some(offset_of!(LinkInfoRaw, link_type)));
@@ -1339,3 +1360,5 @@ fn uapi_numbers_match_the_header() {
         assert_eq!(1 << shift, v, "{name}");
     }
 }
+
+mod btf_load;
