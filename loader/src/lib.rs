@@ -6,6 +6,10 @@
 //!
 //! - `sys` (private) owns `bpf()` and the only `unsafe`: `#[repr(C)]` attributes, fds.
 //! - [`map`], [`program`], [`link`], [`cgroup`], [`sk_msg`]: typed objects, one file per kind.
+//! - [`attach`]: every other attach kind, one file each: [`attach::raw`] (`BPF_PROG_ATTACH`
+//!   and `BPF_LINK_CREATE` for any type), [`attach::xdp`], [`attach::tcx`],
+//!   [`attach::socket_filter`], [`attach::sk_skb`], [`attach::sk_lookup`], [`attach::perf`]
+//!   (kprobes, tracepoints) and [`attach::tracing`] (tp_btf, fentry/fexit, lsm).
 //! - [`verifier`]: [`VerifierError`] (reason + instruction first, whole log with `{:#}`) and
 //!   [`LoadStats`].
 //! - [`btf`]: the running kernel's BTF, far enough to find a kernel struct's fields.
@@ -39,6 +43,7 @@
 
 #![warn(missing_docs)]
 
+pub mod attach;
 pub mod btf;
 pub mod btf_obj;
 pub mod cgroup;
@@ -58,6 +63,8 @@ mod sys;
 pub mod testing;
 pub mod verifier;
 
+pub use attach::perf::PerfAttachment;
+pub use attach::raw::{LinkExtra, LinkTarget};
 pub use cgroup::{AttachMode, CgroupAttachment, QueryResult};
 pub use error::{Error, Result, SyscallError};
 pub use features::{Feature, FeatureError};

@@ -18,6 +18,19 @@ pub enum LinkType {
     Cgroup,
     /// `BPF_LINK_TYPE_SOCKMAP` (6.10).
     Sockmap,
+    /// `BPF_LINK_TYPE_RAW_TRACEPOINT` (raw tracepoints and tp_btf through
+    /// `BPF_RAW_TRACEPOINT_OPEN`, 5.8).
+    RawTracepoint,
+    /// `BPF_LINK_TYPE_TRACING` (fentry, fexit, fmod_ret, lsm, 5.8).
+    Tracing,
+    /// `BPF_LINK_TYPE_NETNS` (flow dissector 5.8, sk_lookup 5.9).
+    Netns,
+    /// `BPF_LINK_TYPE_XDP` (5.9).
+    Xdp,
+    /// `BPF_LINK_TYPE_PERF_EVENT` (kprobe, tracepoint, perf event programs, 5.15).
+    PerfEvent,
+    /// `BPF_LINK_TYPE_TCX` (6.6).
+    Tcx,
     /// Any other type, by number.
     Other(u32),
 }
@@ -28,6 +41,12 @@ impl LinkType {
         match n {
             consts::BPF_LINK_TYPE_CGROUP => LinkType::Cgroup,
             consts::BPF_LINK_TYPE_SOCKMAP => LinkType::Sockmap,
+            consts::BPF_LINK_TYPE_RAW_TRACEPOINT => LinkType::RawTracepoint,
+            consts::BPF_LINK_TYPE_TRACING => LinkType::Tracing,
+            consts::BPF_LINK_TYPE_NETNS => LinkType::Netns,
+            consts::BPF_LINK_TYPE_XDP => LinkType::Xdp,
+            consts::BPF_LINK_TYPE_PERF_EVENT => LinkType::PerfEvent,
+            consts::BPF_LINK_TYPE_TCX => LinkType::Tcx,
             n => LinkType::Other(n),
         }
     }
@@ -42,7 +61,7 @@ pub struct LinkInfo {
     pub link_type: LinkType,
     /// The id of the attached program (0 once detached).
     pub prog_id: u32,
-    /// Where the program is attached, for cgroup and sockmap links.
+    /// Where the program is attached, for cgroup, sockmap, netns and tcx links.
     pub attach_type: Option<AttachType>,
     /// The cgroup's id (its inode number), for cgroup links.
     pub cgroup_id: Option<u64>,
@@ -64,7 +83,14 @@ impl LinkInfo {
                 None,
                 Some(r.union[0] as u32),
             ),
-            LinkType::Other(_) => (None, None, None),
+            // netns: netns_ino (u32 at 16), attach_type (u32 at 20); tcx: ifindex (u32 at 16),
+            // attach_type (u32 at 20).
+            LinkType::Netns | LinkType::Tcx => (
+                Some(AttachType::from_raw((r.union[0] >> 32) as u32)),
+                None,
+                None,
+            ),
+            _ => (None, None, None),
         };
         LinkInfo {
             id: r.id,
