@@ -43,13 +43,18 @@ impl PerfAttachment {
         self.event.as_fd()
     }
 
-    /// Detaches now: detaches the link, or disables the event (closing it then detaches the
-    /// program).
+    /// Detaches now, even when the link is pinned: `BPF_LINK_DETACH` where the kernel
+    /// supports it for perf-event links, else the event is disabled (so the program no longer
+    /// runs) and closed.
     pub fn detach(self) -> Result<()> {
-        match &self.link {
-            Some(l) => Ok(sys::link_detach(l.as_fd())?),
-            None => Ok(sys::perf_event_enable(self.event.as_fd(), false)?),
+        if let Some(l) = &self.link {
+            match sys::link_detach(l.as_fd()) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
+        Ok(sys::perf_event_enable(self.event.as_fd(), false)?)
     }
 }
 
