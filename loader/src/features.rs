@@ -336,3 +336,125 @@ pub const PROBED: [Feature; 14] = [
 pub fn bpf_usable() -> Result<(), crate::Error> {
     Map::create(&MapSpec::new("probe", MapType::Array, 4, 4, 1)).map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::IntoRawFd;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::sys::attr::{from_bytes, ProgLoadAttr};
+    use crate::sys::{poke, with_fake, Cmd};
+
+    /// How the fake kernel answers the helper load (the program type's own trivial load
+    /// succeeds unless `type_ok` is false).
+    #[derive(Clone, Copy)]
+    enum Answer {
+        Loads,
+        Fails(i32, &'static str),
+    }
+
+    /// Runs `probe_helper(t, h)` against a fake kernel; returns the answer and the
+    /// `expected_attach_type` of every load.
+    fn run(
+        t: ProgramType,
+        type_ok: bool,
+        answer: Answer,
+    ) -> (Result<bool, SyscallError>, Vec<u32>) {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        let r = with_fake(
+            move |cmd, bytes| {
+                assert_eq!(cmd, Cmd::ProgLoad);
+                let a: ProgLoadAttr = from_bytes(bytes);
+                s.borrow_mut().push(a.expected_attach_type);
+                let trivial = a.insn_cnt == 2;
+                let (errno, log) = match (trivial, type_ok, answer) {
+                    (true, true, _) | (false, _, Answer::Loads) => {
+                        return Ok(File::open("/dev/null")?.into_raw_fd() as i64)
+                    }
+                    (true, false, _) => (libc::EINVAL, ""),
+                    (false, _, Answer::Fails(e, log)) => (e, log),
+                };
+                if a.log_size > 0 && !log.is_empty() {
+                    let mut text = log.as_bytes().to_vec();
+                    text.push(0);
+                    poke(a.log_buf, &text);
+                }
+                Err(io::Error::from_raw_os_error(errno))
+            },
+            || probe_helper(t, Helper::GetSocketCookie),
+        );
+        let seen = seen.borrow().clone();
+        (r, seen)
+    }
+
+    #[test]
+    fn an_unsupported_program_type_has_no_helpers() {
+        let (r, _) = run(ProgramType::SockOps, false, Answer::Loads);
+        assert!(!r.unwrap());
+    }
+
+    #[test]
+    fn a_failure_without_a_log_is_an_error_not_a_yes() {
+        let (r, loads) = run(ProgramType::SockOps, true, Answer::Fails(libc::EINVAL, ""));
+        assert_eq!(r.unwrap_err().errno(), Some(libc::EINVAL));
+        assert_eq!(loads.len(), 2, "the type first, then the helper");
+        let (r, _) = run(ProgramType::SockOps, true, Answer::Fails(libc::E2BIG, ""));
+        assert!(r.is_err());
+        let (r, _) = run(ProgramType::SockOps, true, Answer::Fails(libc::EPERM, ""));
+        assert_eq!(r.unwrap_err().errno(), Some(libc::EPERM));
+    }
+
+    #[test]
+    fn the_verifiers_unknown_func_is_a_no() {
+        for log in [
+            "0: R1=ctx() R10=fp0\n4: (85) call bpf_get_socket_cookie#46\nunknown func bpf_get_socket_cookie#46\n",
+            "4: (85) call unknown#46\ninvalid func unknown#46\n",
+            "program of this type cannot use helper bpf_get_socket_cookie#46\n",
+        ] {
+            let (r, _) = run(ProgramType::Xdp, true, Answer::Fails(libc::EINVAL, log));
+            assert!(!r.unwrap(), "{log}");
+        }
+    }
+
+    #[test]
+    fn a_load_is_a_yes_and_so_is_an_argument_complaint_after_the_call() {
+        let (r, _) = run(ProgramType::SockOps, true, Answer::Loads);
+        assert!(r.unwrap());
+        let log = "4: (85) call bpf_get_socket_cookie#46\nR1 type=ctx expected=sock\n";
+        let (r, _) = run(ProgramType::SockOps, true, Answer::Fails(libc::EACCES, log));
+        assert!(r.unwrap());
+        // A log that never reached the call says nothing about the helper.
+        let (r, _) = run(
+            ProgramType::SockOps,
+            true,
+            Answer::Fails(libc::EINVAL, "R0 !read_ok\n"),
+        );
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn types_that_need_one_get_an_expected_attach_type() {
+        let (_, loads) = run(ProgramType::CgroupSockAddr, true, Answer::Loads);
+        assert_eq!(loads, vec![AttachType::CgroupInet4Connect.raw(); 2]);
+        let (_, loads) = run(ProgramType::CgroupSockopt, true, Answer::Loads);
+        assert_eq!(loads, vec![AttachType::CgroupGetsockopt.raw(); 2]);
+        let (_, loads) = run(ProgramType::SkLookup, true, Answer::Loads);
+        assert_eq!(loads, vec![AttachType::SkLookup.raw(); 2]);
+        let (_, loads) = run(ProgramType::SockOps, true, Answer::Loads);
+        assert_eq!(loads, vec![0; 2]);
+    }
+
+    #[test]
+    fn btf_target_types_are_not_guessed() {
+        for t in [ProgramType::Tracing, ProgramType::Lsm, ProgramType::Ext] {
+            let (r, loads) = run(t, true, Answer::Loads);
+            assert!(r.is_err(), "{t}");
+            assert!(loads.is_empty(), "nothing asked of the kernel for {t}");
+        }
+    }
+}
