@@ -1,8 +1,10 @@
 //! Feature probes: what this kernel can do, found by trying (tiny programs, throwaway maps,
-//! deliberately invalid fds), never by version number. Answers are cached for the process.
+//! deliberately invalid fds, links on the loopback device of a throwaway network namespace),
+//! never by version number. Answers are cached for the process.
 //!
-//! A probe that cannot run at all (no privileges) is a [`FeatureError::Probe`], not a "no",
-//! and is not cached.
+//! A probe that cannot run at all (no privileges), or whose answer is not conclusive (a helper
+//! load refused without a verifier log), is a [`FeatureError::Probe`], not a "no", and is not
+//! cached.
 
 use std::collections::HashMap;
 use std::fmt;

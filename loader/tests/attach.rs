@@ -793,3 +793,25 @@ fn helper_probes_tell_known_from_unknown() {
     // Tracing types need a BTF target to probe: an error, never a guess.
     assert!(features::probe(Feature::Helper(ProgramType::Tracing, Helper::MapLookupElem)).is_err());
 }
+
+#[test]
+fn cgroup_attach_refuses_other_attach_types() {
+    require_kernel!("cgroup_attach_refuses_other_attach_types");
+    let cg = TempCgroup::new().unwrap();
+    let mut b = Builder::new();
+    b.mov64(R0, 2).exit();
+    let prog = Program::load(
+        &ProgramSpec::new("xdp", ProgramType::Xdp),
+        &b.build().unwrap(),
+        &[],
+    )
+    .unwrap();
+    assert!(matches!(
+        cgroup::attach(&prog, cg.path(), AttachType::Xdp, AttachMode::Auto),
+        Err(loader::Error::InvalidArgument(_))
+    ));
+    assert!(cgroup::is_cgroup_attach_type(
+        AttachType::CgroupInetSockRelease
+    ));
+    assert!(!cgroup::is_cgroup_attach_type(AttachType::SkLookup));
+}
