@@ -52,7 +52,7 @@ impl fmt::Display for Feature {
             Feature::Helper(t, h) => write!(f, "helper {}#{} in {t} programs", h.name(), h.id()),
             Feature::XdpLink => f.write_str("bpf_link for XDP (Linux 5.9)"),
             Feature::TcxLink => f.write_str(
-                "tcx links (Linux 6.6; the classic tc clsact/cls_bpf fallback is not implemented)",
+                "tcx links (Linux 6.6; attach::tcx::attach_any falls back to classic tc)",
             ),
             Feature::NetnsLink => f.write_str("bpf_link for sk_lookup on a netns (Linux 5.9)"),
             Feature::PerfEventLink => {

@@ -7,8 +7,8 @@
 //! - `sys` (private) owns `bpf()` and the only `unsafe`: `#[repr(C)]` attributes, fds.
 //! - [`map`], [`program`], [`link`], [`cgroup`], [`sk_msg`]: typed objects, one file per kind.
 //! - [`attach`]: every other attach kind, one file each: [`attach::raw`] (`BPF_PROG_ATTACH`
-//!   and `BPF_LINK_CREATE` for any type), [`attach::xdp`], [`attach::tcx`],
-//!   [`attach::socket_filter`], [`attach::sk_skb`], [`attach::sk_lookup`], [`attach::perf`]
+//!   and `BPF_LINK_CREATE` for any type), [`attach::xdp`], [`attach::tcx`], [`attach::tc`]
+//!   (classic tc over rtnetlink), [`attach::socket_filter`], [`attach::sk_skb`], [`attach::sk_lookup`], [`attach::perf`]
 //!   (kprobes, tracepoints) and [`attach::tracing`] (tp_btf, fentry/fexit, lsm).
 //! - [`verifier`]: [`VerifierError`] (reason + instruction first, whole log with `{:#}`) and
 //!   [`LoadStats`].

@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 
 use asm::{AtomicOp, Builder, Helper, Reg::*, Size};
-use loader::attach::{perf, sk_lookup, sk_skb, socket_filter, tcx, xdp};
+use loader::attach::{perf, sk_lookup, sk_skb, socket_filter, tc, tcx, xdp};
 use loader::testing::{kernel_or_skip, TempCgroup};
 use loader::{
     cgroup, features, AttachMode, AttachType, Feature, LinkType, Map, MapSpec, MapType, Program,
@@ -814,4 +814,54 @@ fn cgroup_attach_refuses_other_attach_types() {
         AttachType::CgroupInetSockRelease
     ));
     assert!(!cgroup::is_cgroup_attach_type(AttachType::SkLookup));
+}
+
+#[test]
+fn classic_tc_filter_counts_and_is_deleted_on_drop() {
+    require_kernel!("classic_tc_filter_counts_and_is_deleted_on_drop");
+    let map = counters(2);
+    let tc_prog = |name: &str, key: i32| {
+        let mut b = Builder::new();
+        // __sk_buff.protocol (u32 at 16, network order).
+        b.ldx(Size::W, R2, R1, 16)
+            .jne(R2, i32::from(ETHERTYPE.to_be()), "out");
+        add_to_counter(&mut b, key, None, "out");
+        b.mov64(R0, -1).exit(); // TC_ACT_UNSPEC: on to the next filter
+        load(ProgramSpec::new(name, ProgramType::SchedCls), &b, &map)
+    };
+    let (p0, p1) = (tc_prog("classic0", 0), tc_prog("classic1", 1));
+    let skipped = in_new_netns(|| {
+        let (va, vb) = match veth_pair() {
+            Ok(p) => p,
+            Err(e) => return Some(e),
+        };
+        let f = tc::attach(&p0, vb, tcx::Direction::Ingress, 1, 1).unwrap();
+        assert_eq!((f.priority(), f.handle()), (1, 1));
+        let e = tc::attach(&p0, vb, tcx::Direction::Ingress, 1, 1).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EEXIST), "{e}");
+        // Egress of the sender: a second filter, on the other device and hook.
+        let g = tc::attach(&p1, va, tcx::Direction::Egress, 1, 1).unwrap();
+        let rx = packet_socket(vb);
+        let tx = packet_socket(va);
+        send_frames(&tx, 4);
+        recv_frames(&rx, 4);
+        assert_eq!((counter(&map, 0), counter(&map, 1)), (4, 4));
+        drop(f);
+        g.detach().unwrap();
+        send_frames(&tx, 2);
+        recv_frames(&rx, 2);
+        assert_eq!((counter(&map, 0), counter(&map, 1)), (4, 4), "both deleted");
+        // attach_any: tcx where the kernel has it, else classic tc.
+        let any = tcx::attach_any(&p0, vb, tcx::Direction::Ingress, 7).unwrap();
+        let tcx_here = features::probe(Feature::TcxLink).unwrap();
+        assert_eq!(matches!(any, tcx::TcAttachment::Tcx(_)), tcx_here);
+        send_frames(&tx, 1);
+        recv_frames(&rx, 1);
+        assert_eq!(counter(&map, 0), 5);
+        any.detach().unwrap();
+        None
+    });
+    if let Some(reason) = skipped {
+        eprintln!("SKIP classic_tc_filter_counts_and_is_deleted_on_drop: {reason}");
+    }
 }

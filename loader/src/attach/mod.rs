@@ -4,7 +4,8 @@
 //!
 //! - [`raw`]: `BPF_PROG_ATTACH`/`BPF_PROG_DETACH` and `BPF_LINK_CREATE` for any attach type.
 //! - [`xdp`]: XDP links on a network device (5.9).
-//! - [`tcx`]: tcx links on a device's ingress or egress (6.6).
+//! - [`tcx`]: tcx links on a device's ingress or egress (6.6), and [`tcx::attach_any`], which
+//!   falls back to [`tc`]: classic tc (a clsact qdisc and a cls_bpf filter over rtnetlink, 4.5).
 //! - [`socket_filter`]: `SO_ATTACH_BPF` on a socket (3.19).
 //! - [`sk_skb`]: stream parser and verdict programs on a sockmap (4.14).
 //! - [`sk_lookup`]: sk_lookup programs on a network namespace (5.9).
@@ -17,6 +18,7 @@ pub mod raw;
 pub mod sk_lookup;
 pub mod sk_skb;
 pub mod socket_filter;
+pub mod tc;
 pub mod tcx;
 pub mod tracing;
 pub mod xdp;

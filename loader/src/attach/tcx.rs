@@ -2,13 +2,14 @@
 //! several programs per hook, ordered with `BPF_F_BEFORE`/`BPF_F_AFTER`.
 //!
 //! Older kernels need classic tc (a clsact qdisc and a cls_bpf direct-action filter, set up
-//! over rtnetlink), which this loader does not implement: there [`attach`] fails with a
-//! [`crate::FeatureError::Missing`] naming tcx.
+//! over rtnetlink: [`crate::attach::tc`]): there [`attach`] fails with a
+//! [`crate::FeatureError::Missing`] naming tcx, and [`attach_any`] uses classic tc instead.
 
 use std::os::fd::{AsFd, AsRawFd};
 
 use crate::attach::check_type;
 use crate::attach::raw::{link_create, LinkExtra, LinkTarget};
+use crate::attach::tc::{self, ClassicFilter};
 use crate::error::Result;
 use crate::features::{self, Feature};
 use crate::link::Link;
@@ -82,4 +83,42 @@ pub fn attach_with(
             expected_revision,
         },
     )
+}
+
+/// A tc program attached by [`attach_any`]. Dropping it detaches the program.
+#[derive(Debug)]
+pub enum TcAttachment {
+    /// Through a tcx link (6.6).
+    Tcx(Link),
+    /// Through a classic cls_bpf filter (older kernels).
+    Classic(ClassicFilter),
+}
+
+impl TcAttachment {
+    /// Detaches now.
+    pub fn detach(self) -> Result<()> {
+        match self {
+            TcAttachment::Tcx(l) => l.detach(),
+            TcAttachment::Classic(f) => f.detach(),
+        }
+    }
+}
+
+/// The priority [`attach_any`] gives a classic filter.
+pub const CLASSIC_PRIORITY: u16 = 1;
+
+/// Attaches `prog` at `direction` of device `ifindex`: a tcx link when the kernel has them
+/// (6.6, [`Feature::TcxLink`]), else a classic direct-action cls_bpf filter (4.5) with
+/// priority [`CLASSIC_PRIORITY`] and `handle` (non-zero; EEXIST when taken).
+pub fn attach_any(
+    prog: &Program,
+    ifindex: u32,
+    direction: Direction,
+    handle: u32,
+) -> Result<TcAttachment> {
+    if features::probe(Feature::TcxLink)? {
+        attach(prog, ifindex, direction).map(TcAttachment::Tcx)
+    } else {
+        tc::attach(prog, ifindex, direction, CLASSIC_PRIORITY, handle).map(TcAttachment::Classic)
+    }
 }

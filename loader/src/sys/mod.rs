@@ -13,6 +13,7 @@ pub mod attr;
 pub(crate) mod caps;
 pub mod consts;
 mod error;
+pub mod netlink;
 #[cfg(test)]
 mod tests;
 
