@@ -159,7 +159,9 @@ impl Link {
     }
 
     /// Detaches the program now, even when the link is pinned (the pin stays, defunct, until
-    /// removed).
+    /// removed). Kernels have `BPF_LINK_DETACH` (5.9) for cgroup, netns, XDP, tcx and sockmap
+    /// links; for the others (raw tracepoint, tracing, perf event) it fails with EOPNOTSUPP
+    /// and closing the link's last fd (dropping it, removing its pins) is how to detach.
     pub fn detach(self) -> Result<()> {
         Ok(sys::link_detach(self.fd.as_fd())?)
     }

@@ -695,6 +695,18 @@ fn tracepoint_counts_getpid_calls() {
         let seen = counter(&map, 0);
         assert!(seen >= 20, "{seen} hits for 20 calls");
         att.detach().unwrap();
+        // The pre-5.15 way, on any kernel: PERF_EVENT_IOC_SET_BPF and _ENABLE.
+        let event = perf::open_tracepoint("syscalls", "sys_enter_getpid").unwrap();
+        let att = perf::attach_perf_event_ioctl(&prog, event).unwrap();
+        assert!(att.link().is_none());
+        let before = counter(&map, 0);
+        for _ in 0..20 {
+            // SAFETY: getpid has no arguments and cannot fail.
+            unsafe { libc::syscall(libc::SYS_getpid) };
+        }
+        let seen = counter(&map, 0) - before;
+        assert!(seen >= 20, "ioctl: {seen} hits for 20 calls");
+        att.detach().unwrap();
         Ok(())
     });
     match r {
@@ -864,4 +876,31 @@ fn classic_tc_filter_counts_and_is_deleted_on_drop() {
     if let Some(reason) = skipped {
         eprintln!("SKIP classic_tc_filter_counts_and_is_deleted_on_drop: {reason}");
     }
+}
+
+#[test]
+fn raw_tracepoint_counts_sys_enter() {
+    require_kernel!("raw_tracepoint_counts_sys_enter");
+    let map = counters(1);
+    let prog = counting_prog(ProgramType::RawTracepoint, &map);
+    let link = loader::attach::tracing::attach_raw_tracepoint(&prog, "sys_enter").unwrap();
+    assert_eq!(link.info().unwrap().link_type, LinkType::RawTracepoint);
+    for _ in 0..20 {
+        // SAFETY: getpid has no arguments and cannot fail.
+        unsafe { libc::syscall(libc::SYS_getpid) };
+    }
+    let seen = counter(&map, 0);
+    assert!(seen >= 20, "{seen} hits for 20 system calls");
+    // Raw tracepoint links have no BPF_LINK_DETACH: closing the link detaches.
+    assert!(link.detach().is_err());
+    let before = counter(&map, 0);
+    for _ in 0..20 {
+        // SAFETY: as above.
+        unsafe { libc::syscall(libc::SYS_getpid) };
+    }
+    let after = counter(&map, 0);
+    assert!(after - before < 20, "closed: {} more hits", after - before);
+    let e =
+        loader::attach::tracing::attach_raw_tracepoint(&prog, "no_such_tracepoint_x").unwrap_err();
+    assert_eq!(e.errno(), Some(libc::ENOENT), "{e}");
 }

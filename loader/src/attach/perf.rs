@@ -10,7 +10,7 @@
 
 use std::ffi::CString;
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use crate::attach::raw::{link_create, LinkExtra, LinkTarget};
@@ -145,10 +145,9 @@ pub fn kprobe_pmu() -> Result<(u32, u32)> {
     Ok((ty, bit))
 }
 
-/// Attaches the tracepoint program `prog` to tracepoint `category:name`, on every CPU and
-/// for every process.
-pub fn attach_tracepoint(prog: &Program, category: &str, name: &str) -> Result<PerfAttachment> {
-    super::check_type(prog, ProgramType::Tracepoint, "a tracepoint")?;
+/// Opens the perf event of tracepoint `category:name` (all processes, CPU 0: the program of a
+/// tracepoint event runs on every CPU).
+pub fn open_tracepoint(category: &str, name: &str) -> Result<OwnedFd> {
     let attr = PerfEventAttr {
         type_: consts::PERF_TYPE_TRACEPOINT,
         config: tracepoint_id(category, name)?,
@@ -156,19 +155,12 @@ pub fn attach_tracepoint(prog: &Program, category: &str, name: &str) -> Result<P
         wakeup_events: 1,
         ..Default::default()
     };
-    let event = sys::perf_event_open(&attr, -1, 0, -1, 0)?;
-    attach_perf_event(prog, event, None)
+    Ok(sys::perf_event_open(&attr, -1, 0, -1, 0)?)
 }
 
-/// Attaches the kprobe program `prog` to kernel function `function` (at byte `offset` into
-/// it), or, with `retprobe`, to its return. Needs the kprobe PMU (4.17).
-pub fn attach_kprobe(
-    prog: &Program,
-    function: &str,
-    offset: u64,
-    retprobe: bool,
-) -> Result<PerfAttachment> {
-    super::check_type(prog, ProgramType::Kprobe, "a kprobe")?;
+/// Opens a kprobe perf event on kernel function `function` (at byte `offset` into it), or,
+/// with `retprobe`, on its return, through the kprobe PMU (4.17).
+pub fn open_kprobe(function: &str, offset: u64, retprobe: bool) -> Result<OwnedFd> {
     let func = CString::new(function)
         .map_err(|_| Error::InvalidArgument("function name contains a NUL byte".into()))?;
     let (ty, bit) = kprobe_pmu()?;
@@ -181,8 +173,27 @@ pub fn attach_kprobe(
         wakeup_events: 1,
         ..Default::default()
     };
-    let event = sys::perf_event_open(&attr, -1, 0, -1, 0)?;
-    attach_perf_event(prog, event, None)
+    // `func` lives until here: the kernel copies the name during the call.
+    Ok(sys::perf_event_open(&attr, -1, 0, -1, 0)?)
+}
+
+/// Attaches the tracepoint program `prog` to tracepoint `category:name`, on every CPU and
+/// for every process ([`open_tracepoint`], then [`attach_perf_event`]).
+pub fn attach_tracepoint(prog: &Program, category: &str, name: &str) -> Result<PerfAttachment> {
+    super::check_type(prog, ProgramType::Tracepoint, "a tracepoint")?;
+    attach_perf_event(prog, open_tracepoint(category, name)?, None)
+}
+
+/// Attaches the kprobe program `prog` to kernel function `function` (at byte `offset` into
+/// it), or, with `retprobe`, to its return ([`open_kprobe`], then [`attach_perf_event`]).
+pub fn attach_kprobe(
+    prog: &Program,
+    function: &str,
+    offset: u64,
+    retprobe: bool,
+) -> Result<PerfAttachment> {
+    super::check_type(prog, ProgramType::Kprobe, "a kprobe")?;
+    attach_perf_event(prog, open_kprobe(function, offset, retprobe)?, None)
 }
 
 /// Attaches `prog` to the perf event `event` (a kprobe, tracepoint or perf event opened by
@@ -213,8 +224,14 @@ pub fn attach_perf_event(
         }
         .into());
     }
+    attach_perf_event_ioctl(prog, event)
+}
+
+/// Attaches `prog` to the perf event `event` the pre-link way (what [`attach_perf_event`]
+/// does on kernels before 5.15): `PERF_EVENT_IOC_SET_BPF`, then `PERF_EVENT_IOC_ENABLE`.
+/// Closing the event detaches the program.
+pub fn attach_perf_event_ioctl(prog: &Program, event: OwnedFd) -> Result<PerfAttachment> {
     sys::perf_event_set_bpf(event.as_fd(), prog.as_fd())?;
     sys::perf_event_enable(event.as_fd(), true)?;
-    debug_assert!(event.as_raw_fd() > 2);
     Ok(PerfAttachment { link: None, event })
 }
