@@ -904,3 +904,67 @@ fn raw_tracepoint_counts_sys_enter() {
         loader::attach::tracing::attach_raw_tracepoint(&prog, "no_such_tracepoint_x").unwrap_err();
     assert_eq!(e.errno(), Some(libc::ENOENT), "{e}");
 }
+
+#[test]
+fn raw_prog_attach_and_link_create_on_a_cgroup() {
+    use loader::attach::raw;
+    require_kernel!("raw_prog_attach_and_link_create_on_a_cgroup");
+    let cg = TempCgroup::new().unwrap();
+    let dir = std::fs::File::open(cg.path()).unwrap();
+    let mut b = Builder::new();
+    b.mov64(R0, 1).exit();
+    let prog = Program::load(
+        &ProgramSpec::new("raw_ops", ProgramType::SockOps),
+        &b.build().unwrap(),
+        &[],
+    )
+    .unwrap();
+    let prog2 = Program::load(
+        &ProgramSpec::new("raw_ops2", ProgramType::SockOps),
+        &b.build().unwrap(),
+        &[],
+    )
+    .unwrap();
+    let t = AttachType::CgroupSockOps;
+    let multi = 1 << 1; // BPF_F_ALLOW_MULTI
+    raw::prog_attach(dir.as_fd(), &prog, t, multi, None).unwrap();
+    // A guard so a failed assertion still detaches.
+    struct Detach<'a>(&'a std::fs::File, &'a Program);
+    impl Drop for Detach<'_> {
+        fn drop(&mut self) {
+            let _ = raw::prog_detach(self.0.as_fd(), Some(self.1), AttachType::CgroupSockOps);
+        }
+    }
+    let _g1 = Detach(&dir, &prog);
+    let _g2 = Detach(&dir, &prog2);
+    assert_eq!(
+        cgroup::query(cg.path(), t).unwrap().prog_ids,
+        vec![prog.id()]
+    );
+    // Replace prog by prog2 in place.
+    raw::prog_attach(dir.as_fd(), &prog2, t, multi, Some(&prog)).unwrap();
+    assert_eq!(
+        cgroup::query(cg.path(), t).unwrap().prog_ids,
+        vec![prog2.id()]
+    );
+    raw::prog_detach(dir.as_fd(), Some(&prog2), t).unwrap();
+    assert!(cgroup::query(cg.path(), t).unwrap().prog_ids.is_empty());
+    let e = raw::prog_detach(dir.as_fd(), Some(&prog2), t).unwrap_err();
+    assert_eq!(e.errno(), Some(libc::ENOENT), "{e}");
+    // And a link through the raw layer.
+    let link = raw::link_create(
+        &prog,
+        raw::LinkTarget::Fd(dir.as_fd()),
+        t,
+        0,
+        raw::LinkExtra::None,
+    )
+    .unwrap();
+    assert_eq!(link.info().unwrap().link_type, LinkType::Cgroup);
+    assert_eq!(
+        cgroup::query(cg.path(), t).unwrap().prog_ids,
+        vec![prog.id()]
+    );
+    link.detach().unwrap();
+    assert!(cgroup::query(cg.path(), t).unwrap().prog_ids.is_empty());
+}
