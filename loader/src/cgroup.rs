@@ -48,14 +48,56 @@ pub enum CgroupAttachment {
     Legacy(ProgAttachment),
 }
 
+/// Whether `t` is a cgroup hook: skb ingress/egress, sock (create, release, post_bind),
+/// sock_addr (bind, connect, sendmsg, recvmsg, getpeername, getsockname), sockopt, sock_ops,
+/// device, sysctl, and lsm_cgroup (6.0, a BTF-typed lsm program).
+pub fn is_cgroup_attach_type(t: AttachType) -> bool {
+    use AttachType::*;
+    matches!(
+        t,
+        CgroupInetIngress
+            | CgroupInetEgress
+            | CgroupInetSockCreate
+            | CgroupInetSockRelease
+            | CgroupInet4PostBind
+            | CgroupInet6PostBind
+            | CgroupSockOps
+            | CgroupDevice
+            | CgroupInet4Bind
+            | CgroupInet6Bind
+            | CgroupInet4Connect
+            | CgroupInet6Connect
+            | CgroupUdp4Sendmsg
+            | CgroupUdp6Sendmsg
+            | CgroupUdp4Recvmsg
+            | CgroupUdp6Recvmsg
+            | CgroupInet4Getpeername
+            | CgroupInet6Getpeername
+            | CgroupInet4Getsockname
+            | CgroupInet6Getsockname
+            | CgroupSysctl
+            | CgroupGetsockopt
+            | CgroupSetsockopt
+            | LsmCgroup
+    )
+}
+
 /// Attaches `prog` to the cgroup v2 directory `cgroup` at `attach_type` (e.g.
-/// [`AttachType::CgroupSockOps`]).
+/// [`AttachType::CgroupSockOps`]; any cgroup hook, see [`is_cgroup_attach_type`]). sock_addr,
+/// sockopt and sock programs must have been loaded with the same `expected_attach_type`.
+/// Links need Linux 5.7 ([`Feature::CgroupLink`]), `BPF_PROG_ATTACH` 4.10; each hook has its
+/// own minimum (sock_addr 4.17, sockopt 5.3, sock release 5.9).
 pub fn attach(
     prog: &Program,
     cgroup: &Path,
     attach_type: AttachType,
     mode: AttachMode,
 ) -> Result<CgroupAttachment> {
+    if !is_cgroup_attach_type(attach_type) {
+        return Err(Error::InvalidArgument(format!(
+            "{attach_type:?} is not a cgroup attach type"
+        )));
+    }
     let cg = env::open_cgroup(cgroup)?;
     let use_link = match mode {
         AttachMode::Link => {

@@ -6,11 +6,14 @@
 //!
 //! - `sys` (private) owns `bpf()` and the only `unsafe`: `#[repr(C)]` attributes, fds.
 //! - [`map`], [`program`], [`link`], [`cgroup`], [`sk_msg`]: typed objects, one file per kind.
+//! - [`attach`]: every other attach kind, one file each: [`attach::raw`] (`BPF_PROG_ATTACH`
+//!   and `BPF_LINK_CREATE` for any type), [`attach::xdp`], [`attach::tcx`], [`attach::tc`]
+//!   (classic tc over rtnetlink), [`attach::socket_filter`], [`attach::sk_skb`], [`attach::sk_lookup`], [`attach::perf`]
+//!   (kprobes, tracepoints) and [`attach::tracing`] (tp_btf, fentry/fexit, lsm).
 //! - [`verifier`]: [`VerifierError`] (reason + instruction first, whole log with `{:#}`) and
 //!   [`LoadStats`].
 //! - [`btf`]: the running kernel's BTF (and modules'), far enough to find a kernel struct's
 //!   fields and any type's id by name; [`btf_obj`]: BTF objects in the kernel.
-//! - [`tracing`]: attaching BTF-typed tracing programs (`BPF_RAW_TRACEPOINT_OPEN`).
 //! - [`features`]: cached probes by trying; [`FeatureError::Missing`] names what is missing.
 //! - [`env`](mod@env): cgroup v2 mount discovery, cgroup path checks, bpffs, pin dirs, memlock.
 //! - [`lock`]: [`lock::PinDirLock`], one operation at a time on a pin directory (`flock(2)`).
@@ -41,6 +44,7 @@
 
 #![warn(missing_docs)]
 
+pub mod attach;
 pub mod btf;
 pub mod btf_obj;
 pub mod cgroup;
@@ -58,9 +62,10 @@ pub mod sk_msg;
 mod sys;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod tracing;
 pub mod verifier;
 
+pub use attach::perf::PerfAttachment;
+pub use attach::raw::{LinkExtra, LinkTarget};
 pub use cgroup::{AttachMode, CgroupAttachment, QueryResult};
 pub use error::{Error, Result, SyscallError};
 pub use features::{Feature, FeatureError};

@@ -14,14 +14,23 @@ use crate::sys::{self, attr, consts};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LinkType {
-    /// `BPF_LINK_TYPE_RAW_TRACEPOINT`: a raw tracepoint or `tp_btf` program.
-    RawTracepoint,
-    /// `BPF_LINK_TYPE_TRACING`: fentry, fexit, fmod_ret or LSM (a trampoline).
-    Tracing,
     /// `BPF_LINK_TYPE_CGROUP`.
     Cgroup,
     /// `BPF_LINK_TYPE_SOCKMAP` (6.10).
     Sockmap,
+    /// `BPF_LINK_TYPE_RAW_TRACEPOINT` (raw tracepoints and tp_btf through
+    /// `BPF_RAW_TRACEPOINT_OPEN`, 5.8).
+    RawTracepoint,
+    /// `BPF_LINK_TYPE_TRACING` (fentry, fexit, fmod_ret, lsm, 5.8).
+    Tracing,
+    /// `BPF_LINK_TYPE_NETNS` (flow dissector 5.8, sk_lookup 5.9).
+    Netns,
+    /// `BPF_LINK_TYPE_XDP` (5.9).
+    Xdp,
+    /// `BPF_LINK_TYPE_PERF_EVENT` (kprobe, tracepoint, perf event programs, 5.15).
+    PerfEvent,
+    /// `BPF_LINK_TYPE_TCX` (6.6).
+    Tcx,
     /// Any other type, by number.
     Other(u32),
 }
@@ -30,10 +39,14 @@ impl LinkType {
     /// The type of a UAPI number.
     pub fn from_raw(n: u32) -> LinkType {
         match n {
-            consts::BPF_LINK_TYPE_RAW_TRACEPOINT => LinkType::RawTracepoint,
-            consts::BPF_LINK_TYPE_TRACING => LinkType::Tracing,
             consts::BPF_LINK_TYPE_CGROUP => LinkType::Cgroup,
             consts::BPF_LINK_TYPE_SOCKMAP => LinkType::Sockmap,
+            consts::BPF_LINK_TYPE_RAW_TRACEPOINT => LinkType::RawTracepoint,
+            consts::BPF_LINK_TYPE_TRACING => LinkType::Tracing,
+            consts::BPF_LINK_TYPE_NETNS => LinkType::Netns,
+            consts::BPF_LINK_TYPE_XDP => LinkType::Xdp,
+            consts::BPF_LINK_TYPE_PERF_EVENT => LinkType::PerfEvent,
+            consts::BPF_LINK_TYPE_TCX => LinkType::Tcx,
             n => LinkType::Other(n),
         }
     }
@@ -48,7 +61,7 @@ pub struct LinkInfo {
     pub link_type: LinkType,
     /// The id of the attached program (0 once detached).
     pub prog_id: u32,
-    /// Where the program is attached, for cgroup and sockmap links.
+    /// Where the program is attached, for cgroup, sockmap, netns and tcx links.
     pub attach_type: Option<AttachType>,
     /// The cgroup's id (its inode number), for cgroup links.
     pub cgroup_id: Option<u64>,
@@ -69,6 +82,13 @@ impl LinkInfo {
                 Some(AttachType::from_raw((r.union[0] >> 32) as u32)),
                 None,
                 Some(r.union[0] as u32),
+            ),
+            // netns: netns_ino (u32 at 16), attach_type (u32 at 20); tcx: ifindex (u32 at 16),
+            // attach_type (u32 at 20).
+            LinkType::Netns | LinkType::Tcx => (
+                Some(AttachType::from_raw((r.union[0] >> 32) as u32)),
+                None,
+                None,
             ),
             _ => (None, None, None),
         };
@@ -139,7 +159,9 @@ impl Link {
     }
 
     /// Detaches the program now, even when the link is pinned (the pin stays, defunct, until
-    /// removed).
+    /// removed). Kernels have `BPF_LINK_DETACH` (5.9) for cgroup, netns, XDP, tcx and sockmap
+    /// links; for the others (raw tracepoint, tracing, perf event) it fails with EOPNOTSUPP
+    /// and closing the link's last fd (dropping it, removing its pins) is how to detach.
     pub fn detach(self) -> Result<()> {
         Ok(sys::link_detach(self.fd.as_fd())?)
     }

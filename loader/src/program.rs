@@ -191,7 +191,7 @@ impl ProgramSpec {
     /// A BTF-typed raw tracepoint program (`tp_btf`: `BPF_PROG_TYPE_TRACING` with
     /// [`AttachType::TraceRawTp`], Linux 5.5) on tracepoint `tracepoint` (e.g.
     /// `"sched_switch"`): the target is the typedef `btf_trace_<tracepoint>` of kernel BTF.
-    /// It needs no trampoline. Attach with [`crate::tracing::attach`].
+    /// It needs no trampoline. Attach with [`crate::attach::tracing::attach`].
     pub fn tp_btf(name: &str, tracepoint: &str) -> Result<ProgramSpec> {
         let (id, obj) = kernel_target(Kind::Typedef, &format!("btf_trace_{tracepoint}"))?;
         Ok(ProgramSpec::new(name, ProgramType::Tracing)

@@ -11,12 +11,12 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::Arc;
 
 use asm::{AtomicOp, Builder, Helper, Reg::*, Size};
+use loader::attach::tracing;
 use loader::btf::{self, BtfError, Kind};
 use loader::btf_obj::BtfObject;
 use loader::testing::kernel_or_skip;
 use loader::{
-    tracing, AttachType, Error, FdSlot, LinkType, Map, MapSpec, MapType, Program, ProgramSpec,
-    ProgramType,
+    AttachType, Error, FdSlot, LinkType, Map, MapSpec, MapType, Program, ProgramSpec, ProgramType,
 };
 
 macro_rules! require_kernel {
@@ -345,7 +345,7 @@ fn tp_btf_counts_this_process_system_calls() {
     let info = prog.info().unwrap();
     // bpf_prog_info has attach_btf_id from 6.0 on (zero before).
     assert!(info.attach_btf_id == id || info.attach_btf_id == 0);
-    let link = tracing::attach(&prog).unwrap();
+    let link = tracing::attach(&prog, AttachType::TraceRawTp, None).unwrap();
     assert_eq!(link.info().unwrap().link_type, LinkType::RawTracepoint);
     assert_eq!(link.info().unwrap().prog_id, prog.id());
     for _ in 0..10 {
@@ -382,7 +382,10 @@ fn trampoline_load_and_attach(test: &str, spec: ProgramSpec) {
         }
         Err(e) => panic!("{e:#}"),
     };
-    let link = match tracing::attach(&prog) {
+    let attach_type = spec
+        .expected_attach_type
+        .expect("a tracing spec names its attach type");
+    let link = match tracing::attach(&prog, attach_type, None) {
         Ok(l) => l,
         Err(e) if e.errno() == Some(libc::EPERM) || e.errno() == Some(ENOTSUPP) => {
             return skip(test, format!("attach: {e}"));

@@ -310,6 +310,18 @@ pub mod bpf {
             BPF_LINK_TYPE_TRACING: u32 = 2;
             /// `enum bpf_link_type`.
             BPF_LINK_TYPE_CGROUP: u32 = 3;
+            /// `enum bpf_link_type`: a BPF iterator.
+            BPF_LINK_TYPE_ITER: u32 = 4;
+            /// `enum bpf_link_type`: a network namespace (flow dissector, sk_lookup).
+            BPF_LINK_TYPE_NETNS: u32 = 5;
+            /// `enum bpf_link_type`: XDP on a device.
+            BPF_LINK_TYPE_XDP: u32 = 6;
+            /// `enum bpf_link_type`: a perf event (kprobe, uprobe, tracepoint).
+            BPF_LINK_TYPE_PERF_EVENT: u32 = 7;
+            /// `enum bpf_link_type`: kprobe.multi.
+            BPF_LINK_TYPE_KPROBE_MULTI: u32 = 8;
+            /// `enum bpf_link_type`: struct_ops.
+            BPF_LINK_TYPE_STRUCT_OPS: u32 = 9;
 
             /// `BPF_PROG_ATTACH` flag.
             BPF_F_ALLOW_OVERRIDE: u32 = 1 << 0;

@@ -140,8 +140,11 @@ pub struct QueryAttr {
     pub prog_attach_flags: u64,
 }
 
-/// `BPF_LINK_CREATE` (the per-attach-type union is left zero: cgroup and sockmap links need
-/// none of it).
+/// `BPF_LINK_CREATE`. `target_fd` doubles as `target_ifindex` (XDP, tcx). The per-attach-type
+/// union starts at offset 16: `target_btf_id` and `tracing.target_btf_id` (u32 at 16),
+/// `perf_event.bpf_cookie` (u64 at 16, split over `target_btf_id` and `extra_hi` in native
+/// byte order), `tracing.cookie` (u64 at 24), and, from 6.6's header (newer than the vendored
+/// one), `tcx.relative_fd`/`relative_id` (u32 at 16) and `tcx.expected_revision` (u64 at 24).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LinkCreateAttr {
@@ -150,8 +153,37 @@ pub struct LinkCreateAttr {
     pub attach_type: u32,
     pub flags: u32,
     pub target_btf_id: u32,
-    pub _pad0: u32,
-    pub _union: [u64; 3],
+    pub extra_hi: u32,
+    pub extra_u64: u64,
+    pub _union: [u64; 2],
+}
+
+impl LinkCreateAttr {
+    /// Stores a u64 at offset 16 (`perf_event.bpf_cookie`) in native byte order.
+    pub fn set_u64_at_16(&mut self, v: u64) {
+        let b = v.to_ne_bytes();
+        self.target_btf_id = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        self.extra_hi = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+    }
+}
+
+/// `struct perf_event_attr` through `config2` (`PERF_ATTR_SIZE_VER1`, 72 bytes; the kernel
+/// takes any published size and treats the rest as zero). `flags` is the bitfield word
+/// (`disabled` is bit 0).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PerfEventAttr {
+    pub type_: u32,
+    pub size: u32,
+    pub config: u64,
+    pub sample_period: u64,
+    pub sample_type: u64,
+    pub read_format: u64,
+    pub flags: u64,
+    pub wakeup_events: u32,
+    pub bp_type: u32,
+    pub config1: u64,
+    pub config2: u64,
 }
 
 /// `BPF_RAW_TRACEPOINT_OPEN` (`name` 0 for BTF-typed tracing programs, which know their
@@ -286,9 +318,10 @@ unsafe impl Pod for GetIdAttr {}
 unsafe impl Pod for InfoAttr {}
 unsafe impl Pod for QueryAttr {}
 unsafe impl Pod for LinkCreateAttr {}
+unsafe impl Pod for RawTracepointAttr {}
+unsafe impl Pod for PerfEventAttr {}
 unsafe impl Pod for LinkUpdateAttr {}
 unsafe impl Pod for LinkDetachAttr {}
-unsafe impl Pod for RawTracepointAttr {}
 unsafe impl Pod for BtfInfoRaw {}
 unsafe impl Pod for ProgInfoRaw {}
 unsafe impl Pod for MapInfoRaw {}
@@ -304,6 +337,8 @@ const _: () = {
     assert!(std::mem::size_of::<InfoAttr>() == 16);
     assert!(std::mem::size_of::<QueryAttr>() == 40);
     assert!(std::mem::size_of::<LinkCreateAttr>() == 48);
+    assert!(std::mem::size_of::<RawTracepointAttr>() == 16);
+    assert!(std::mem::size_of::<PerfEventAttr>() == 72);
     assert!(std::mem::size_of::<LinkUpdateAttr>() == 16);
     assert!(std::mem::size_of::<LinkDetachAttr>() == 4);
     assert!(std::mem::size_of::<RawTracepointAttr>() == 16);

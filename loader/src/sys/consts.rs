@@ -111,3 +111,44 @@ pub const BPF_LOG_LEVEL1: u32 = 1;
 pub const BPF_LOG_LEVEL2: u32 = 2;
 /// Verifier log level: statistics (`BPF_LOG_STATS`, kernel-internal).
 pub const BPF_LOG_STATS: u32 = 4;
+
+pub use uapi::bpf::{
+    BPF_LINK_TYPE_NETNS, BPF_LINK_TYPE_PERF_EVENT, BPF_LINK_TYPE_TCX, BPF_LINK_TYPE_XDP,
+};
+
+/// `XDP_FLAGS_*` of `linux/if_link.h`.
+pub const XDP_FLAGS_UPDATE_IF_NOEXIST: u32 = 1 << 0;
+/// `XDP_FLAGS_SKB_MODE`: generic XDP.
+pub const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+/// `XDP_FLAGS_DRV_MODE`: native (driver) XDP.
+pub const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+/// `XDP_FLAGS_HW_MODE`: offloaded XDP.
+pub const XDP_FLAGS_HW_MODE: u32 = 1 << 3;
+
+/// tcx/mprog flags of 6.6's `linux/bpf.h` (newer than the vendored header): `BPF_F_BEFORE`.
+pub const BPF_F_BEFORE: u32 = 1 << 3;
+/// `BPF_F_AFTER`.
+pub const BPF_F_AFTER: u32 = 1 << 4;
+/// `BPF_F_ID`: `relative_fd` is an id.
+pub const BPF_F_ID: u32 = 1 << 5;
+/// `BPF_F_LINK`: the relative object is a link.
+pub const BPF_F_LINK: u32 = 1 << 13;
+
+/// `PERF_TYPE_TRACEPOINT` of `linux/perf_event.h`.
+pub const PERF_TYPE_TRACEPOINT: u32 = 2;
+/// `PERF_ATTR_SIZE_VER1`: the size of [`super::attr::PerfEventAttr`].
+pub const PERF_ATTR_SIZE_VER1: u32 = 72;
+/// `PERF_FLAG_FD_CLOEXEC`.
+pub const PERF_FLAG_FD_CLOEXEC: u64 = 1 << 3;
+/// `PERF_EVENT_IOC_ENABLE` = `_IO('$', 0)`.
+pub const PERF_EVENT_IOC_ENABLE: u64 = 0x2400;
+/// `PERF_EVENT_IOC_DISABLE` = `_IO('$', 1)`.
+pub const PERF_EVENT_IOC_DISABLE: u64 = 0x2401;
+/// `PERF_EVENT_IOC_SET_BPF` = `_IOW('$', 8, __u32)` (the generic ioctl encoding of x86 and
+/// arm64: direction bits 30-31, size bits 16-29).
+pub const PERF_EVENT_IOC_SET_BPF: u64 = 0x4004_2408;
+
+/// `SO_ATTACH_BPF` of `asm-generic/socket.h`.
+pub const SO_ATTACH_BPF: i32 = 50;
+/// `SO_DETACH_BPF` (= `SO_DETACH_FILTER`).
+pub const SO_DETACH_BPF: i32 = 27;

@@ -13,6 +13,7 @@ pub mod attr;
 pub(crate) mod caps;
 pub mod consts;
 mod error;
+pub mod netlink;
 #[cfg(test)]
 mod tests;
 
@@ -488,6 +489,46 @@ pub fn link_create_raw(
     attach_type: u32,
     flags: u32,
 ) -> Result<OwnedFd, SyscallError> {
+    link_create_ext(prog, target, attach_type, flags, LinkExtra::None)
+}
+
+/// The per-attach-type part of `BPF_LINK_CREATE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LinkExtra {
+    /// Nothing (cgroup, sockmap, netns, XDP links).
+    #[default]
+    None,
+    /// `target_btf_id` (freplace and iterator-less tracing targets).
+    TargetBtfId(u32),
+    /// `perf_event.bpf_cookie` (5.15), read by the program with `bpf_get_attach_cookie`.
+    PerfEventCookie(u64),
+    /// `tracing.target_btf_id` and `tracing.cookie` (5.19).
+    Tracing {
+        /// BTF id of the target (0: the one given at load time).
+        target_btf_id: u32,
+        /// The cookie.
+        cookie: u64,
+    },
+    /// `tcx.relative_fd` (or id, with `BPF_F_ID`) and `tcx.expected_revision` (6.6).
+    Tcx {
+        /// The program or link (by fd, or id with `BPF_F_ID`) that `BPF_F_BEFORE` or
+        /// `BPF_F_AFTER` refer to; 0 for none.
+        relative_fd: u32,
+        /// Fail with ESTALE unless the attach point is at this revision (0: any).
+        expected_revision: u64,
+    },
+}
+
+/// `BPF_LINK_CREATE` with the per-attach-type union filled from `extra`. `target` is an fd or,
+/// for XDP and tcx, an ifindex.
+pub fn link_create_ext(
+    prog: u32,
+    target: u32,
+    attach_type: u32,
+    flags: u32,
+    extra: LinkExtra,
+) -> Result<OwnedFd, SyscallError> {
     let mut a = LinkCreateAttr {
         prog_fd: prog,
         target_fd: target,
@@ -495,8 +536,137 @@ pub fn link_create_raw(
         flags,
         ..Default::default()
     };
+    match extra {
+        LinkExtra::None => {}
+        LinkExtra::TargetBtfId(id) => a.target_btf_id = id,
+        LinkExtra::PerfEventCookie(c) => a.set_u64_at_16(c),
+        LinkExtra::Tracing {
+            target_btf_id,
+            cookie,
+        } => {
+            a.target_btf_id = target_btf_id;
+            a.extra_u64 = cookie;
+        }
+        LinkExtra::Tcx {
+            relative_fd,
+            expected_revision,
+        } => {
+            a.target_btf_id = relative_fd;
+            a.extra_u64 = expected_revision;
+        }
+    }
     let fd = bpf(Cmd::LinkCreate, &mut a)?;
     own_fd(fd, Cmd::LinkCreate.name())
+}
+
+/// `BPF_RAW_TRACEPOINT_OPEN`: attaches `prog` to the raw tracepoint `name`, or, with `None`,
+/// a BTF-typed program (tp_btf, fentry, fexit, fmod_ret, lsm) to the target it was loaded
+/// for. Returns the link fd.
+pub fn raw_tracepoint_open(
+    name: Option<&CStr>,
+    prog: BorrowedFd<'_>,
+) -> Result<OwnedFd, SyscallError> {
+    let mut a = RawTracepointAttr {
+        name: name.map_or(0, |n| ptr(n.as_ptr())),
+        prog_fd: raw(prog),
+        _pad0: 0,
+    };
+    let fd = bpf(Cmd::RawTracepointOpen, &mut a)?;
+    own_fd(fd, Cmd::RawTracepointOpen.name())
+}
+
+/// `perf_event_open(2)` of `attr` (its `size` is set here) for `pid` on `cpu`, close-on-exec.
+pub fn perf_event_open(
+    attr: &PerfEventAttr,
+    pid: i32,
+    cpu: i32,
+    group_fd: i32,
+    flags: u64,
+) -> Result<OwnedFd, SyscallError> {
+    let mut a = *attr;
+    a.size = consts::PERF_ATTR_SIZE_VER1;
+    // SAFETY: `a` is a live, fully initialised perf_event_attr whose `size` field is its size;
+    // the kernel only reads it (and may write `size` back on E2BIG, within the struct).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &mut a as *mut PerfEventAttr,
+            pid as libc::c_int,
+            cpu as libc::c_int,
+            group_fd as libc::c_int,
+            (flags | consts::PERF_FLAG_FD_CLOEXEC) as libc::c_ulong,
+        )
+    };
+    if r < 0 {
+        return Err(SyscallError::new(
+            "perf_event_open",
+            io::Error::last_os_error(),
+        ));
+    }
+    own_fd(r as i64, "perf_event_open")
+}
+
+/// `ioctl(PERF_EVENT_IOC_SET_BPF)`: runs `prog` for the (kprobe or tracepoint) perf event.
+pub fn perf_event_set_bpf(event: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Result<(), SyscallError> {
+    // SAFETY: an ioctl on an fd the caller keeps open, whose argument is an integer (the fd).
+    let r = unsafe {
+        libc::ioctl(
+            event.as_raw_fd(),
+            consts::PERF_EVENT_IOC_SET_BPF as _,
+            prog.as_raw_fd() as libc::c_int,
+        )
+    };
+    if r < 0 {
+        return Err(SyscallError::new(
+            "ioctl(PERF_EVENT_IOC_SET_BPF)",
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// `ioctl(PERF_EVENT_IOC_ENABLE)` (or `_DISABLE` when `enable` is false).
+pub fn perf_event_enable(event: BorrowedFd<'_>, enable: bool) -> Result<(), SyscallError> {
+    let (req, call) = if enable {
+        (
+            consts::PERF_EVENT_IOC_ENABLE,
+            "ioctl(PERF_EVENT_IOC_ENABLE)",
+        )
+    } else {
+        (
+            consts::PERF_EVENT_IOC_DISABLE,
+            "ioctl(PERF_EVENT_IOC_DISABLE)",
+        )
+    };
+    // SAFETY: an ioctl without a memory argument on an fd the caller keeps open.
+    let r = unsafe { libc::ioctl(event.as_raw_fd(), req as _, 0 as libc::c_int) };
+    if r < 0 {
+        return Err(SyscallError::new(call, io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// `setsockopt(sock, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd)`, or `SO_DETACH_BPF` for `None`.
+pub fn socket_bpf(sock: BorrowedFd<'_>, prog: Option<BorrowedFd<'_>>) -> Result<(), SyscallError> {
+    let (opt, call) = match prog {
+        Some(_) => (consts::SO_ATTACH_BPF, "setsockopt(SO_ATTACH_BPF)"),
+        None => (consts::SO_DETACH_BPF, "setsockopt(SO_DETACH_BPF)"),
+    };
+    let val: libc::c_int = prog.map_or(0, |p| p.as_raw_fd());
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `val`, which lives for the call.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            (&val as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(SyscallError::new(call, io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 /// `BPF_LINK_UPDATE`: replaces the link's program by `new_prog`; with `old_prog`, only if
@@ -643,19 +813,4 @@ pub fn btf_info(fd: BorrowedFd<'_>) -> Result<(BtfInfoRaw, String), SyscallError
     obj_info_into(fd, &mut info)?;
     info.name = 0;
     Ok((info, name_str(&name)))
-}
-
-/// `BPF_RAW_TRACEPOINT_OPEN`: attaches `prog` to the raw tracepoint `name`, or, with `None`,
-/// to the target it was loaded for (BTF-typed tracing programs). Returns the link fd.
-pub fn raw_tracepoint_open(
-    prog: BorrowedFd<'_>,
-    name: Option<&CStr>,
-) -> Result<OwnedFd, SyscallError> {
-    let mut a = RawTracepointAttr {
-        name: name.map_or(0, |n| ptr(n.as_ptr())),
-        prog_fd: raw(prog),
-        _pad0: 0,
-    };
-    let fd = bpf(Cmd::RawTracepointOpen, &mut a)?;
-    own_fd(fd, Cmd::RawTracepointOpen.name())
 }

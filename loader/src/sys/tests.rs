@@ -9,6 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, IntoRawFd};
 use std::rc::Rc;
 
 use super::attr::*;
+use super::LinkExtra;
 use super::*;
 use crate::map::{Map, MapSpec, MapType, UpdateFlags};
 use crate::program::{AttachType, Program, ProgramSpec, ProgramType};
@@ -925,6 +926,21 @@ fn find(m: &Member, name: &str) -> Option<usize> {
     None
 }
 
+/// The member called `name` inside `m` (looking through anonymous members) and its offset.
+fn find_named<'a>(m: &'a Member, name: &str) -> Option<(&'a Member, usize)> {
+    for c in &m.children {
+        if c.name.as_deref() == Some(name) {
+            return Some((c, c.offset));
+        }
+        if c.name.is_none() {
+            if let Some((x, o)) = find_named(c, name) {
+                return Some((x, c.offset + o));
+            }
+        }
+    }
+    None
+}
+
 /// The member of `union bpf_attr` (named or anonymous) that has all of `fields`.
 fn attr_struct<'a>(attr: &'a Member, fields: &[&str]) -> &'a Member {
     attr.children
@@ -1076,6 +1092,37 @@ fn attr_layouts_match_the_header() {
         target_btf_id
     );
     assert!(lc.size >= size_of::<LinkCreateAttr>() || lc.size == 48);
+    assert_eq!(
+        find(lc, "target_ifindex"),
+        Some(offset_of!(LinkCreateAttr, target_fd))
+    );
+    let (pe, pe_off) = find_named(lc, "perf_event").expect("link_create.perf_event");
+    assert_eq!(pe_off + find(pe, "bpf_cookie").unwrap(), 16);
+    assert_eq!(offset_of!(LinkCreateAttr, target_btf_id), 16);
+    assert_eq!(offset_of!(LinkCreateAttr, extra_hi), 20);
+    let (tr, tr_off) = find_named(lc, "tracing").expect("link_create.tracing");
+    assert_eq!(
+        tr_off + find(tr, "target_btf_id").unwrap(),
+        offset_of!(LinkCreateAttr, target_btf_id)
+    );
+    assert_eq!(
+        tr_off + find(tr, "cookie").unwrap(),
+        offset_of!(LinkCreateAttr, extra_u64)
+    );
+    // tcx (6.6) is newer than the vendored header: relative_fd u32 at 16,
+    // expected_revision u64 at 24, checked when a refreshed header has it.
+    if let Some((tcx, off)) = find_named(lc, "tcx") {
+        assert_eq!(off + find(tcx, "relative_fd").unwrap(), 16);
+        assert_eq!(off + find(tcx, "expected_revision").unwrap(), 24);
+    }
+
+    let rt = attr
+        .children
+        .iter()
+        .find(|c| c.name.as_deref() == Some("raw_tracepoint"))
+        .unwrap();
+    check_offsets!(rt, RawTracepointAttr, name, prog_fd);
+    assert!(rt.size <= size_of::<RawTracepointAttr>() || find(rt, "cookie").is_some());
 
     let lu = attr
         .children
@@ -1333,6 +1380,25 @@ fn uapi_numbers_match_the_header() {
         num(&links, "BPF_LINK_TYPE_CGROUP"),
         consts::BPF_LINK_TYPE_CGROUP
     );
+    for (name, v) in [
+        (
+            "BPF_LINK_TYPE_RAW_TRACEPOINT",
+            consts::BPF_LINK_TYPE_RAW_TRACEPOINT,
+        ),
+        ("BPF_LINK_TYPE_TRACING", consts::BPF_LINK_TYPE_TRACING),
+        ("BPF_LINK_TYPE_NETNS", consts::BPF_LINK_TYPE_NETNS),
+        ("BPF_LINK_TYPE_XDP", consts::BPF_LINK_TYPE_XDP),
+        ("BPF_LINK_TYPE_PERF_EVENT", consts::BPF_LINK_TYPE_PERF_EVENT),
+    ] {
+        assert_eq!(num(&links, name), v, "{name}");
+    }
+    assert_eq!(
+        num(&cmds, "BPF_RAW_TRACEPOINT_OPEN"),
+        Cmd::RawTracepointOpen as u32
+    );
+    assert_eq!(num(&attach, "BPF_XDP"), AttachType::Xdp.raw());
+    assert_eq!(num(&attach, "BPF_SK_LOOKUP"), AttachType::SkLookup.raw());
+    assert_eq!(num(&attach, "BPF_PERF_EVENT"), AttachType::PerfEvent.raw());
     if let Some((_, v)) = links.iter().find(|(k, _)| k == "BPF_LINK_TYPE_SOCKMAP") {
         assert_eq!(*v, consts::BPF_LINK_TYPE_SOCKMAP);
     }
@@ -1362,3 +1428,299 @@ fn uapi_numbers_match_the_header() {
 }
 
 mod btf_load;
+
+/// Answers loads and info queries as for a program of type `prog_type`, and every command
+/// that makes an fd with a new one.
+fn answer_as_program(prog_type: u32) -> impl FnMut(Cmd, &mut [u8], usize) -> io::Result<i64> {
+    move |cmd, bytes, _| match cmd {
+        Cmd::ProgLoad | Cmd::LinkCreate | Cmd::RawTracepointOpen => new_fd(),
+        Cmd::ObjGetInfoByFd => answer_info(
+            bytes,
+            &ProgInfoRaw {
+                prog_type,
+                id: 9,
+                ..Default::default()
+            },
+        ),
+        _ => Ok(0),
+    }
+}
+
+fn loaded(t: ProgramType) -> Program {
+    let mut b = asm::Builder::new();
+    b.mov64(asm::Reg::R0, 0).exit();
+    Program::load(&ProgramSpec::new("p", t), &b.build().unwrap(), &[]).unwrap()
+}
+
+#[test]
+fn link_create_encodes_each_extra() {
+    fake(answer_as_program(ProgramType::SchedCls.raw()), |calls| {
+        let cases = [
+            (LinkExtra::None, [0u8; 32]),
+            (LinkExtra::TargetBtfId(0x1234), {
+                let mut b = [0u8; 32];
+                b[..4].copy_from_slice(&0x1234u32.to_ne_bytes());
+                b
+            }),
+            (LinkExtra::PerfEventCookie(0x0102_0304_0506_0708), {
+                let mut b = [0u8; 32];
+                b[..8].copy_from_slice(&0x0102_0304_0506_0708u64.to_ne_bytes());
+                b
+            }),
+            (
+                LinkExtra::Tracing {
+                    target_btf_id: 77,
+                    cookie: 0xaabb,
+                },
+                {
+                    let mut b = [0u8; 32];
+                    b[..4].copy_from_slice(&77u32.to_ne_bytes());
+                    b[8..16].copy_from_slice(&0xaabbu64.to_ne_bytes());
+                    b
+                },
+            ),
+            (
+                LinkExtra::Tcx {
+                    relative_fd: 5,
+                    expected_revision: 3,
+                },
+                {
+                    let mut b = [0u8; 32];
+                    b[..4].copy_from_slice(&5u32.to_ne_bytes());
+                    b[8..16].copy_from_slice(&3u64.to_ne_bytes());
+                    b
+                },
+            ),
+        ];
+        for (i, (extra, want)) in cases.iter().enumerate() {
+            link_create_ext(11, 22, 46, 8, *extra).unwrap();
+            let calls = calls.borrow();
+            let (cmd, b) = &calls[i];
+            assert_eq!(*cmd, Cmd::LinkCreate);
+            assert_eq!(b.len(), 48);
+            assert_eq!(
+                [u32_at(b, 0), u32_at(b, 4), u32_at(b, 8), u32_at(b, 12)],
+                [11, 22, 46, 8]
+            );
+            assert_eq!(&b[16..], want, "{extra:?}");
+        }
+    });
+}
+
+#[test]
+fn typed_attach_kinds_encode_their_link_create() {
+    use crate::attach::{raw, tcx, xdp};
+    let prog_types = [ProgramType::Xdp, ProgramType::SchedCls];
+    for t in prog_types {
+        fake(answer_as_program(t.raw()), |calls| {
+            let p = loaded(t);
+            let pfd = p.as_fd().as_raw_fd() as u32;
+            // Skip the feature probe (a real kernel question) through the raw layer.
+            let want_type = if t == ProgramType::Xdp {
+                AttachType::Xdp
+            } else {
+                AttachType::TcxEgress
+            };
+            let flags = if t == ProgramType::Xdp {
+                xdp::XdpMode::Driver.flags()
+            } else {
+                consts::BPF_F_BEFORE
+            };
+            raw::link_create(
+                &p,
+                raw::LinkTarget::Ifindex(42),
+                want_type,
+                flags,
+                LinkExtra::None,
+            )
+            .unwrap();
+            let calls = calls.borrow();
+            let b = &calls.last().unwrap().1;
+            assert_eq!(
+                [u32_at(b, 0), u32_at(b, 4), u32_at(b, 8), u32_at(b, 12)],
+                [pfd, 42, want_type.raw(), flags]
+            );
+        });
+    }
+    assert_eq!(xdp::XdpMode::Skb.flags(), 2);
+    assert_eq!(xdp::XdpMode::Driver.flags(), 4);
+    assert_eq!(tcx::Direction::Ingress.attach_type().raw(), 46);
+    assert_eq!(tcx::Direction::Egress.attach_type().raw(), 47);
+}
+
+#[test]
+fn tracing_attach_uses_raw_tracepoint_open_or_a_cookie_link() {
+    use crate::attach::tracing;
+    fake(answer_as_program(ProgramType::Tracing.raw()), |calls| {
+        let p = loaded(ProgramType::Tracing);
+        let pfd = p.as_fd().as_raw_fd() as u32;
+        let link = tracing::attach(&p, AttachType::TraceFentry, None).unwrap();
+        drop(link);
+        let link = tracing::attach(&p, AttachType::TraceFexit, Some(0xc0ffee)).unwrap();
+        drop(link);
+        let calls = calls.borrow();
+        let n = calls.len();
+        let (cmd, b) = &calls[n - 2];
+        assert_eq!(*cmd, Cmd::RawTracepointOpen);
+        assert_eq!(b.len(), 16);
+        assert_eq!(
+            (u64_at(b, 0), u32_at(b, 8)),
+            (0, pfd),
+            "no name: the load target"
+        );
+        let (cmd, b) = &calls[n - 1];
+        assert_eq!(*cmd, Cmd::LinkCreate);
+        assert_eq!(
+            [u32_at(b, 0), u32_at(b, 4), u32_at(b, 8), u32_at(b, 12)],
+            [pfd, 0, AttachType::TraceFexit.raw(), 0]
+        );
+        assert_eq!(u32_at(b, 16), 0, "target_btf_id: the one given at load");
+        assert_eq!(u64_at(b, 24), 0xc0ffee, "tracing.cookie");
+    });
+    fake(
+        answer_as_program(ProgramType::RawTracepoint.raw()),
+        |calls| {
+            let p = loaded(ProgramType::RawTracepoint);
+            assert!(matches!(
+                tracing::attach(&p, AttachType::TraceFentry, None),
+                Err(Error::InvalidArgument(_))
+            ));
+            let before = calls.borrow().len();
+            tracing::attach_raw_tracepoint(&p, "sys_enter").unwrap();
+            let calls = calls.borrow();
+            assert_eq!(calls.len(), before + 1);
+            let (cmd, b) = &calls[before];
+            assert_eq!(*cmd, Cmd::RawTracepointOpen);
+            assert_ne!(u64_at(b, 0), 0, "a name pointer");
+            assert_eq!(u32_at(b, 8), p.as_fd().as_raw_fd() as u32);
+        },
+    );
+}
+
+/// `struct perf_event_attr` and the perf numbers against the system's
+/// `/usr/include/linux/perf_event.h` (not vendored; skipped with a note where it is absent).
+#[test]
+fn perf_event_attr_matches_the_system_header() {
+    let Ok(h) = std::fs::read_to_string("/usr/include/linux/perf_event.h") else {
+        eprintln!("SKIP perf_event_attr_matches_the_system_header: no linux/perf_event.h");
+        return;
+    };
+    // The parser knows one bitfield per declaration; the header declares the flag bits as
+    // one comma-separated `__u64` list (`disabled : 1, inherit : 1, …, __reserved_1 : 26;`):
+    // that list becomes one `__u64 flags_word;` here.
+    let start = h
+        .find("struct perf_event_attr {")
+        .expect("struct perf_event_attr");
+    let dis = start + h[start..].find("disabled").unwrap();
+    let decl = h[..dis].rfind("__u64").unwrap();
+    let res = dis + h[dis..].find("__reserved_1").unwrap();
+    let semi = res + h[res..].find(';').unwrap();
+    let h = format!("{}__u64 flags_word{}", &h[..decl], &h[semi..]);
+    let pa = parse_type(&h, "struct", "perf_event_attr");
+    assert_eq!(
+        find(&pa, "flags_word"),
+        Some(offset_of!(PerfEventAttr, flags))
+    );
+    check_offsets!(
+        &pa,
+        PerfEventAttr,
+        size,
+        config,
+        sample_period,
+        sample_type,
+        read_format,
+        wakeup_events,
+        bp_type,
+        config1,
+        config2
+    );
+    assert_eq!(find(&pa, "type"), Some(offset_of!(PerfEventAttr, type_)));
+    assert_eq!(
+        find(&pa, "kprobe_func"),
+        Some(offset_of!(PerfEventAttr, config1))
+    );
+    assert_eq!(
+        find(&pa, "probe_offset"),
+        Some(offset_of!(PerfEventAttr, config2))
+    );
+    // The bitfield word (disabled, inherit, …) follows read_format.
+    assert_eq!(
+        offset_of!(PerfEventAttr, flags),
+        offset_of!(PerfEventAttr, read_format) + 8
+    );
+    let define = |name: &str| -> String {
+        h.lines()
+            .find_map(|l| {
+                let l = l.trim_start();
+                let rest = l.strip_prefix("#define ")?.trim_start();
+                let rest = rest.strip_prefix(name)?;
+                rest.starts_with(|c: char| c.is_whitespace())
+                    .then(|| rest.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert!(define("PERF_ATTR_SIZE_VER1").starts_with("72"));
+    assert_eq!(
+        size_of::<PerfEventAttr>() as u32,
+        consts::PERF_ATTR_SIZE_VER1
+    );
+    assert!(define("PERF_FLAG_FD_CLOEXEC").contains("(1UL << 3)"));
+    assert!(define("PERF_EVENT_IOC_ENABLE").starts_with("_IO ('$', 0)"));
+    assert!(define("PERF_EVENT_IOC_DISABLE").starts_with("_IO ('$', 1)"));
+    assert!(define("PERF_EVENT_IOC_SET_BPF").starts_with("_IOW('$', 8, __u32)"));
+    // _IO(t, n) = (t << 8) | n; _IOW adds the write direction (1 << 30) and the size << 16.
+    let io = |n: u64| (u64::from(b'$') << 8) | n;
+    assert_eq!(consts::PERF_EVENT_IOC_ENABLE, io(0));
+    assert_eq!(consts::PERF_EVENT_IOC_DISABLE, io(1));
+    assert_eq!(
+        consts::PERF_EVENT_IOC_SET_BPF,
+        (1 << 30) | (4 << 16) | io(8)
+    );
+    let types = enum_values(&h, "perf_type_id");
+    assert!(types
+        .iter()
+        .any(|(n, v)| n == "PERF_TYPE_TRACEPOINT" && *v == consts::PERF_TYPE_TRACEPOINT));
+}
+
+/// The socket and XDP numbers against the system headers (skipped where absent).
+#[test]
+fn socket_and_xdp_numbers_match_the_system_headers() {
+    let grab = |path: &str, name: &str| -> Option<String> {
+        let h = std::fs::read_to_string(path).ok()?;
+        h.lines().find_map(|l| {
+            let rest = l.trim_start().strip_prefix("#define ")?.trim_start();
+            let rest = rest.strip_prefix(name)?;
+            rest.starts_with(|c: char| c.is_whitespace())
+                .then(|| rest.trim().to_string())
+        })
+    };
+    if let Some(v) = grab("/usr/include/asm-generic/socket.h", "SO_ATTACH_BPF") {
+        assert_eq!(v.parse::<i32>().unwrap(), consts::SO_ATTACH_BPF);
+        assert_eq!(
+            grab("/usr/include/asm-generic/socket.h", "SO_DETACH_FILTER")
+                .unwrap()
+                .parse::<i32>()
+                .unwrap(),
+            consts::SO_DETACH_BPF
+        );
+    }
+    for (name, v) in [
+        (
+            "XDP_FLAGS_UPDATE_IF_NOEXIST",
+            consts::XDP_FLAGS_UPDATE_IF_NOEXIST,
+        ),
+        ("XDP_FLAGS_SKB_MODE", consts::XDP_FLAGS_SKB_MODE),
+        ("XDP_FLAGS_DRV_MODE", consts::XDP_FLAGS_DRV_MODE),
+        ("XDP_FLAGS_HW_MODE", consts::XDP_FLAGS_HW_MODE),
+    ] {
+        if let Some(def) = grab("/usr/include/linux/if_link.h", name) {
+            let shift: u32 = def
+                .trim_start_matches("(1U <<")
+                .trim_end_matches(')')
+                .trim()
+                .parse()
+                .unwrap();
+            assert_eq!(1 << shift, v, "{name}");
+        }
+    }
+}

@@ -278,8 +278,8 @@ fn raw_tracepoint_open_encodes_name_and_prog() {
             new_fd()
         },
         |calls| {
-            raw_tracepoint_open(prog.as_fd(), None).unwrap();
-            raw_tracepoint_open(prog.as_fd(), Some(c"sys_enter")).unwrap();
+            raw_tracepoint_open(None, prog.as_fd()).unwrap();
+            raw_tracepoint_open(Some(c"sys_enter"), prog.as_fd()).unwrap();
             let calls = calls.borrow();
             for (_, b) in calls.iter() {
                 assert_eq!(b.len(), 16);
