@@ -7,6 +7,7 @@
 //! - [`TempPinDir`]: a unique directory on the bpffs at `/sys/fs/bpf`, removed with every pin
 //!   in it on drop.
 //! - [`runtime_path`]: a build path (`env!`) the kernel matrix can point elsewhere at run time.
+//! - [`net`]: a thread in a network namespace of its own, a veth pair there, raw frames.
 //!
 //! ```no_run
 //! use loader::testing::{kernel_or_skip, TempCgroup, TempPinDir};
@@ -25,6 +26,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+
+pub mod net;
 
 use crate::env;
 use crate::error::{Error, Result};
