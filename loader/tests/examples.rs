@@ -5,16 +5,21 @@
 use std::ffi::CString;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 
-use loader::testing::net::{in_new_netns, packet_socket, recv_frames, send_frames, veth_pair};
+use loader::testing::net::{
+    in_new_netns, packet_socket, recv_frames, send_frames, veth_pair, ETHERTYPE,
+};
 use loader::testing::{kernel_or_skip, TempCgroup};
 use loader::{features, Feature};
 
 #[path = "../examples/cgroup_egress_bytes.rs"]
 #[allow(dead_code)]
 mod cgroup_egress_bytes;
+#[path = "../examples/ethertype_filter.rs"]
+#[allow(dead_code)]
+mod ethertype_filter;
 #[path = "../examples/xdp_counter.rs"]
 #[allow(dead_code)]
 mod xdp_counter;
@@ -77,6 +82,20 @@ fn send_from_cgroup(cgroup: &Path, to: SocketAddrV4, n: usize) -> i32 {
         } else {
             -1
         }
+    }
+}
+
+/// Sends `n` broadcast frames of ethertype ARP with a zero payload (ARP drops them) out of
+/// the packet socket `tx`.
+fn send_arp_typed_frames(tx: &std::os::fd::OwnedFd, n: usize) {
+    let mut arp = [0u8; 60];
+    arp[..6].copy_from_slice(&[0xff; 6]);
+    arp[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 2]);
+    arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+    for _ in 0..n {
+        // SAFETY: send reads `arp.len()` bytes of the live buffer.
+        let r = unsafe { libc::send(tx.as_raw_fd(), arp.as_ptr().cast(), arp.len(), 0) };
+        assert_eq!(r, 60, "send: {}", std::io::Error::last_os_error());
     }
 }
 
@@ -145,17 +164,9 @@ fn xdp_counter_counts_the_frames_a_veth_receives() {
         let tx = packet_socket(va);
         let rx = packet_socket(vb);
         const N: usize = 25;
-        // First, three frames that claim to be ARP (garbage after the header: ARP drops them after
-        // XDP has counted them); no address is configured, so no real ARP is sent.
-        let mut arp = [0u8; 60];
-        arp[..6].copy_from_slice(&[0xff; 6]);
-        arp[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 2]);
-        arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
-        for _ in 0..3 {
-            // SAFETY: send reads `arp.len()` bytes of the live buffer.
-            let r = unsafe { libc::send(tx.as_raw_fd(), arp.as_ptr().cast(), arp.len(), 0) };
-            assert_eq!(r, 60, "send: {}", std::io::Error::last_os_error());
-        }
+        // First, three frames that claim to be ARP (garbage after the header: ARP drops them
+        // after XDP has counted them); no address is configured, so no real ARP is sent.
+        send_arp_typed_frames(&tx, 3);
         // Then N of the experimental ethertype: in order behind the ARP ones on one queue.
         send_frames(&tx, N);
         // Received by a packet socket on vb: XDP has seen every one of them by then.
@@ -167,5 +178,54 @@ fn xdp_counter_counts_the_frames_a_veth_receives() {
         assert_eq!(c[2], 3, "three ARP-typed frames: {c:?}");
         assert_eq!(c[0], 0, "no IPv4 was sent: {c:?}");
         counter.detach().unwrap();
+    });
+}
+
+#[test]
+fn ethertype_filter_keeps_only_its_ethertype() {
+    if !kernel_or_skip("ethertype_filter_keeps_only_its_ethertype") {
+        return;
+    }
+    in_new_netns(|| {
+        let (va, vb) = match veth_pair() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("SKIP ethertype_filter_keeps_only_its_ethertype: {e}");
+                return;
+            }
+        };
+        let sock = ethertype_filter::packet_socket_all(vb).unwrap();
+        let prog = ethertype_filter::load(ETHERTYPE).unwrap();
+        loader::attach::socket_filter::attach(sock.as_fd(), &prog).unwrap();
+        let mut buf = vec![0u8; 2048];
+        // Frames queued before the filter was attached (IPv6 neighbour discovery) go first.
+        while ethertype_filter::recv_frame(&sock, &mut buf, 0)
+            .unwrap()
+            .is_some()
+        {}
+
+        let tx = packet_socket(va);
+        send_arp_typed_frames(&tx, 3);
+        const N: usize = 10;
+        send_frames(&tx, N);
+        for i in 0..N {
+            let n = ethertype_filter::recv_frame(&sock, &mut buf, 20_000)
+                .unwrap()
+                .unwrap_or_else(|| panic!("frame {i} did not arrive"));
+            assert_eq!(n, 60, "frame {i} is whole");
+            assert_eq!(&buf[12..14], &ETHERTYPE.to_be_bytes(), "frame {i}");
+        }
+        // The ARP-typed frames, sent first, were dropped by the filter, not queued.
+        assert_eq!(
+            ethertype_filter::recv_frame(&sock, &mut buf, 100).unwrap(),
+            None
+        );
+
+        // Detached, the socket sees every frame again.
+        loader::attach::socket_filter::detach(sock.as_fd()).unwrap();
+        send_arp_typed_frames(&tx, 1);
+        let n = ethertype_filter::recv_frame(&sock, &mut buf, 20_000).unwrap();
+        assert_eq!(n, Some(60));
+        assert_eq!(&buf[12..14], &0x0806u16.to_be_bytes());
     });
 }
