@@ -136,6 +136,8 @@ pub struct ProgramBtf {
     pub btf: BtfObject,
     /// `(instruction index, FUNC type id)`, in increasing index order.
     pub func_info: Vec<(u32, u32)>,
+    /// `bpf_line_info` records in increasing instruction order (empty: none).
+    pub line_info: Vec<bpfobj::debug_info::LineInfo>,
 }
 
 /// What a map creation passes of its BTF (`btf_fd`, `btf_key_type_id`, `btf_value_type_id`).

@@ -147,6 +147,7 @@ fn load_raw(
         insns,
         prog_flags: 0,
         btf: None,
+        line_info: &[],
         attach_btf_id: 0,
         attach_fd: None,
         fd_array: &[],

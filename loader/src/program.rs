@@ -64,6 +64,11 @@ pub struct ProgramSpec {
     pub collect_stats: bool,
     /// The program's BTF and `func_info` (needed for callbacks; see [`crate::btf_obj`]).
     pub btf: Option<crate::btf_obj::ProgramBtf>,
+    /// Load a DSL program with BTF built from it ([`bpfobj::debug_info`]): its functions by
+    /// name and its comments as source lines (`bpftool prog dump xlated` shows them; Linux
+    /// 5.0). Ignored when [`ProgramSpec::btf`] is set. Off by default: it changes nothing the
+    /// program does, and the program's tag stays the same.
+    pub debug_info: bool,
     /// `attach_btf_id`: the BTF type id of the attach target (a kernel function for
     /// fentry/fexit/fmod_ret, `btf_trace_<tp>` for tp_btf, `bpf_lsm_<hook>` for LSM, a
     /// function of [`ProgramSpec::attach_prog`] for freplace or fentry on a BPF program).
@@ -153,6 +158,7 @@ impl ProgramSpec {
             license: "GPL".to_string(),
             prog_flags: 0,
             collect_stats: false,
+            debug_info: false,
             btf: None,
             attach_btf_id: None,
             attach_btf_obj: None,
@@ -281,6 +287,12 @@ impl ProgramSpec {
         })
     }
 
+    /// With BTF built from the DSL program at load ([`ProgramSpec::debug_info`]).
+    pub fn with_debug_info(mut self) -> ProgramSpec {
+        self.debug_info = true;
+        self
+    }
+
     /// With the program's BTF and `func_info` records.
     pub fn with_btf(mut self, btf: crate::btf_obj::ProgramBtf) -> ProgramSpec {
         self.btf = Some(btf);
@@ -339,6 +351,12 @@ pub struct ProgInfo {
     pub attach_btf_id: u32,
     /// The id of the BTF object `attach_btf_id` is in (0: none, or before 6.0).
     pub attach_btf_obj_id: u32,
+    /// The id of the program's own BTF (0: loaded without).
+    pub btf_id: u32,
+    /// How many `func_info` records the program was loaded with.
+    pub nr_func_info: u32,
+    /// How many `line_info` records the program was loaded with.
+    pub nr_line_info: u32,
 }
 
 impl ProgInfo {
@@ -356,6 +374,9 @@ impl ProgInfo {
             gpl_compatible: r.flags & 1 != 0,
             attach_btf_id: r.attach_btf_id,
             attach_btf_obj_id: r.attach_btf_obj_id,
+            btf_id: r.btf_id,
+            nr_func_info: r.nr_func_info,
+            nr_line_info: r.nr_line_info,
         }
     }
 
@@ -606,6 +627,19 @@ fn load_program<'m>(
         }
     }
     let bytes = asm::encode(&insns);
+    if spec.debug_info && spec.btf.is_none() {
+        let d =
+            bpfobj::debug_info::debug_info(prog, &format!("{}.dsl", spec.name)).map_err(|e| {
+                Error::InvalidArgument(format!("building the BTF of {}: {e}", spec.name))
+            })?;
+        let btf = BtfObject::load(&d.btf)?;
+        let spec = spec.clone().with_btf(crate::btf_obj::ProgramBtf {
+            btf,
+            func_info: d.func_info,
+            line_info: d.line_info,
+        });
+        return load_bytes(&spec, &bytes, Some(prog), &fds);
+    }
     load_bytes(spec, &bytes, Some(prog), &fds)
 }
 
@@ -633,6 +667,12 @@ fn load_bytes(
     }
     let license = CString::new(spec.license.as_str())
         .map_err(|_| Error::InvalidArgument("license contains a NUL byte".into()))?;
+    let line_info: Vec<[u32; 4]> = spec.btf.as_ref().map_or_else(Vec::new, |b| {
+        b.line_info
+            .iter()
+            .map(|l| [l.insn, l.file_name_off, l.line_off, l.line_col])
+            .collect()
+    });
     let req = sys::ProgLoad {
         prog_type: spec.prog_type.raw(),
         expected_attach_type: spec.expected_attach_type.map_or(0, AttachType::raw),
@@ -644,6 +684,7 @@ fn load_bytes(
             .btf
             .as_ref()
             .map(|b| (b.btf.as_fd(), b.func_info.as_slice())),
+        line_info: &line_info,
         attach_btf_id: spec.attach_btf_id.unwrap_or(0),
         attach_fd: spec
             .attach_prog

@@ -440,3 +440,72 @@ fn lsm_program_on_a_hook() {
     assert_eq!(spec.expected_attach_type, Some(AttachType::LsmMac));
     trampoline_load_and_attach(test, spec);
 }
+
+/// A DSL program loaded with its own BTF (`ProgramSpec::with_debug_info`): the kernel keeps
+/// a `func_info` per function and a `line_info` per comment, `bpftool prog dump xlated`
+/// prints the comments, and the tag is that of the program loaded without BTF.
+#[test]
+fn dsl_debug_info_names_functions_and_comments() {
+    let test = "dsl_debug_info_names_functions_and_comments";
+    require_kernel!(test);
+    let mut b = Builder::new();
+    b.comment("keep the whole packet: r0 = len(skb)")
+        .ldx(Size::W, R0, R1, uapi::ctx::__sk_buff::LEN)
+        .call_fn("half")
+        .exit()
+        .function("half")
+        .comment("tcpbypass-debug-info: halve it")
+        .mov64(R0, 0)
+        .exit();
+    let prog = b.build().unwrap();
+    let plain = Program::load(
+        &ProgramSpec::new("dbg_plain", ProgramType::SocketFilter),
+        &prog,
+        &[],
+    )
+    .unwrap();
+    let spec = ProgramSpec::new("dbg_info", ProgramType::SocketFilter).with_debug_info();
+    let with = Program::load(&spec, &prog, &[]).unwrap();
+    let info = with.info().unwrap();
+    assert_ne!(info.btf_id, 0, "loaded with BTF");
+    assert_eq!(info.nr_func_info, 2, "main and half");
+    assert_eq!(
+        info.nr_line_info, 2,
+        "two comments, each at a function start"
+    );
+    assert_eq!(plain.info().unwrap().btf_id, 0);
+    assert_eq!(
+        info.tag,
+        plain.info().unwrap().tag,
+        "BTF does not change the tag"
+    );
+
+    // bpftool, where installed, shows the comment above its instruction.
+    match std::process::Command::new("bpftool")
+        .args(["prog", "dump", "xlated", "id", &info.id.to_string()])
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains("; tcpbypass-debug-info: halve it"),
+                "bpftool output:\n{text}"
+            );
+            assert!(text.contains("half"), "bpftool output:\n{text}");
+        }
+        Ok(out) => eprintln!(
+            "{test}: bpftool check not made: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => eprintln!("{test}: bpftool check not made: {e}"),
+    }
+
+    // A function name the kernel would refuse in BTF is an error before any bpf() call.
+    let mut bad = Builder::new();
+    bad.mov64(R0, 0).call_fn("not-an-identifier").exit();
+    bad.function("not-an-identifier").mov64(R0, 0).exit();
+    if let Ok(p) = bad.build() {
+        let e = Program::load(&spec, &p, &[]).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    }
+}

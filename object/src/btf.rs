@@ -536,12 +536,14 @@ impl WriteMap<'_> {
     }
 }
 
-struct Strings {
-    bytes: Vec<u8>,
+/// A string section being written; offset 0 is the empty string.
+pub(crate) struct Strings {
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl Strings {
-    fn add(&mut self, s: &str) -> u32 {
+    /// The offset of `s`, added unless already there.
+    pub(crate) fn add(&mut self, s: &str) -> u32 {
         let needle: Vec<u8> = s.bytes().chain([0]).collect();
         // Reuse an identical string (names repeat: key_size, value_size, …).
         if let Some(p) = self
@@ -617,7 +619,12 @@ pub(crate) fn write_maps(maps: &[WriteMap<'_>]) -> Vec<u8> {
     words.extend_from_slice(&secinfo);
     push(&mut types, &words);
 
-    let mut out = Vec::with_capacity(24 + types.len() + strings.bytes.len());
+    blob(&types, &strings.bytes)
+}
+
+/// A BTF blob: the header, then `types`, then `strings` (which start with the empty string).
+pub(crate) fn blob(types: &[u8], strings: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + types.len() + strings.len());
     out.extend_from_slice(&MAGIC.to_le_bytes());
     out.push(1); // version
     out.push(0); // flags
@@ -626,12 +633,12 @@ pub(crate) fn write_maps(maps: &[WriteMap<'_>]) -> Vec<u8> {
         0,
         types.len() as u32,
         types.len() as u32,
-        strings.bytes.len() as u32,
+        strings.len() as u32,
     ] {
         out.extend_from_slice(&w.to_le_bytes());
     }
-    out.extend_from_slice(&types);
-    out.extend_from_slice(&strings.bytes);
+    out.extend_from_slice(types);
+    out.extend_from_slice(strings);
     out
 }
 

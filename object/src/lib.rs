@@ -16,6 +16,8 @@
 //!   global data, symbols and relocations as an object.
 //! - [`types`]: the kinds of maps, programs and attach points, and [`MapSpec`]; the loader
 //!   re-exports them.
+//! - [`debug_info`]: BTF for a DSL program (a `FUNC` per function, its comments as
+//!   `line_info`), so the kernel shows our names and comments.
 //!
 //! Hostile input never panics and never allocates more than a small multiple of the input
 //! size: every offset, size and count is checked against the file before it is used, and
@@ -26,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod btf;
+pub mod debug_info;
 mod read;
 pub mod sections;
 pub mod types;

@@ -170,6 +170,7 @@ impl ObjectExt for Object {
             Some(b) if !p.func_info.is_empty() => spec.with_btf(ProgramBtf {
                 btf: b.clone(),
                 func_info: p.func_info.clone(),
+                line_info: Vec::new(),
             }),
             _ => spec,
         })

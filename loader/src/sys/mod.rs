@@ -291,6 +291,8 @@ pub struct ProgLoad<'a> {
     /// The program's BTF (`prog_btf_fd`) and its `func_info` records (instruction index,
     /// FUNC type id), when it has them.
     pub btf: Option<(BorrowedFd<'a>, &'a [(u32, u32)])>,
+    /// `bpf_line_info` records as (insn_off, file_name_off, line_off, line_col), with `btf`.
+    pub line_info: &'a [[u32; 4]],
     /// `attach_btf_id`: the BTF type id of the attach target (0: none).
     pub attach_btf_id: u32,
     /// The word shared by `attach_prog_fd` and `attach_btf_obj_fd`: the target program, or
@@ -335,12 +337,22 @@ pub fn prog_load(
                 .collect()
         })
         .unwrap_or_default();
+    let line_info: Vec<u8> = req
+        .line_info
+        .iter()
+        .flat_map(|r| r.iter().flat_map(|w| w.to_ne_bytes()))
+        .collect();
     if let Some((fd, recs)) = req.btf {
         a.prog_btf_fd = raw(fd);
         if !recs.is_empty() {
             a.func_info_rec_size = 8;
             a.func_info = ptr(func_info.as_ptr());
             a.func_info_cnt = recs.len() as u32;
+        }
+        if !req.line_info.is_empty() {
+            a.line_info_rec_size = 16;
+            a.line_info = ptr(line_info.as_ptr());
+            a.line_info_cnt = req.line_info.len() as u32;
         }
     }
     if let Some((buf, level)) = log {

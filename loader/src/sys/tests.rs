@@ -445,6 +445,7 @@ fn eagain_is_retried_a_bounded_number_of_times() {
         insns: &req_insns,
         prog_flags: 0,
         btf: None,
+        line_info: &[],
         attach_btf_id: 0,
         attach_fd: None,
         fd_array: &[],
