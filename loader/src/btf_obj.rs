@@ -150,3 +150,45 @@ pub struct MapBtf<'a> {
     /// The value's type id.
     pub value_type_id: u32,
 }
+
+/// BTF of a map's key and value loaded into the kernel, to create maps that exist only with
+/// BTF: socket (5.2), inode (5.10), task (5.11) and cgroup (6.2) local storage. The key and
+/// value are opaque bytes ([`bpfobj::debug_info::map_types`]); values holding timers or spin
+/// locks need their real types (an object's `.BTF`) instead.
+///
+/// ```no_run
+/// use loader::{btf_obj::OpaqueMapBtf, Map, MapSpec, MapType};
+/// let btf = OpaqueMapBtf::load(4, 16)?;
+/// let spec = MapSpec::new("sk_stg", MapType::Other(uapi::bpf::BPF_MAP_TYPE_SK_STORAGE), 4, 16, 0)
+///     .with_flags(loader::map_flags::NO_PREALLOC);
+/// let map = Map::create_with(&spec, None, Some(btf.map_btf()))?;
+/// # Ok::<(), loader::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct OpaqueMapBtf {
+    btf: BtfObject,
+    key_type_id: u32,
+    value_type_id: u32,
+}
+
+impl OpaqueMapBtf {
+    /// Builds and loads BTF for `key_size`-byte keys and `value_size`-byte values.
+    pub fn load(key_size: u32, value_size: u32) -> Result<OpaqueMapBtf> {
+        let t = bpfobj::debug_info::map_types(key_size, value_size)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        Ok(OpaqueMapBtf {
+            btf: BtfObject::load(&t.btf)?,
+            key_type_id: t.key_type_id,
+            value_type_id: t.value_type_id,
+        })
+    }
+
+    /// What [`crate::Map::create_with`] takes.
+    pub fn map_btf(&self) -> MapBtf<'_> {
+        MapBtf {
+            btf: self.btf.as_fd(),
+            key_type_id: self.key_type_id,
+            value_type_id: self.value_type_id,
+        }
+    }
+}

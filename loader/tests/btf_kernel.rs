@@ -509,3 +509,28 @@ fn dsl_debug_info_names_functions_and_comments() {
         assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
     }
 }
+
+/// A socket local storage map (5.2) exists only with BTF for its key and value: created with
+/// `OpaqueMapBtf`, it keeps a value per socket, keyed from user space by the socket's fd.
+#[test]
+fn socket_storage_map_created_with_opaque_btf() {
+    let test = "socket_storage_map_created_with_opaque_btf";
+    require_kernel!(test);
+    use loader::btf_obj::OpaqueMapBtf;
+    use std::os::fd::AsRawFd;
+    let sk_storage = MapType::Other(uapi::bpf::BPF_MAP_TYPE_SK_STORAGE);
+    let spec =
+        MapSpec::new("sk_stg", sk_storage, 4, 16, 0).with_flags(loader::map_flags::NO_PREALLOC);
+    // Without BTF the kernel refuses the map.
+    assert!(Map::create(&spec).is_err());
+    let btf = OpaqueMapBtf::load(4, 16).unwrap();
+    let map = Map::create_with(&spec, None, Some(btf.map_btf())).unwrap();
+    let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let key = |s: &std::net::UdpSocket| s.as_raw_fd().to_ne_bytes();
+    let value = [7u8; 16];
+    map.put(&key(&a), &value, loader::UpdateFlags::Any).unwrap();
+    assert_eq!(map.get(&key(&a)).unwrap(), Some(value.to_vec()));
+    assert_eq!(map.get(&key(&b)).unwrap(), None, "storage is per socket");
+    assert!(OpaqueMapBtf::load(4, 0).is_err());
+}

@@ -41,6 +41,8 @@ const BTF_KIND_INT: u32 = uapi::btf::BTF_KIND_INT;
 const BTF_KIND_PTR: u32 = uapi::btf::BTF_KIND_PTR;
 const BTF_KIND_FUNC: u32 = uapi::btf::BTF_KIND_FUNC;
 const BTF_KIND_FUNC_PROTO: u32 = uapi::btf::BTF_KIND_FUNC_PROTO;
+const BTF_KIND_ARRAY: u32 = uapi::btf::BTF_KIND_ARRAY;
+const BTF_KIND_STRUCT: u32 = uapi::btf::BTF_KIND_STRUCT;
 /// `BTF_INT_SIGNED` in an INT's encoding byte.
 const BTF_INT_SIGNED: u32 = 1;
 /// `enum btf_func_linkage`.
@@ -131,6 +133,63 @@ pub fn debug_info(program: &asm::Program, file: &str) -> Result<DebugInfo, ElfEr
     })
 }
 
+/// BTF describing a map's key and value, for the maps the kernel creates only with BTF
+/// (socket, task, inode and cgroup local storage; values with timers or spin locks need
+/// their real types instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapTypes {
+    /// The raw BTF for `BPF_BTF_LOAD`.
+    pub btf: Vec<u8>,
+    /// The key's type id: `int` for 4-byte keys, else `struct key { u8 bytes[N]; }`.
+    pub key_type_id: u32,
+    /// The value's type id: `struct value { u8 bytes[N]; }`.
+    pub value_type_id: u32,
+}
+
+/// BTF for a map with `key_size`-byte keys and `value_size`-byte values, both opaque bytes
+/// (a 4-byte key is an `int`, as local storage maps require). Fails on a zero size.
+pub fn map_types(key_size: u32, value_size: u32) -> Result<MapTypes, ElfError> {
+    if key_size == 0 || value_size == 0 {
+        return Err(ElfError::Btf(format!(
+            "map types of key size {key_size} and value size {value_size}: sizes must not be 0"
+        )));
+    }
+    let mut strings = Strings { bytes: vec![0] };
+    let mut types: Vec<u32> = Vec::new();
+    let int_name = strings.add("int");
+    // [1] int, [2] unsigned char.
+    types.extend_from_slice(&[
+        int_name,
+        info(BTF_KIND_INT, 0),
+        4,
+        (BTF_INT_SIGNED << 24) | 32,
+    ]);
+    let uchar = strings.add("unsigned char");
+    types.extend_from_slice(&[uchar, info(BTF_KIND_INT, 0), 1, 8]);
+    let bytes_name = strings.add("bytes");
+    let mut next = 3u32;
+    let mut bytes_struct = |types: &mut Vec<u32>, name: &str, size: u32| -> u32 {
+        let n = strings.add(name);
+        // ARRAY of `size` unsigned chars indexed by int, then the struct around it.
+        types.extend_from_slice(&[0, info(BTF_KIND_ARRAY, 0), 0, 2, 1, size]);
+        types.extend_from_slice(&[n, info(BTF_KIND_STRUCT, 1), size, bytes_name, next, 0]);
+        next += 2;
+        next - 1
+    };
+    let value_type_id = bytes_struct(&mut types, "value", value_size);
+    let key_type_id = if key_size == 4 {
+        1
+    } else {
+        bytes_struct(&mut types, "key", key_size)
+    };
+    let type_bytes: Vec<u8> = types.iter().flat_map(|w| w.to_le_bytes()).collect();
+    Ok(MapTypes {
+        btf: blob(&type_bytes, &strings.bytes),
+        key_type_id,
+        value_type_id,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +239,18 @@ mod tests {
         let d = debug_info(&b.build().unwrap(), "f.dsl").unwrap();
         assert_eq!(d.line_info.len(), 1);
         assert_eq!(d.line_info[0].insn, 0);
+    }
+
+    #[test]
+    fn map_types_name_an_int_key_and_a_byte_struct_value() {
+        let t = map_types(4, 12).unwrap();
+        assert_eq!((t.key_type_id, t.value_type_id), (1, 4));
+        let t = map_types(8, 12).unwrap();
+        assert_eq!((t.key_type_id, t.value_type_id), (6, 4));
+        // The type section holds 2 ints, then (array, struct) twice: 16+16+24+24+24+24 bytes.
+        let type_len = u32::from_le_bytes(t.btf[12..16].try_into().unwrap());
+        assert_eq!(type_len, 128);
+        assert!(map_types(0, 4).is_err() && map_types(4, 0).is_err());
     }
 
     #[test]

@@ -149,6 +149,26 @@ pub mod bpf {
             BPF_MAP_TYPE_STACK: u32 = 23;
             /// `enum bpf_map_type`.
             BPF_MAP_TYPE_RINGBUF: u32 = 27;
+            /// `enum bpf_map_type`: per-cgroup storage of cgroup programs (legacy).
+            BPF_MAP_TYPE_CGROUP_STORAGE: u32 = 19;
+            /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_REUSEPORT_SOCKARRAY: u32 = 20;
+            /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: u32 = 21;
+            /// `enum bpf_map_type`: socket local storage (needs BTF).
+            BPF_MAP_TYPE_SK_STORAGE: u32 = 24;
+            /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_DEVMAP_HASH: u32 = 25;
+            /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_STRUCT_OPS: u32 = 26;
+            /// `enum bpf_map_type`: inode local storage (needs BTF).
+            BPF_MAP_TYPE_INODE_STORAGE: u32 = 28;
+            /// `enum bpf_map_type`: task local storage (needs BTF).
+            BPF_MAP_TYPE_TASK_STORAGE: u32 = 29;
+            /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_BLOOM_FILTER: u32 = 30;
+            /// `enum bpf_map_type`.
+            BPF_MAP_TYPE_USER_RINGBUF: u32 = 31;
 
             /// `enum bpf_prog_type`.
             BPF_PROG_TYPE_UNSPEC: u32 = 0;
