@@ -16,7 +16,7 @@ use loader::attach::{perf, sk_lookup, sk_skb, socket_filter, tc, tcx, xdp};
 use loader::testing::net::{
     in_new_netns, ip, packet_socket, recv_frames, send_frames, veth_pair, ETHERTYPE,
 };
-use loader::testing::{kernel_or_skip, TempCgroup};
+use loader::testing::{kernel_or_skip, with_tracefs, TempCgroup};
 use loader::{
     cgroup, features, AttachMode, AttachType, Feature, LinkType, Map, MapSpec, MapType, Program,
     ProgramSpec, ProgramType,
@@ -508,43 +508,6 @@ fn sk_skb_parser_and_verdict_attach_to_a_sockmap() {
     drop(v);
     let e = sk_skb::detach(&verdict, &map, sk_skb::SkSkbKind::StreamVerdict).unwrap_err();
     assert_eq!(e.errno(), Some(libc::ENOENT), "dropping detached it: {e}");
-}
-
-/// Runs `f` in a thread that sees a tracefs: the process's own if mounted, else one mounted in
-/// a private mount namespace of that thread (never visible to the host). `Err` with a reason
-/// when neither works.
-fn with_tracefs<R: Send>(f: impl FnOnce() -> R + Send) -> Result<R, String> {
-    std::thread::scope(|s| {
-        match s
-            .spawn(|| {
-                if perf::tracefs().is_err() {
-                    use nix::mount::{mount, MsFlags};
-                    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare: {e}"))?;
-                    mount(
-                        None::<&str>,
-                        "/",
-                        None::<&str>,
-                        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                        None::<&str>,
-                    )
-                    .map_err(|e| format!("making / private: {e}"))?;
-                    mount(
-                        Some("tracefs"),
-                        "/sys/kernel/tracing",
-                        Some("tracefs"),
-                        MsFlags::empty(),
-                        None::<&str>,
-                    )
-                    .map_err(|e| format!("mounting tracefs: {e}"))?;
-                }
-                Ok(f())
-            })
-            .join()
-        {
-            Ok(r) => r,
-            Err(p) => std::panic::resume_unwind(p),
-        }
-    })
 }
 
 fn counting_prog(t: ProgramType, map: &Map) -> Program {

@@ -8,6 +8,7 @@
 //!   in it on drop.
 //! - [`runtime_path`]: a build path (`env!`) the kernel matrix can point elsewhere at run time.
 //! - [`net`]: a thread in a network namespace of its own, a veth pair there, raw frames.
+//! - [`with_tracefs`]: a thread that sees a tracefs (a private mount when the host has none).
 //!
 //! ```no_run
 //! use loader::testing::{kernel_or_skip, TempCgroup, TempPinDir};
@@ -212,4 +213,42 @@ impl Drop for TempPinDir {
             }
         }
     }
+}
+
+/// Runs `f` in a thread that sees a tracefs: the process's own if mounted, else one mounted in
+/// a private mount namespace of that thread (never visible to the host). `Err` with a reason
+/// when neither works.
+pub fn with_tracefs<R: Send>(f: impl FnOnce() -> R + Send) -> Result<R, String> {
+    std::thread::scope(|s| {
+        match s
+            .spawn(|| {
+                if crate::attach::perf::tracefs().is_err() {
+                    use nix::mount::{mount, MsFlags};
+                    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+                        .map_err(|e| format!("unshare: {e}"))?;
+                    mount(
+                        None::<&str>,
+                        "/",
+                        None::<&str>,
+                        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                        None::<&str>,
+                    )
+                    .map_err(|e| format!("making / private: {e}"))?;
+                    mount(
+                        Some("tracefs"),
+                        "/sys/kernel/tracing",
+                        Some("tracefs"),
+                        MsFlags::empty(),
+                        None::<&str>,
+                    )
+                    .map_err(|e| format!("mounting tracefs: {e}"))?;
+                }
+                Ok(f())
+            })
+            .join()
+        {
+            Ok(r) => r,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    })
 }
