@@ -21,7 +21,6 @@ use loader::{
     cgroup, features, AttachMode, AttachType, Feature, LinkType, Map, MapSpec, MapType, Program,
     ProgramSpec, ProgramType,
 };
-use nix::sched::{unshare, CloneFlags};
 
 macro_rules! require_kernel {
     ($name:expr) => {
