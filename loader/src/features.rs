@@ -30,6 +30,11 @@ pub enum Feature {
     SockmapLink,
     /// Programs of this type may call this helper.
     Helper(ProgramType, Helper),
+    /// `BPF_MAP_*_BATCH` commands on hash maps (Linux 5.6).
+    MapBatch,
+    /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` on hash maps (Linux 5.14; queues and stacks have it
+    /// since 4.20).
+    HashLookupAndDelete,
 }
 
 impl fmt::Display for Feature {
@@ -40,6 +45,10 @@ impl fmt::Display for Feature {
             Feature::CgroupLink => f.write_str("bpf_link for cgroup programs (Linux 5.7)"),
             Feature::SockmapLink => f.write_str("bpf_link for sockmap programs (Linux 6.10)"),
             Feature::Helper(t, h) => write!(f, "helper {}#{} in {t} programs", h.name(), h.id()),
+            Feature::MapBatch => f.write_str("batch operations on hash maps (Linux 5.6)"),
+            Feature::HashLookupAndDelete => {
+                f.write_str("lookup-and-delete on hash maps (Linux 5.14)")
+            }
         }
     }
 }
@@ -156,6 +165,57 @@ fn run_probe(feature: Feature) -> Result<bool, SyscallError> {
                 }
             }
         }
+        Feature::MapBatch => probe_map_batch(),
+        Feature::HashLookupAndDelete => probe_hash_lookup_and_delete(),
+    }
+}
+
+/// Creates a one-entry hash map (4-byte keys and values) for a map operation probe.
+fn probe_hash() -> Result<std::os::fd::OwnedFd, SyscallError> {
+    let spec = MapSpec::new("probe", MapType::Hash, 4, 4, 1);
+    let attr = crate::map::map_create_attr(&spec).map_err(|_| {
+        SyscallError::new(
+            "BPF_MAP_CREATE",
+            std::io::Error::from_raw_os_error(libc::EINVAL),
+        )
+    })?;
+    crate::env::raise_memlock();
+    sys::map_create(&attr)
+}
+
+/// `BPF_MAP_LOOKUP_BATCH` on an empty hash map: ENOENT (the end, reached at once) when the
+/// kernel has batches; EINVAL (unknown command) or ENOTSUPP when it does not.
+fn probe_map_batch() -> Result<bool, SyscallError> {
+    let map = probe_hash()?;
+    let (mut keys, mut values, mut out) = ([0u8; 4], [0u8; 4], [0u8; 8]);
+    let r = sys::map_batch(
+        sys::Cmd::MapLookupBatch,
+        std::os::fd::AsFd::as_fd(&map),
+        sys::Batch {
+            in_batch: None,
+            out_batch: Some(&mut out),
+            keys: &mut keys,
+            values: &mut values,
+            count: 1,
+            elem_flags: 0,
+        },
+    );
+    match r {
+        Ok(_) => Ok(true),
+        Err((e, _)) if errno(&e) == libc::EPERM => Err(e),
+        Err(_) => Ok(false),
+    }
+}
+
+/// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` of a missing key of a hash map: ENOENT when supported,
+/// ENOTSUPP (524) or EINVAL before 5.14.
+fn probe_hash_lookup_and_delete() -> Result<bool, SyscallError> {
+    let map = probe_hash()?;
+    let mut value = [0u8; 4];
+    match sys::map_lookup_and_delete_elem(std::os::fd::AsFd::as_fd(&map), &[0; 4], &mut value, 0) {
+        Ok(_) => Ok(true),
+        Err(e) if errno(&e) == libc::EPERM => Err(e),
+        Err(_) => Ok(false),
     }
 }
 

@@ -171,6 +171,42 @@ pub struct LinkDetachAttr {
     pub link_fd: u32,
 }
 
+/// `BPF_MAP_*_BATCH`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MapBatchAttr {
+    pub in_batch: u64,
+    pub out_batch: u64,
+    pub keys: u64,
+    pub values: u64,
+    pub count: u32,
+    pub map_fd: u32,
+    pub elem_flags: u64,
+    pub flags: u64,
+}
+
+/// `BPF_PROG_TEST_RUN`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TestRunAttr {
+    pub prog_fd: u32,
+    pub retval: u32,
+    pub data_size_in: u32,
+    pub data_size_out: u32,
+    pub data_in: u64,
+    pub data_out: u64,
+    pub repeat: u32,
+    pub duration: u32,
+    pub ctx_size_in: u32,
+    pub ctx_size_out: u32,
+    pub ctx_in: u64,
+    pub ctx_out: u64,
+    pub flags: u32,
+    pub cpu: u32,
+    pub batch_size: u32,
+    pub _pad0: u32,
+}
+
 /// `struct bpf_prog_info` (6.1 layout, through `attach_btf_id` and its trailing pad).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -269,6 +305,8 @@ unsafe impl Pod for LinkDetachAttr {}
 unsafe impl Pod for ProgInfoRaw {}
 unsafe impl Pod for MapInfoRaw {}
 unsafe impl Pod for LinkInfoRaw {}
+unsafe impl Pod for MapBatchAttr {}
+unsafe impl Pod for TestRunAttr {}
 
 const _: () = {
     assert!(std::mem::size_of::<MapCreateAttr>() == 72);
@@ -285,6 +323,8 @@ const _: () = {
     assert!(std::mem::size_of::<ProgInfoRaw>() == 232);
     assert!(std::mem::size_of::<MapInfoRaw>() == 88);
     assert!(std::mem::size_of::<LinkInfoRaw>() == 48);
+    assert!(std::mem::size_of::<MapBatchAttr>() == 56);
+    assert!(std::mem::size_of::<TestRunAttr>() == 80);
 };
 
 /// The bytes of a [`Pod`] value.

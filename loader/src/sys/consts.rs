@@ -6,8 +6,10 @@
 #![allow(dead_code)] // a table of UAPI numbers: not every one is used
 
 pub use uapi::bpf::{
-    BPF_ANY, BPF_EXIST, BPF_F_ALLOW_MULTI, BPF_F_NO_PREALLOC, BPF_F_QUERY_EFFECTIVE, BPF_F_RDONLY,
-    BPF_F_REPLACE, BPF_F_WRONLY, BPF_LINK_TYPE_CGROUP, BPF_LINK_TYPE_SOCKMAP, BPF_NOEXIST,
+    BPF_ANY, BPF_EXIST, BPF_F_ALLOW_MULTI, BPF_F_CURRENT_CPU, BPF_F_NO_PREALLOC,
+    BPF_F_QUERY_EFFECTIVE, BPF_F_RDONLY, BPF_F_REPLACE, BPF_F_TEST_RUN_ON_CPU, BPF_F_WRONLY,
+    BPF_LINK_TYPE_CGROUP, BPF_LINK_TYPE_SOCKMAP, BPF_NOEXIST, BPF_RINGBUF_BUSY_BIT,
+    BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ,
 };
 pub use uapi::magic::{BPF_FS_MAGIC, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, TMPFS_MAGIC};
 
@@ -61,6 +63,18 @@ pub enum Cmd {
     LinkGetNextId = uapi::bpf::BPF_LINK_GET_NEXT_ID,
     /// `BPF_LINK_DETACH`.
     LinkDetach = uapi::bpf::BPF_LINK_DETACH,
+    /// `BPF_PROG_TEST_RUN`.
+    ProgTestRun = uapi::bpf::BPF_PROG_TEST_RUN,
+    /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`.
+    MapLookupAndDeleteElem = uapi::bpf::BPF_MAP_LOOKUP_AND_DELETE_ELEM,
+    /// `BPF_MAP_LOOKUP_BATCH`.
+    MapLookupBatch = uapi::bpf::BPF_MAP_LOOKUP_BATCH,
+    /// `BPF_MAP_LOOKUP_AND_DELETE_BATCH`.
+    MapLookupAndDeleteBatch = uapi::bpf::BPF_MAP_LOOKUP_AND_DELETE_BATCH,
+    /// `BPF_MAP_UPDATE_BATCH`.
+    MapUpdateBatch = uapi::bpf::BPF_MAP_UPDATE_BATCH,
+    /// `BPF_MAP_DELETE_BATCH`.
+    MapDeleteBatch = uapi::bpf::BPF_MAP_DELETE_BATCH,
 }
 
 impl Cmd {
@@ -90,6 +104,12 @@ impl Cmd {
             Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
             Cmd::LinkGetNextId => "BPF_LINK_GET_NEXT_ID",
             Cmd::LinkDetach => "BPF_LINK_DETACH",
+            Cmd::ProgTestRun => "BPF_PROG_TEST_RUN",
+            Cmd::MapLookupAndDeleteElem => "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+            Cmd::MapLookupBatch => "BPF_MAP_LOOKUP_BATCH",
+            Cmd::MapLookupAndDeleteBatch => "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
+            Cmd::MapUpdateBatch => "BPF_MAP_UPDATE_BATCH",
+            Cmd::MapDeleteBatch => "BPF_MAP_DELETE_BATCH",
         }
     }
 }

@@ -1082,6 +1082,51 @@ fn attr_layouts_match_the_header() {
         .find(|c| c.name.as_deref() == Some("link_detach"))
         .unwrap();
     check_offsets!(ld, LinkDetachAttr, link_fd);
+
+    let batch = attr
+        .children
+        .iter()
+        .find(|c| c.name.as_deref() == Some("batch"))
+        .unwrap();
+    check_offsets!(
+        batch,
+        MapBatchAttr,
+        in_batch,
+        out_batch,
+        keys,
+        values,
+        count,
+        map_fd,
+        elem_flags,
+        flags
+    );
+    assert_eq!(batch.size, size_of::<MapBatchAttr>());
+
+    let test = attr
+        .children
+        .iter()
+        .find(|c| c.name.as_deref() == Some("test"))
+        .unwrap();
+    check_offsets!(
+        test,
+        TestRunAttr,
+        prog_fd,
+        retval,
+        data_size_in,
+        data_size_out,
+        data_in,
+        data_out,
+        repeat,
+        duration,
+        ctx_size_in,
+        ctx_size_out,
+        ctx_in,
+        ctx_out,
+        flags,
+        cpu,
+        batch_size
+    );
+    assert_eq!(test.size, size_of::<TestRunAttr>());
 }
 
 #[test]
@@ -1248,6 +1293,12 @@ fn uapi_numbers_match_the_header() {
         Cmd::LinkGetFdById,
         Cmd::LinkGetNextId,
         Cmd::LinkDetach,
+        Cmd::ProgTestRun,
+        Cmd::MapLookupAndDeleteElem,
+        Cmd::MapLookupBatch,
+        Cmd::MapLookupAndDeleteBatch,
+        Cmd::MapUpdateBatch,
+        Cmd::MapDeleteBatch,
     ] {
         assert_eq!(num(&cmds, cmd.name()), cmd as u32, "{}", cmd.name());
     }
