@@ -562,7 +562,7 @@ impl Map {
                     count *= 2;
                     continue;
                 }
-                Err((e, 0)) if first && batch_unsupported(&e) => {
+                Err((e, _)) if first && batch_unsupported(&e) => {
                     return self.batch_read_fallback(cmd == Cmd::MapLookupAndDeleteBatch);
                 }
                 Err((e, _)) => return Err(e.into()),
@@ -599,6 +599,10 @@ impl Map {
     /// update at a time where the kernel lacks it for this map type (the same errnos as
     /// [`Map::lookup_batch`]). Returns how many were stored; on an error the ones before the
     /// failing element are stored. Not for per-CPU maps.
+    ///
+    /// The kernel's batch update accepts no `BPF_NOEXIST`/`BPF_EXIST` (EINVAL, whatever
+    /// `linux/bpf.h` says), so with [`UpdateFlags::NoExist`] or [`UpdateFlags::Exist`] the
+    /// elements are stored one update at a time.
     pub fn update_batch(&self, entries: &[(&[u8], &[u8])], flags: UpdateFlags) -> Result<u32> {
         self.check_not_per_cpu()?;
         let mut keys = Vec::with_capacity(entries.len() * self.info.key_size as usize);
@@ -614,6 +618,9 @@ impl Map {
         if count == 0 {
             return Ok(0);
         }
+        if flags != UpdateFlags::Any {
+            return self.update_each(entries, flags);
+        }
         let r = sys::map_batch(
             Cmd::MapUpdateBatch,
             self.fd.as_fd(),
@@ -628,14 +635,16 @@ impl Map {
         );
         match r {
             Ok((n, _)) => Ok(n),
-            Err((e, 0)) if batch_unsupported(&e) => {
-                for (k, v) in entries {
-                    self.put(k, v, flags)?;
-                }
-                Ok(count)
-            }
+            Err((e, _)) if batch_unsupported(&e) => self.update_each(entries, flags),
             Err((e, _)) => Err(e.into()),
         }
+    }
+
+    fn update_each(&self, entries: &[(&[u8], &[u8])], flags: UpdateFlags) -> Result<u32> {
+        for (k, v) in entries {
+            self.put(k, v, flags)?;
+        }
+        Ok(entries.len() as u32)
     }
 
     /// Deletes every key of `keys` with `BPF_MAP_DELETE_BATCH` (Linux 5.6; hash maps), or
@@ -673,7 +682,7 @@ impl Map {
                     "key {n} of the batch is not in the map (the {n} before it were deleted)"
                 )),
             ))),
-            Err((e, 0)) if batch_unsupported(&e) => {
+            Err((e, _)) if batch_unsupported(&e) => {
                 let mut n = 0;
                 for k in keys {
                     if self.delete(k)? {
