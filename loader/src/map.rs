@@ -157,7 +157,7 @@ impl Map {
         })
     }
 
-    /// Freezes the map (`BPF_MAP_FREEZE`): from now on user space cannot change it, and
+    /// Freezes the map (`BPF_MAP_FREEZE`, Linux 5.2): from now on user space cannot change it, and
     /// programs may treat a read-only (`BPF_F_RDONLY_PROG`) map's content as constants.
     pub fn freeze(&self) -> Result<()> {
         Ok(sys::map_freeze(self.fd.as_fd())?)

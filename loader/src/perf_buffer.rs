@@ -210,7 +210,7 @@ impl PerfBuffer {
                 let hdr = self.copy(b, tail, 8);
                 let kind = u32::from_ne_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
                 let size = u16::from_ne_bytes([hdr[6], hdr[7]]) as usize;
-                if size < 8 || (size as u64) > head - tail {
+                if size < 8 || size > self.data_size || (size as u64) > head - tail {
                     // Not a record the kernel writes: give up on what is there.
                     tail = head;
                     break;

@@ -62,7 +62,7 @@ pub struct TestRunResult {
 impl Program {
     /// Runs the program with `BPF_PROG_TEST_RUN` (see the [module docs](crate::test_run) for
     /// the program types and kernel versions). An output buffer too small for what the
-    /// program produced is an error (ENOSPC) naming the size needed.
+    /// program produced is an error (ENOSPC).
     pub fn test_run(&self, run: &TestRun<'_>) -> Result<TestRunResult> {
         let mut data_out = vec![0u8; run.data_out_size];
         let mut ctx_out = vec![0u8; run.ctx_out_size];

@@ -297,3 +297,66 @@ fn perf_buffer_samples_and_lost_records() {
     drop(pb);
     assert!(!map.delete(&cpu.to_ne_bytes()).unwrap());
 }
+
+#[test]
+fn test_run_gives_back_the_verdict_and_the_changed_packet() {
+    kernel_test!("test_run_gives_back_the_verdict_and_the_changed_packet");
+    const XDP_TX: i32 = 3;
+    // Writes 0xee into the packet's first byte and bounces it.
+    let mut b = Builder::new();
+    b.ldx(Size::W, R2, R1, 0)
+        .ldx(Size::W, R3, R1, 4)
+        .mov64(R4, R2)
+        .add64(R4, 1)
+        .jgt(R4, R3, "out")
+        .st(Size::B, R2, 0, 0xee)
+        .label("out")
+        .mov64(R0, XDP_TX)
+        .exit();
+    let prog = Program::load(
+        &ProgramSpec::new("bounce", ProgramType::Xdp),
+        &b.build().unwrap(),
+        &[],
+    )
+    .unwrap();
+    let p = packet(1);
+    let r = prog
+        .test_run(&TestRun {
+            data_in: &p,
+            data_out_size: 256,
+            repeat: 3,
+            ..TestRun::default()
+        })
+        .unwrap();
+    assert_eq!(r.retval, XDP_TX as u32);
+    let mut want = p.clone();
+    want[0] = 0xee;
+    assert_eq!(r.data_out, want);
+    // Too little room for the packet: ENOSPC.
+    let e = prog
+        .test_run(&TestRun {
+            data_in: &p,
+            data_out_size: 10,
+            ..TestRun::default()
+        })
+        .unwrap_err();
+    assert_eq!(e.errno(), Some(libc::ENOSPC), "{e}");
+
+    // A socket filter's return value is how much of the packet to keep.
+    let mut b = Builder::new();
+    b.mov64(R0, 42).exit();
+    let filter = Program::load(
+        &ProgramSpec::new("keep42", ProgramType::SocketFilter),
+        &b.build().unwrap(),
+        &[],
+    )
+    .unwrap();
+    let r = filter
+        .test_run(&TestRun {
+            data_in: &p,
+            ..TestRun::default()
+        })
+        .unwrap();
+    assert_eq!(r.retval, 42);
+    assert!(r.data_out.is_empty());
+}
