@@ -279,6 +279,18 @@ impl Map {
         Ok(sys::map_lookup_elem(self.fd.as_fd(), key, &mut value, 0)?.then_some(value))
     }
 
+    /// Whether `key` is in the map (a lookup; works for per-CPU maps too).
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        self.check_key(key)?;
+        let cpus = if self.info.map_type.is_per_cpu() {
+            env::possible_cpus()?
+        } else {
+            1
+        };
+        let mut value = vec![0u8; self.per_cpu_stride().max(self.info.value_size as usize) * cpus];
+        Ok(sys::map_lookup_elem(self.fd.as_fd(), key, &mut value, 0)?)
+    }
+
     /// Stores `value` at `key`. For a sockhash or sockmap the value is a socket fd (4 or 8
     /// bytes, as the map's value size).
     pub fn put(&self, key: &[u8], value: &[u8], flags: UpdateFlags) -> Result<()> {

@@ -133,14 +133,20 @@ impl<'a, K: Pod, V: Pod> TypedMap<'a, K, V> {
 
 /// A `BPF_MAP_GET_NEXT_KEY` walk that yields each key at most once.
 ///
-/// When the key the walk stands on is deleted, the kernel restarts hash maps from their first
-/// key; keys already yielded are skipped (remembered by their bytes), so a restart repeats
-/// nothing. The walk ends at the map's end or after `2 × max_entries + 2` steps, so it ends
-/// even while other writers keep adding and deleting.
+/// When the key the walk stands on has been deleted, the kernel restarts a hash map's walk
+/// from its first key. The walk notices (the kernel hands back a key it yielded already),
+/// drops the yielded keys that are gone from the end of its path, and resumes after the most
+/// recent one still present, so deleting entries while iterating costs a few calls per
+/// deletion, not a re-walk. Keys yielded already are never yielded again (they are
+/// remembered by their bytes). The walk ends at the map's end, or after `4 × (max_entries + 1)`
+/// `next_key` calls, so it ends even while other writers keep adding and deleting.
 #[derive(Debug)]
 struct Walk<'a> {
     map: &'a Map,
+    /// Where the next `next_key` call starts (`None`: from the first key).
     last: Option<Vec<u8>>,
+    /// The keys yielded, in order, minus those found deleted at its end.
+    path: Vec<Vec<u8>>,
     seen: HashSet<Vec<u8>>,
     steps: u64,
     done: bool,
@@ -151,10 +157,23 @@ impl<'a> Walk<'a> {
         Walk {
             map,
             last: None,
+            path: Vec::new(),
             seen: HashSet::new(),
             steps: 0,
             done: false,
         }
+    }
+
+    /// Drops the deleted keys from the end of the path and returns where to resume: after
+    /// the most recent yielded key still in the map, or from the start when none is.
+    fn resume_point(&mut self) -> Result<Option<Vec<u8>>> {
+        while let Some(k) = self.path.last() {
+            if self.map.contains(k)? {
+                return Ok(Some(k.clone()));
+            }
+            self.path.pop();
+        }
+        Ok(None)
     }
 }
 
@@ -162,14 +181,31 @@ impl Iterator for Walk<'_> {
     type Item = Result<Vec<u8>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let limit = 2 * u64::from(self.map.max_entries()) + 2;
+        let limit = 4 * (u64::from(self.map.max_entries()) + 1);
+        // Resuming after a restart is tried once per yielded key, then the walk goes on
+        // forward over keys it has seen (still bounded by `limit`).
+        let mut resumed = false;
         while !self.done && self.steps < limit {
             self.steps += 1;
             match self.map.next_key(self.last.as_deref()) {
-                Ok(Some(k)) => {
+                Ok(Some(k)) if !self.seen.contains(&k) => {
+                    self.seen.insert(k.clone());
+                    self.path.push(k.clone());
                     self.last = Some(k.clone());
-                    if self.seen.insert(k.clone()) {
-                        return Some(Ok(k));
+                    return Some(Ok(k));
+                }
+                Ok(Some(k)) => {
+                    if resumed {
+                        self.last = Some(k);
+                        continue;
+                    }
+                    resumed = true;
+                    match self.resume_point() {
+                        Ok(from) => self.last = from,
+                        Err(e) => {
+                            self.done = true;
+                            return Some(Err(e));
+                        }
                     }
                 }
                 Ok(None) => self.done = true,

@@ -227,7 +227,12 @@ fn pin_to(cpu: u32) {
 fn perf_buffer_samples_and_lost_records() {
     kernel_test!("perf_buffer_samples_and_lost_records");
     let cpus = loader::perf_buffer::online_cpus().unwrap();
-    let cpu = cpus[0];
+    // The first online CPU this process may run on.
+    let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    let cpu = *cpus
+        .iter()
+        .find(|&&c| allowed.is_set(c as usize).unwrap_or(false))
+        .unwrap();
     pin_to(cpu);
     let entries = cpus.iter().max().unwrap() + 1;
     let map = Map::create(&MapSpec::new(
