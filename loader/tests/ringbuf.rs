@@ -369,4 +369,32 @@ fn test_run_gives_back_the_verdict_and_the_changed_packet() {
         .unwrap();
     assert_eq!(r.retval, 42);
     assert!(r.data_out.is_empty());
+
+    // A context goes in: a sched_cls program returns the `mark` of the `struct __sk_buff`
+    // it is given (the offset from the vendored linux/bpf.h: the struct up to `mark`, as the
+    // layout reader does not take the bit-fields further down).
+    let h = uapi::headers::BPF_H;
+    let start = h.find("struct __sk_buff {").unwrap();
+    let end = start + h[start..].find("mark;").unwrap() + "mark;".len();
+    let head = format!("{}\n}};", &h[start..end]);
+    let skb = uapi::header::struct_layout(&head, "__sk_buff").unwrap();
+    let mark = skb.offset("mark").unwrap();
+    let mut b = Builder::new();
+    b.ldx(Size::W, R0, R1, mark as i16).exit();
+    let cls = Program::load(
+        &ProgramSpec::new("mark", ProgramType::SchedCls),
+        &b.build().unwrap(),
+        &[],
+    )
+    .unwrap();
+    let mut ctx = vec![0u8; mark + 4];
+    ctx[mark..].copy_from_slice(&0x5eed_u32.to_ne_bytes());
+    let r = cls
+        .test_run(&TestRun {
+            data_in: &p,
+            ctx_in: &ctx,
+            ..TestRun::default()
+        })
+        .unwrap();
+    assert_eq!(r.retval, 0x5eed);
 }
