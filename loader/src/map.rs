@@ -1,5 +1,7 @@
 //! Maps: create from a [`MapSpec`], open from a pin or an id, read and write elements, iterate
-//! keys, pin, and read the kernel's [`MapInfo`].
+//! keys, pin, and read the kernel's [`MapInfo`]; lookup-and-delete, queue/stack push, pop and
+//! peek, map-of-maps slots, and batch operations with their per-element fallback. Typed
+//! views over these are [`crate::typed`]'s.
 //!
 //! Keys and values are byte slices of exactly the map's key and value size; anything else is
 //! an [`Error::InvalidArgument`] before the kernel is asked. Per-CPU maps hold one value per
@@ -436,7 +438,8 @@ impl Map {
     /// `None` when absent.
     ///
     /// Hash and LRU hash maps need Linux 5.14 (older kernels say `ENOTSUPP`, errno 524, or
-    /// EINVAL); queues and stacks (4.20) use [`Map::pop`]. Arrays never support it.
+    /// EINVAL); queues and stacks (4.20) use [`Map::pop`]. Arrays never support it. Not for
+    /// per-CPU maps.
     pub fn lookup_and_delete(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.check_key(key)?;
         self.check_not_per_cpu()?;
