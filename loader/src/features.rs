@@ -40,6 +40,11 @@ pub enum Feature {
     NetnsLink,
     /// perf-event links for kprobe and tracepoint programs (`BPF_PERF_EVENT`, 5.15).
     PerfEventLink,
+    /// `BPF_MAP_*_BATCH` commands on hash maps (Linux 5.6).
+    MapBatch,
+    /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` on hash maps (Linux 5.14; queues and stacks have it
+    /// since 4.20).
+    HashLookupAndDelete,
 }
 
 impl fmt::Display for Feature {
@@ -57,6 +62,10 @@ impl fmt::Display for Feature {
             Feature::NetnsLink => f.write_str("bpf_link for sk_lookup on a netns (Linux 5.9)"),
             Feature::PerfEventLink => {
                 f.write_str("bpf_link for perf events, kprobes and tracepoints (Linux 5.15)")
+            }
+            Feature::MapBatch => f.write_str("batch operations on hash maps (Linux 5.6)"),
+            Feature::HashLookupAndDelete => {
+                f.write_str("lookup-and-delete on hash maps (Linux 5.14)")
             }
         }
     }
@@ -193,6 +202,8 @@ fn run_probe(feature: Feature) -> Result<bool, SyscallError> {
         Feature::TcxLink => probe_link_on_lo(ProgramType::SchedCls, AttachType::TcxIngress, 0),
         Feature::NetnsLink => probe_link(ProgramType::SkLookup, AttachType::SkLookup),
         Feature::PerfEventLink => probe_link(ProgramType::Tracepoint, AttachType::PerfEvent),
+        Feature::MapBatch => probe_map_batch(),
+        Feature::HashLookupAndDelete => probe_hash_lookup_and_delete(),
     }
 }
 
@@ -250,6 +261,55 @@ fn probe_helper(t: ProgramType, h: Helper) -> Result<bool, SyscallError> {
                 Err(e)
             }
         }
+    }
+}
+
+/// Creates a one-entry hash map (4-byte keys and values) for a map operation probe.
+fn probe_hash() -> Result<std::os::fd::OwnedFd, SyscallError> {
+    let spec = MapSpec::new("probe", MapType::Hash, 4, 4, 1);
+    let attr = crate::map::map_create_attr(&spec).map_err(|_| {
+        SyscallError::new(
+            "BPF_MAP_CREATE",
+            std::io::Error::from_raw_os_error(libc::EINVAL),
+        )
+    })?;
+    crate::env::raise_memlock();
+    sys::map_create(&attr)
+}
+
+/// `BPF_MAP_LOOKUP_BATCH` on an empty hash map: ENOENT (the end, reached at once) when the
+/// kernel has batches; EINVAL (unknown command) or ENOTSUPP when it does not.
+fn probe_map_batch() -> Result<bool, SyscallError> {
+    let map = probe_hash()?;
+    let (mut keys, mut values, mut out) = ([0u8; 4], [0u8; 4], [0u8; 8]);
+    let r = sys::map_batch(
+        sys::Cmd::MapLookupBatch,
+        std::os::fd::AsFd::as_fd(&map),
+        sys::Batch {
+            in_batch: None,
+            out_batch: Some(&mut out),
+            keys: &mut keys,
+            values: &mut values,
+            count: 1,
+            elem_flags: 0,
+        },
+    );
+    match r {
+        Ok(_) => Ok(true),
+        Err((e, _)) if errno(&e) == libc::EPERM => Err(e),
+        Err(_) => Ok(false),
+    }
+}
+
+/// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` of a missing key of a hash map: ENOENT when supported,
+/// ENOTSUPP (524) or EINVAL before 5.14.
+fn probe_hash_lookup_and_delete() -> Result<bool, SyscallError> {
+    let map = probe_hash()?;
+    let mut value = [0u8; 4];
+    match sys::map_lookup_and_delete_elem(std::os::fd::AsFd::as_fd(&map), &[0; 4], &mut value, 0) {
+        Ok(_) => Ok(true),
+        Err(e) if errno(&e) == libc::EPERM => Err(e),
+        Err(_) => Ok(false),
     }
 }
 

@@ -20,6 +20,12 @@
 //! - `testing` (cargo feature `testing`, for dev-dependencies): helpers for this workspace's
 //!   kernel tests.
 //! - [`elf`]: loading BPF ELF objects read by the `bpfobj` crate (which owns ELF).
+//! - [`typed`]: [`typed::TypedMap`], [`typed::PerCpuMap`], [`typed::TypedQueue`]: maps viewed
+//!   with [`Pod`] keys and values, size-checked once.
+//! - [`ringbuf`]: [`ringbuf::RingBuf`], the reader of a `BPF_MAP_TYPE_RINGBUF` map (5.8).
+//! - [`perf_buffer`]: [`perf_buffer::PerfBuffer`], the reader of a perf event array's
+//!   per-CPU BPF output buffers.
+//! - [`test_run`]: `BPF_PROG_TEST_RUN` ([`Program::test_run`]).
 //!
 //! # Example
 //!
@@ -56,12 +62,16 @@ mod legacy;
 pub mod link;
 pub mod lock;
 pub mod map;
+pub mod perf_buffer;
 pub mod pin;
 pub mod program;
+pub mod ringbuf;
 pub mod sk_msg;
 mod sys;
+pub mod test_run;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod typed;
 pub mod verifier;
 
 pub use attach::perf::PerfAttachment;
@@ -73,6 +83,7 @@ pub use legacy::ProgAttachment;
 pub use link::{Link, LinkInfo, LinkType};
 pub use map::{Map, MapInfo, MapSpec, MapType, UpdateFlags};
 pub use program::{AttachType, FdSlot, ProgInfo, Program, ProgramSpec, ProgramType, SharedFd};
+pub use typed::Pod;
 pub use verifier::{LoadStats, VerifierError};
 
 /// Map creation flags (`BPF_F_*`) a [`MapSpec`] may carry.

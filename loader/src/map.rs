@@ -1,5 +1,7 @@
 //! Maps: create from a [`MapSpec`], open from a pin or an id, read and write elements, iterate
-//! keys, pin, and read the kernel's [`MapInfo`].
+//! keys, pin, and read the kernel's [`MapInfo`]; lookup-and-delete, queue/stack push, pop and
+//! peek, map-of-maps slots, and batch operations with their per-element fallback. Typed
+//! views over these are [`crate::typed`]'s.
 //!
 //! Keys and values are byte slices of exactly the map's key and value size; anything else is
 //! an [`Error::InvalidArgument`] before the kernel is asked. Per-CPU maps hold one value per
@@ -10,7 +12,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::sys::{self, attr, consts};
+use crate::sys::{self, attr, consts, Cmd};
 use crate::{env, pin};
 
 pub use bpfobj::{MapSpec, MapType};
@@ -157,7 +159,7 @@ impl Map {
         })
     }
 
-    /// Freezes the map (`BPF_MAP_FREEZE`): from now on user space cannot change it, and
+    /// Freezes the map (`BPF_MAP_FREEZE`, Linux 5.2): from now on user space cannot change it, and
     /// programs may treat a read-only (`BPF_F_RDONLY_PROG`) map's content as constants.
     pub fn freeze(&self) -> Result<()> {
         Ok(sys::map_freeze(self.fd.as_fd())?)
@@ -279,6 +281,18 @@ impl Map {
         Ok(sys::map_lookup_elem(self.fd.as_fd(), key, &mut value, 0)?.then_some(value))
     }
 
+    /// Whether `key` is in the map (a lookup; works for per-CPU maps too).
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        self.check_key(key)?;
+        let cpus = if self.info.map_type.is_per_cpu() {
+            env::possible_cpus()?
+        } else {
+            1
+        };
+        let mut value = vec![0u8; self.per_cpu_stride().max(self.info.value_size as usize) * cpus];
+        Ok(sys::map_lookup_elem(self.fd.as_fd(), key, &mut value, 0)?)
+    }
+
     /// Stores `value` at `key`. For a sockhash or sockmap the value is a socket fd (4 or 8
     /// bytes, as the map's value size).
     pub fn put(&self, key: &[u8], value: &[u8], flags: UpdateFlags) -> Result<()> {
@@ -397,6 +411,321 @@ impl Map {
     pub fn pin(&self, path: impl AsRef<Path>) -> Result<()> {
         pin::pin(self.fd.as_fd(), path.as_ref())
     }
+
+    fn check_value(&self, value: &[u8]) -> Result<()> {
+        if value.len() != self.info.value_size as usize {
+            return Err(Error::InvalidArgument(format!(
+                "map {}: value is {} bytes, the map's values are {}",
+                self.name,
+                value.len(),
+                self.info.value_size
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_queue(&self, what: &str) -> Result<()> {
+        if !matches!(self.info.map_type, QUEUE | STACK) {
+            return Err(Error::InvalidArgument(format!(
+                "map {}: {what} needs a queue or stack map, this is a {}",
+                self.name, self.info.map_type
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads and deletes the value at `key` in one step (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`);
+    /// `None` when absent.
+    ///
+    /// Hash and LRU hash maps need Linux 5.14 (older kernels say `ENOTSUPP`, errno 524, or
+    /// EINVAL); queues and stacks (4.20) use [`Map::pop`]. Arrays never support it. Not for
+    /// per-CPU maps.
+    pub fn lookup_and_delete(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.check_key(key)?;
+        self.check_not_per_cpu()?;
+        let mut value = vec![0u8; self.info.value_size as usize];
+        Ok(sys::map_lookup_and_delete_elem(self.fd.as_fd(), key, &mut value, 0)?.then_some(value))
+    }
+
+    /// Pushes `value` onto a queue or stack map (an update with no key, Linux 4.20). With
+    /// [`UpdateFlags::Exist`] a full map drops its oldest element to make room (`BPF_EXIST`);
+    /// otherwise a full map fails with E2BIG.
+    pub fn push(&self, value: &[u8], flags: UpdateFlags) -> Result<()> {
+        self.check_queue("push")?;
+        self.check_value(value)?;
+        Ok(sys::map_update_elem(
+            self.fd.as_fd(),
+            &[],
+            value,
+            flags.raw(),
+        )?)
+    }
+
+    /// Takes the next value off a queue (oldest) or stack (newest) map
+    /// (`BPF_MAP_LOOKUP_AND_DELETE_ELEM` with no key, Linux 4.20); `None` when empty.
+    pub fn pop(&self) -> Result<Option<Vec<u8>>> {
+        self.check_queue("pop")?;
+        let mut value = vec![0u8; self.info.value_size as usize];
+        Ok(sys::map_lookup_and_delete_elem(self.fd.as_fd(), &[], &mut value, 0)?.then_some(value))
+    }
+
+    /// The value [`Map::pop`] would take, left in place (a lookup with no key, Linux 4.20);
+    /// `None` when empty.
+    pub fn peek(&self) -> Result<Option<Vec<u8>>> {
+        self.check_queue("peek")?;
+        let mut value = vec![0u8; self.info.value_size as usize];
+        Ok(sys::map_lookup_elem(self.fd.as_fd(), &[], &mut value, 0)?.then_some(value))
+    }
+
+    fn check_map_in_map(&self) -> Result<()> {
+        if !matches!(
+            self.info.map_type,
+            MapType::ArrayOfMaps | MapType::HashOfMaps
+        ) {
+            return Err(Error::InvalidArgument(format!(
+                "map {} is a {}, not a map of maps",
+                self.name, self.info.map_type
+            )));
+        }
+        Ok(())
+    }
+
+    /// Puts `inner` in slot `key` of a map of maps (`ARRAY_OF_MAPS`, Linux 4.12;
+    /// `HASH_OF_MAPS`, 4.12): the update's value is `inner`'s fd. `inner` must be shaped like
+    /// the template given to [`Map::create_with`] (the kernel says EINVAL otherwise).
+    pub fn set_inner(&self, key: &[u8], inner: &Map, flags: UpdateFlags) -> Result<()> {
+        self.check_key(key)?;
+        self.check_map_in_map()?;
+        let fd = inner.fd.as_raw_fd() as u32;
+        Ok(sys::map_update_elem(
+            self.fd.as_fd(),
+            key,
+            &fd.to_ne_bytes(),
+            flags.raw(),
+        )?)
+    }
+
+    /// The id of the map in slot `key` of a map of maps (a lookup gives ids, not fds);
+    /// `None` when the slot is empty.
+    pub fn inner_id(&self, key: &[u8]) -> Result<Option<u32>> {
+        self.check_key(key)?;
+        self.check_map_in_map()?;
+        let mut id = [0u8; 4];
+        if !sys::map_lookup_elem(self.fd.as_fd(), key, &mut id, 0)? {
+            return Ok(None);
+        }
+        Ok(Some(u32::from_ne_bytes(id)))
+    }
+
+    /// The map in slot `key` of a map of maps, opened by its id ([`Map::from_id`]); `None`
+    /// when the slot is empty.
+    pub fn get_inner(&self, key: &[u8]) -> Result<Option<Map>> {
+        match self.inner_id(key)? {
+            Some(id) => Map::from_id(id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every (key, value) of the map, read with `BPF_MAP_LOOKUP_BATCH` (Linux 5.6) in chunks
+    /// of `chunk` elements (at least 1; grown when a hash bucket holds more).
+    ///
+    /// Where the kernel has no batch operations for this map type, or none at all (EINVAL,
+    /// `ENOTSUPP` (524), EOPNOTSUPP), it falls back to a [`Map::keys`] walk with lookups, which is
+    /// not atomic per bucket. Not for per-CPU maps.
+    pub fn lookup_batch(&self, chunk: u32) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.batch_read(Cmd::MapLookupBatch, chunk)
+    }
+
+    /// Like [`Map::lookup_batch`], deleting what it read (`BPF_MAP_LOOKUP_AND_DELETE_BATCH`,
+    /// Linux 5.6, hash maps; arrays do not support it). The fallback deletes each key it read
+    /// (deletion failures other than "already gone" are errors).
+    pub fn lookup_and_delete_batch(&self, chunk: u32) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.batch_read(Cmd::MapLookupAndDeleteBatch, chunk)
+    }
+
+    fn batch_read(&self, cmd: Cmd, chunk: u32) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.check_not_per_cpu()?;
+        let ks = self.info.key_size as usize;
+        let vs = self.info.value_size as usize;
+        let mut count = chunk.max(1);
+        let mut out = Vec::new();
+        // The kernel's position token: a bucket index (4 bytes) for hash maps, a key for
+        // arrays; room for either.
+        let tok_len = ks.max(8);
+        let mut tok_in = vec![0u8; tok_len];
+        let mut tok_out = vec![0u8; tok_len];
+        let mut first = true;
+        loop {
+            let mut keys = vec![0u8; ks * count as usize];
+            let mut values = vec![0u8; vs * count as usize];
+            let r = sys::map_batch(
+                cmd,
+                self.fd.as_fd(),
+                sys::Batch {
+                    in_batch: (!first).then_some(tok_in.as_slice()),
+                    out_batch: Some(&mut tok_out),
+                    keys: &mut keys,
+                    values: &mut values,
+                    count,
+                    elem_flags: 0,
+                },
+            );
+            let (n, done) = match r {
+                Ok(x) => x,
+                // A bucket holds more elements than `count`: ask for more at once.
+                Err((e, 0)) if e.errno() == Some(libc::ENOSPC) && count < 1 << 20 => {
+                    count *= 2;
+                    continue;
+                }
+                Err((e, _)) if first && batch_unsupported(&e) => {
+                    return self.batch_read_fallback(cmd == Cmd::MapLookupAndDeleteBatch);
+                }
+                Err((e, _)) => return Err(e.into()),
+            };
+            for i in 0..n as usize {
+                out.push((
+                    keys[i * ks..(i + 1) * ks].to_vec(),
+                    values[i * vs..(i + 1) * vs].to_vec(),
+                ));
+            }
+            if done {
+                return Ok(out);
+            }
+            first = false;
+            std::mem::swap(&mut tok_in, &mut tok_out);
+        }
+    }
+
+    fn batch_read_fallback(&self, delete: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        let keys: Vec<Vec<u8>> = self.keys().collect::<Result<_>>()?;
+        for k in keys {
+            if let Some(v) = self.get(&k)? {
+                if delete {
+                    self.delete(&k)?;
+                }
+                out.push((k, v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores every (key, value) of `entries` with `BPF_MAP_UPDATE_BATCH` (Linux 5.6), or one
+    /// update at a time where the kernel lacks it for this map type (the same errnos as
+    /// [`Map::lookup_batch`]). Returns how many were stored; on an error the ones before the
+    /// failing element are stored. Not for per-CPU maps.
+    ///
+    /// The kernel's batch update accepts no `BPF_NOEXIST`/`BPF_EXIST` (EINVAL, whatever
+    /// `linux/bpf.h` says), so with [`UpdateFlags::NoExist`] or [`UpdateFlags::Exist`] the
+    /// elements are stored one update at a time.
+    pub fn update_batch(&self, entries: &[(&[u8], &[u8])], flags: UpdateFlags) -> Result<u32> {
+        self.check_not_per_cpu()?;
+        let mut keys = Vec::with_capacity(entries.len() * self.info.key_size as usize);
+        let mut values = Vec::with_capacity(entries.len() * self.info.value_size as usize);
+        for (k, v) in entries {
+            self.check_key(k)?;
+            self.check_value(v)?;
+            keys.extend_from_slice(k);
+            values.extend_from_slice(v);
+        }
+        let count = u32::try_from(entries.len())
+            .map_err(|_| Error::InvalidArgument("too many entries for one batch".into()))?;
+        if count == 0 {
+            return Ok(0);
+        }
+        if flags != UpdateFlags::Any {
+            return self.update_each(entries, flags);
+        }
+        let r = sys::map_batch(
+            Cmd::MapUpdateBatch,
+            self.fd.as_fd(),
+            sys::Batch {
+                in_batch: None,
+                out_batch: None,
+                keys: &mut keys,
+                values: &mut values,
+                count,
+                elem_flags: flags.raw(),
+            },
+        );
+        match r {
+            Ok((n, _)) => Ok(n),
+            Err((e, _)) if batch_unsupported(&e) => self.update_each(entries, flags),
+            Err((e, _)) => Err(e.into()),
+        }
+    }
+
+    fn update_each(&self, entries: &[(&[u8], &[u8])], flags: UpdateFlags) -> Result<u32> {
+        for (k, v) in entries {
+            self.put(k, v, flags)?;
+        }
+        Ok(entries.len() as u32)
+    }
+
+    /// Deletes every key of `keys` with `BPF_MAP_DELETE_BATCH` (Linux 5.6; hash maps), or
+    /// one at a time where the kernel lacks it for this map type (as for
+    /// [`Map::update_batch`]). A missing key fails the batch with ENOENT (the keys before it
+    /// are deleted); the fallback skips missing keys. Returns how many were deleted.
+    pub fn delete_batch(&self, keys: &[&[u8]]) -> Result<u32> {
+        let mut flat = Vec::with_capacity(keys.len() * self.info.key_size as usize);
+        for k in keys {
+            self.check_key(k)?;
+            flat.extend_from_slice(k);
+        }
+        let count = u32::try_from(keys.len())
+            .map_err(|_| Error::InvalidArgument("too many keys for one batch".into()))?;
+        if count == 0 {
+            return Ok(0);
+        }
+        let r = sys::map_batch(
+            Cmd::MapDeleteBatch,
+            self.fd.as_fd(),
+            sys::Batch {
+                in_batch: None,
+                out_batch: None,
+                keys: &mut flat,
+                values: &mut [],
+                count,
+                elem_flags: 0,
+            },
+        );
+        match r {
+            Ok((n, false)) => Ok(n),
+            Ok((n, true)) => Err(Error::Syscall(sys::SyscallError::new(
+                Cmd::MapDeleteBatch.name(),
+                std::io::Error::other(format!(
+                    "key {n} of the batch is not in the map (the {n} before it were deleted)"
+                )),
+            ))),
+            Err((e, _)) if batch_unsupported(&e) => {
+                let mut n = 0;
+                for k in keys {
+                    if self.delete(k)? {
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            }
+            Err((e, _)) => Err(e.into()),
+        }
+    }
+}
+
+/// `BPF_MAP_TYPE_QUEUE` (Linux 4.20): FIFO of values, no keys ([`Map::push`], [`Map::pop`]).
+pub const QUEUE: MapType = MapType::Other(uapi::bpf::BPF_MAP_TYPE_QUEUE);
+/// `BPF_MAP_TYPE_STACK` (Linux 4.20): LIFO of values, no keys.
+pub const STACK: MapType = MapType::Other(uapi::bpf::BPF_MAP_TYPE_STACK);
+
+/// The kernel's `ENOTSUPP` (kernel-internal, errno 524): an operation the map type lacks.
+pub const ENOTSUPP: i32 = 524;
+
+/// Whether a batch command failed because the kernel (EINVAL: no such command before 5.6)
+/// or the map type (`ENOTSUPP`, EOPNOTSUPP) lacks it.
+fn batch_unsupported(e: &sys::SyscallError) -> bool {
+    matches!(
+        e.errno(),
+        Some(libc::EINVAL) | Some(ENOTSUPP) | Some(libc::EOPNOTSUPP)
+    )
 }
 
 impl AsFd for Map {

@@ -96,6 +96,18 @@ pub mod bpf {
             BPF_MAP_FREEZE: u32 = 22;
             /// Iterate over BTF object ids.
             BPF_BTF_GET_NEXT_ID: u32 = 23;
+            /// Run a program on given input (`BPF_PROG_RUN`).
+            BPF_PROG_TEST_RUN: u32 = 10;
+            /// Look up and delete a map element (queue/stack pop; hash maps since 5.14).
+            BPF_MAP_LOOKUP_AND_DELETE_ELEM: u32 = 21;
+            /// Look up many map elements at once.
+            BPF_MAP_LOOKUP_BATCH: u32 = 24;
+            /// Look up and delete many map elements at once.
+            BPF_MAP_LOOKUP_AND_DELETE_BATCH: u32 = 25;
+            /// Create or update many map elements at once.
+            BPF_MAP_UPDATE_BATCH: u32 = 26;
+            /// Delete many map elements at once.
+            BPF_MAP_DELETE_BATCH: u32 = 27;
             /// Create a link.
             BPF_LINK_CREATE: u32 = 28;
             /// Replace a link's program.
@@ -372,6 +384,20 @@ pub mod bpf {
             BPF_EXIST: u64 = 2;
             /// `bpf_msg_redirect_hash` flag: queue on the target's receive side.
             BPF_F_INGRESS: u64 = 1 << 0;
+            /// Map lookup/update flag: operate on a spin-locked value under its lock.
+            BPF_F_LOCK: u64 = 4;
+            /// `bpf_perf_event_output` flags: the mask of the CPU index.
+            BPF_F_INDEX_MASK: u64 = 0xffff_ffff;
+            /// `bpf_perf_event_output` flag: the current CPU's perf event.
+            BPF_F_CURRENT_CPU: u64 = 0xffff_ffff;
+            /// `BPF_PROG_TEST_RUN` flag: run on the CPU `cpu` names.
+            BPF_F_TEST_RUN_ON_CPU: u32 = 1 << 0;
+            /// Ring buffer record header bit: the record is still being written.
+            BPF_RINGBUF_BUSY_BIT: u32 = 1 << 31;
+            /// Ring buffer record header bit: the record was discarded.
+            BPF_RINGBUF_DISCARD_BIT: u32 = 1 << 30;
+            /// Ring buffer record header size.
+            BPF_RINGBUF_HDR_SZ: u32 = 8;
 
             /// Length of an object name, with its NUL.
             BPF_OBJ_NAME_LEN: usize = 16;

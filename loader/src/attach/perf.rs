@@ -19,7 +19,8 @@ use crate::error::{Error, FeatureError, Result};
 use crate::features::{self, Feature};
 use crate::link::Link;
 use crate::program::{AttachType, Program, ProgramType};
-use crate::sys::{self, attr::PerfEventAttr, consts};
+use crate::sys;
+use crate::sys::perf::{self as sysperf, PerfEventAttr};
 
 /// Where the kprobe PMU describes itself.
 pub const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
@@ -54,7 +55,7 @@ impl PerfAttachment {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(sys::perf_event_enable(self.event.as_fd(), false)?)
+        Ok(sysperf::perf_event_enable(self.event.as_fd(), false)?)
     }
 }
 
@@ -149,13 +150,14 @@ pub fn kprobe_pmu() -> Result<(u32, u32)> {
 /// tracepoint event runs on every CPU).
 pub fn open_tracepoint(category: &str, name: &str) -> Result<OwnedFd> {
     let attr = PerfEventAttr {
-        type_: consts::PERF_TYPE_TRACEPOINT,
+        type_: sysperf::PERF_TYPE_TRACEPOINT,
+        size: sysperf::PERF_ATTR_SIZE_VER7,
         config: tracepoint_id(category, name)?,
         sample_period: 1,
         wakeup_events: 1,
         ..Default::default()
     };
-    Ok(sys::perf_event_open(&attr, -1, 0, -1, 0)?)
+    Ok(sysperf::perf_event_open(&attr, -1, 0, None, 0)?)
 }
 
 /// Opens a kprobe perf event on kernel function `function` (at byte `offset` into it), or,
@@ -166,6 +168,7 @@ pub fn open_kprobe(function: &str, offset: u64, retprobe: bool) -> Result<OwnedF
     let (ty, bit) = kprobe_pmu()?;
     let attr = PerfEventAttr {
         type_: ty,
+        size: sysperf::PERF_ATTR_SIZE_VER7,
         config: if retprobe { 1 << bit } else { 0 },
         config1: func.as_ptr() as usize as u64,
         config2: offset,
@@ -174,7 +177,7 @@ pub fn open_kprobe(function: &str, offset: u64, retprobe: bool) -> Result<OwnedF
         ..Default::default()
     };
     // `func` lives until here: the kernel copies the name during the call.
-    Ok(sys::perf_event_open(&attr, -1, 0, -1, 0)?)
+    Ok(sysperf::perf_event_open(&attr, -1, 0, None, 0)?)
 }
 
 /// Attaches the tracepoint program `prog` to tracepoint `category:name`, on every CPU and
@@ -231,7 +234,7 @@ pub fn attach_perf_event(
 /// does on kernels before 5.15): `PERF_EVENT_IOC_SET_BPF`, then `PERF_EVENT_IOC_ENABLE`.
 /// Closing the event detaches the program.
 pub fn attach_perf_event_ioctl(prog: &Program, event: OwnedFd) -> Result<PerfAttachment> {
-    sys::perf_event_set_bpf(event.as_fd(), prog.as_fd())?;
-    sys::perf_event_enable(event.as_fd(), true)?;
+    sysperf::perf_event_set_bpf(event.as_fd(), prog.as_fd())?;
+    sysperf::perf_event_enable(event.as_fd(), true)?;
     Ok(PerfAttachment { link: None, event })
 }

@@ -167,25 +167,6 @@ impl LinkCreateAttr {
     }
 }
 
-/// `struct perf_event_attr` through `config2` (`PERF_ATTR_SIZE_VER1`, 72 bytes; the kernel
-/// takes any published size and treats the rest as zero). `flags` is the bitfield word
-/// (`disabled` is bit 0).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PerfEventAttr {
-    pub type_: u32,
-    pub size: u32,
-    pub config: u64,
-    pub sample_period: u64,
-    pub sample_type: u64,
-    pub read_format: u64,
-    pub flags: u64,
-    pub wakeup_events: u32,
-    pub bp_type: u32,
-    pub config1: u64,
-    pub config2: u64,
-}
-
 /// `BPF_RAW_TRACEPOINT_OPEN` (`name` 0 for BTF-typed tracing programs, which know their
 /// attach point from the load).
 #[repr(C)]
@@ -211,6 +192,42 @@ pub struct LinkUpdateAttr {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LinkDetachAttr {
     pub link_fd: u32,
+}
+
+/// `BPF_MAP_*_BATCH`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MapBatchAttr {
+    pub in_batch: u64,
+    pub out_batch: u64,
+    pub keys: u64,
+    pub values: u64,
+    pub count: u32,
+    pub map_fd: u32,
+    pub elem_flags: u64,
+    pub flags: u64,
+}
+
+/// `BPF_PROG_TEST_RUN`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TestRunAttr {
+    pub prog_fd: u32,
+    pub retval: u32,
+    pub data_size_in: u32,
+    pub data_size_out: u32,
+    pub data_in: u64,
+    pub data_out: u64,
+    pub repeat: u32,
+    pub duration: u32,
+    pub ctx_size_in: u32,
+    pub ctx_size_out: u32,
+    pub ctx_in: u64,
+    pub ctx_out: u64,
+    pub flags: u32,
+    pub cpu: u32,
+    pub batch_size: u32,
+    pub _pad0: u32,
 }
 
 /// `struct bpf_prog_info` (6.1 layout, through `attach_btf_id` and its trailing pad).
@@ -319,13 +336,14 @@ unsafe impl Pod for InfoAttr {}
 unsafe impl Pod for QueryAttr {}
 unsafe impl Pod for LinkCreateAttr {}
 unsafe impl Pod for RawTracepointAttr {}
-unsafe impl Pod for PerfEventAttr {}
 unsafe impl Pod for LinkUpdateAttr {}
 unsafe impl Pod for LinkDetachAttr {}
 unsafe impl Pod for BtfInfoRaw {}
 unsafe impl Pod for ProgInfoRaw {}
 unsafe impl Pod for MapInfoRaw {}
 unsafe impl Pod for LinkInfoRaw {}
+unsafe impl Pod for MapBatchAttr {}
+unsafe impl Pod for TestRunAttr {}
 
 const _: () = {
     assert!(std::mem::size_of::<MapCreateAttr>() == 72);
@@ -338,7 +356,6 @@ const _: () = {
     assert!(std::mem::size_of::<QueryAttr>() == 40);
     assert!(std::mem::size_of::<LinkCreateAttr>() == 48);
     assert!(std::mem::size_of::<RawTracepointAttr>() == 16);
-    assert!(std::mem::size_of::<PerfEventAttr>() == 72);
     assert!(std::mem::size_of::<LinkUpdateAttr>() == 16);
     assert!(std::mem::size_of::<LinkDetachAttr>() == 4);
     assert!(std::mem::size_of::<RawTracepointAttr>() == 16);
@@ -346,6 +363,8 @@ const _: () = {
     assert!(std::mem::size_of::<ProgInfoRaw>() == 232);
     assert!(std::mem::size_of::<MapInfoRaw>() == 88);
     assert!(std::mem::size_of::<LinkInfoRaw>() == 48);
+    assert!(std::mem::size_of::<MapBatchAttr>() == 56);
+    assert!(std::mem::size_of::<TestRunAttr>() == 80);
 };
 
 /// The bytes of a [`Pod`] value.

@@ -6,9 +6,11 @@
 #![allow(dead_code)] // a table of UAPI numbers: not every one is used
 
 pub use uapi::bpf::{
-    BPF_ANY, BPF_EXIST, BPF_F_ALLOW_MULTI, BPF_F_NO_PREALLOC, BPF_F_QUERY_EFFECTIVE, BPF_F_RDONLY,
-    BPF_F_REPLACE, BPF_F_SLEEPABLE, BPF_F_WRONLY, BPF_LINK_TYPE_CGROUP,
-    BPF_LINK_TYPE_RAW_TRACEPOINT, BPF_LINK_TYPE_SOCKMAP, BPF_LINK_TYPE_TRACING, BPF_NOEXIST,
+    BPF_ANY, BPF_EXIST, BPF_F_ALLOW_MULTI, BPF_F_CURRENT_CPU, BPF_F_NO_PREALLOC,
+    BPF_F_QUERY_EFFECTIVE, BPF_F_RDONLY, BPF_F_REPLACE, BPF_F_SLEEPABLE, BPF_F_TEST_RUN_ON_CPU,
+    BPF_F_WRONLY, BPF_LINK_TYPE_CGROUP, BPF_LINK_TYPE_RAW_TRACEPOINT, BPF_LINK_TYPE_SOCKMAP,
+    BPF_LINK_TYPE_TRACING, BPF_NOEXIST, BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT,
+    BPF_RINGBUF_HDR_SZ,
 };
 pub use uapi::magic::{BPF_FS_MAGIC, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, TMPFS_MAGIC};
 
@@ -68,6 +70,18 @@ pub enum Cmd {
     LinkGetNextId = uapi::bpf::BPF_LINK_GET_NEXT_ID,
     /// `BPF_LINK_DETACH`.
     LinkDetach = uapi::bpf::BPF_LINK_DETACH,
+    /// `BPF_PROG_TEST_RUN`.
+    ProgTestRun = uapi::bpf::BPF_PROG_TEST_RUN,
+    /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`.
+    MapLookupAndDeleteElem = uapi::bpf::BPF_MAP_LOOKUP_AND_DELETE_ELEM,
+    /// `BPF_MAP_LOOKUP_BATCH`.
+    MapLookupBatch = uapi::bpf::BPF_MAP_LOOKUP_BATCH,
+    /// `BPF_MAP_LOOKUP_AND_DELETE_BATCH`.
+    MapLookupAndDeleteBatch = uapi::bpf::BPF_MAP_LOOKUP_AND_DELETE_BATCH,
+    /// `BPF_MAP_UPDATE_BATCH`.
+    MapUpdateBatch = uapi::bpf::BPF_MAP_UPDATE_BATCH,
+    /// `BPF_MAP_DELETE_BATCH`.
+    MapDeleteBatch = uapi::bpf::BPF_MAP_DELETE_BATCH,
 }
 
 impl Cmd {
@@ -100,6 +114,12 @@ impl Cmd {
             Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
             Cmd::LinkGetNextId => "BPF_LINK_GET_NEXT_ID",
             Cmd::LinkDetach => "BPF_LINK_DETACH",
+            Cmd::ProgTestRun => "BPF_PROG_TEST_RUN",
+            Cmd::MapLookupAndDeleteElem => "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+            Cmd::MapLookupBatch => "BPF_MAP_LOOKUP_BATCH",
+            Cmd::MapLookupAndDeleteBatch => "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
+            Cmd::MapUpdateBatch => "BPF_MAP_UPDATE_BATCH",
+            Cmd::MapDeleteBatch => "BPF_MAP_DELETE_BATCH",
         }
     }
 }
@@ -133,20 +153,6 @@ pub const BPF_F_AFTER: u32 = 1 << 4;
 pub const BPF_F_ID: u32 = 1 << 5;
 /// `BPF_F_LINK`: the relative object is a link.
 pub const BPF_F_LINK: u32 = 1 << 13;
-
-/// `PERF_TYPE_TRACEPOINT` of `linux/perf_event.h`.
-pub const PERF_TYPE_TRACEPOINT: u32 = 2;
-/// `PERF_ATTR_SIZE_VER1`: the size of [`super::attr::PerfEventAttr`].
-pub const PERF_ATTR_SIZE_VER1: u32 = 72;
-/// `PERF_FLAG_FD_CLOEXEC`.
-pub const PERF_FLAG_FD_CLOEXEC: u64 = 1 << 3;
-/// `PERF_EVENT_IOC_ENABLE` = `_IO('$', 0)`.
-pub const PERF_EVENT_IOC_ENABLE: u64 = 0x2400;
-/// `PERF_EVENT_IOC_DISABLE` = `_IO('$', 1)`.
-pub const PERF_EVENT_IOC_DISABLE: u64 = 0x2401;
-/// `PERF_EVENT_IOC_SET_BPF` = `_IOW('$', 8, __u32)` (the generic ioctl encoding of x86 and
-/// arm64: direction bits 30-31, size bits 16-29).
-pub const PERF_EVENT_IOC_SET_BPF: u64 = 0x4004_2408;
 
 /// `SO_ATTACH_BPF` of `asm-generic/socket.h`.
 pub const SO_ATTACH_BPF: i32 = 50;

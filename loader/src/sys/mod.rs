@@ -13,7 +13,10 @@ pub mod attr;
 pub(crate) mod caps;
 pub mod consts;
 mod error;
+pub mod mmap;
 pub mod netlink;
+pub mod perf;
+pub mod pod;
 #[cfg(test)]
 mod tests;
 
@@ -158,6 +161,16 @@ fn ptr<T>(p: *const T) -> u64 {
     p as usize as u64
 }
 
+/// The address of `b`, or 0 (NULL) for an empty slice: maps with no key (queues, stacks)
+/// must get a NULL key, and the kernel reads nothing through an empty buffer.
+fn ptr_or_null(b: &[u8]) -> u64 {
+    if b.is_empty() {
+        0
+    } else {
+        ptr(b.as_ptr())
+    }
+}
+
 fn is_errno(e: &SyscallError, errno: i32) -> bool {
     e.io_error.raw_os_error() == Some(errno)
 }
@@ -209,7 +222,7 @@ pub(crate) fn map_lookup_elem(
 ) -> Result<bool, SyscallError> {
     let mut a = MapElemAttr {
         map_fd: raw(fd),
-        key: ptr(key.as_ptr()),
+        key: ptr_or_null(key),
         value: ptr(value.as_mut_ptr()),
         flags,
         ..Default::default()
@@ -230,7 +243,7 @@ pub(crate) fn map_update_elem(
 ) -> Result<(), SyscallError> {
     let mut a = MapElemAttr {
         map_fd: raw(fd),
-        key: ptr(key.as_ptr()),
+        key: ptr_or_null(key),
         value: ptr(value.as_ptr()),
         flags,
         ..Default::default()
@@ -251,6 +264,131 @@ pub(crate) fn map_delete_elem(fd: BorrowedFd<'_>, key: &[u8]) -> Result<bool, Sy
         Err(e) if is_errno(&e, libc::ENOENT) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`: `Ok(false)` when the key is absent or the queue/stack
+/// is empty (ENOENT). An empty `key` is passed as NULL (queues and stacks). The caller
+/// guarantees the slice sizes as for lookup.
+pub(crate) fn map_lookup_and_delete_elem(
+    fd: BorrowedFd<'_>,
+    key: &[u8],
+    value: &mut [u8],
+    flags: u64,
+) -> Result<bool, SyscallError> {
+    let mut a = MapElemAttr {
+        map_fd: raw(fd),
+        key: ptr_or_null(key),
+        value: ptr(value.as_mut_ptr()),
+        flags,
+        ..Default::default()
+    };
+    match bpf(Cmd::MapLookupAndDeleteElem, &mut a) {
+        Ok(_) => Ok(true),
+        Err(e) if is_errno(&e, libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Buffers of one `BPF_MAP_*_BATCH` call. The caller guarantees: `keys` holds `count` keys
+/// and `values` `count` values (per-CPU: each of every possible CPU, 8-byte strided) of the
+/// map's sizes; `in_batch` and `out_batch`, when given, hold at least one key (the kernel
+/// uses a key-sized token for hash maps and a 4-byte index for arrays).
+#[derive(Debug)]
+pub(crate) struct Batch<'a> {
+    pub in_batch: Option<&'a [u8]>,
+    pub out_batch: Option<&'a mut [u8]>,
+    pub keys: &'a mut [u8],
+    pub values: &'a mut [u8],
+    pub count: u32,
+    pub elem_flags: u64,
+}
+
+/// `BPF_MAP_{LOOKUP,LOOKUP_AND_DELETE,UPDATE,DELETE}_BATCH`. Returns how many elements the
+/// kernel processed and whether it reached the end of the map (ENOENT from a lookup, which
+/// still counts the elements it filled). On another error, the count processed before it
+/// goes with the error.
+pub(crate) fn map_batch(
+    cmd: Cmd,
+    fd: BorrowedFd<'_>,
+    b: Batch<'_>,
+) -> Result<(u32, bool), (SyscallError, u32)> {
+    let mut a = MapBatchAttr {
+        in_batch: b.in_batch.map_or(0, |k| ptr(k.as_ptr())),
+        out_batch: b.out_batch.map_or(0, |k| ptr(k.as_mut_ptr())),
+        keys: ptr_or_null(b.keys),
+        values: ptr_or_null(b.values),
+        count: b.count,
+        map_fd: raw(fd),
+        elem_flags: b.elem_flags,
+        flags: 0,
+    };
+    match bpf(cmd, &mut a) {
+        Ok(_) => Ok((a.count, false)),
+        Err(e) if is_errno(&e, libc::ENOENT) => Ok((a.count, true)),
+        Err(e) => Err((e, a.count)),
+    }
+}
+
+/// What `BPF_PROG_TEST_RUN` gets and gives back: the buffers (input read, output written;
+/// empty for none) and the counts.
+#[derive(Debug)]
+pub(crate) struct TestRun<'a> {
+    pub data_in: &'a [u8],
+    pub data_out: &'a mut [u8],
+    pub ctx_in: &'a [u8],
+    pub ctx_out: &'a mut [u8],
+    pub repeat: u32,
+    pub flags: u32,
+    pub cpu: u32,
+}
+
+/// The answer of `BPF_PROG_TEST_RUN`: return value, bytes the kernel wrote (or wanted to
+/// write) to the two output buffers, and the average duration in ns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TestRunOut {
+    pub retval: u32,
+    pub data_size_out: u32,
+    pub ctx_size_out: u32,
+    pub duration: u32,
+}
+
+/// `BPF_PROG_TEST_RUN` of `prog`. The caller guarantees nothing: every buffer goes with its
+/// length.
+pub(crate) fn prog_test_run(
+    prog: BorrowedFd<'_>,
+    t: TestRun<'_>,
+) -> Result<TestRunOut, SyscallError> {
+    let len = |b: usize| u32::try_from(b).unwrap_or(u32::MAX);
+    let mut a = TestRunAttr {
+        prog_fd: raw(prog),
+        data_size_in: len(t.data_in.len()),
+        data_size_out: len(t.data_out.len()),
+        data_in: ptr_or_null(t.data_in),
+        data_out: if t.data_out.is_empty() {
+            0
+        } else {
+            ptr(t.data_out.as_mut_ptr())
+        },
+        repeat: t.repeat,
+        ctx_size_in: len(t.ctx_in.len()),
+        ctx_size_out: len(t.ctx_out.len()),
+        ctx_in: ptr_or_null(t.ctx_in),
+        ctx_out: if t.ctx_out.is_empty() {
+            0
+        } else {
+            ptr(t.ctx_out.as_mut_ptr())
+        },
+        flags: t.flags,
+        cpu: t.cpu,
+        ..Default::default()
+    };
+    bpf(Cmd::ProgTestRun, &mut a)?;
+    Ok(TestRunOut {
+        retval: a.retval,
+        data_size_out: a.data_size_out,
+        ctx_size_out: a.ctx_size_out,
+        duration: a.duration,
+    })
 }
 
 /// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (the first key for `None`) into `next`;
@@ -585,77 +723,6 @@ pub fn raw_tracepoint_open(
     };
     let fd = bpf(Cmd::RawTracepointOpen, &mut a)?;
     own_fd(fd, Cmd::RawTracepointOpen.name())
-}
-
-/// `perf_event_open(2)` of `attr` (its `size` is set here) for `pid` on `cpu`, close-on-exec.
-pub fn perf_event_open(
-    attr: &PerfEventAttr,
-    pid: i32,
-    cpu: i32,
-    group_fd: i32,
-    flags: u64,
-) -> Result<OwnedFd, SyscallError> {
-    let mut a = *attr;
-    a.size = consts::PERF_ATTR_SIZE_VER1;
-    // SAFETY: `a` is a live, fully initialised perf_event_attr whose `size` field is its size;
-    // the kernel only reads it (and may write `size` back on E2BIG, within the struct).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            &mut a as *mut PerfEventAttr,
-            pid as libc::c_int,
-            cpu as libc::c_int,
-            group_fd as libc::c_int,
-            (flags | consts::PERF_FLAG_FD_CLOEXEC) as libc::c_ulong,
-        )
-    };
-    if r < 0 {
-        return Err(SyscallError::new(
-            "perf_event_open",
-            io::Error::last_os_error(),
-        ));
-    }
-    own_fd(r as i64, "perf_event_open")
-}
-
-/// `ioctl(PERF_EVENT_IOC_SET_BPF)`: runs `prog` for the (kprobe or tracepoint) perf event.
-pub fn perf_event_set_bpf(event: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Result<(), SyscallError> {
-    // SAFETY: an ioctl on an fd the caller keeps open, whose argument is an integer (the fd).
-    let r = unsafe {
-        libc::ioctl(
-            event.as_raw_fd(),
-            consts::PERF_EVENT_IOC_SET_BPF as _,
-            prog.as_raw_fd() as libc::c_int,
-        )
-    };
-    if r < 0 {
-        return Err(SyscallError::new(
-            "ioctl(PERF_EVENT_IOC_SET_BPF)",
-            io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
-}
-
-/// `ioctl(PERF_EVENT_IOC_ENABLE)` (or `_DISABLE` when `enable` is false).
-pub fn perf_event_enable(event: BorrowedFd<'_>, enable: bool) -> Result<(), SyscallError> {
-    let (req, call) = if enable {
-        (
-            consts::PERF_EVENT_IOC_ENABLE,
-            "ioctl(PERF_EVENT_IOC_ENABLE)",
-        )
-    } else {
-        (
-            consts::PERF_EVENT_IOC_DISABLE,
-            "ioctl(PERF_EVENT_IOC_DISABLE)",
-        )
-    };
-    // SAFETY: an ioctl without a memory argument on an fd the caller keeps open.
-    let r = unsafe { libc::ioctl(event.as_raw_fd(), req as _, 0 as libc::c_int) };
-    if r < 0 {
-        return Err(SyscallError::new(call, io::Error::last_os_error()));
-    }
-    Ok(())
 }
 
 /// `setsockopt(sock, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd)`, or `SO_DETACH_BPF` for `None`.
