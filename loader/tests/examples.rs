@@ -11,7 +11,7 @@ use std::path::Path;
 use loader::testing::net::{
     in_new_netns, packet_socket, recv_frames, send_frames, veth_pair, ETHERTYPE,
 };
-use loader::testing::{kernel_or_skip, TempCgroup};
+use loader::testing::{kernel_or_skip, with_tracefs, TempCgroup};
 use loader::{features, Feature};
 
 #[path = "../examples/cgroup_egress_bytes.rs"]
@@ -20,6 +20,9 @@ mod cgroup_egress_bytes;
 #[path = "../examples/ethertype_filter.rs"]
 #[allow(dead_code)]
 mod ethertype_filter;
+#[path = "../examples/exec_events.rs"]
+#[allow(dead_code)]
+mod exec_events;
 #[path = "../examples/xdp_counter.rs"]
 #[allow(dead_code)]
 mod xdp_counter;
@@ -228,4 +231,47 @@ fn ethertype_filter_keeps_only_its_ethertype() {
         assert_eq!(n, Some(60));
         assert_eq!(&buf[12..14], &0x0806u16.to_be_bytes());
     });
+}
+
+#[test]
+fn exec_events_reports_a_started_process() {
+    let test = "exec_events_reports_a_started_process";
+    if !kernel_or_skip(test) {
+        return;
+    }
+    if !features::probe(Feature::MapType(loader::MapType::RingBuf)).unwrap() {
+        eprintln!("SKIP {test}: no ring buffer maps (Linux 5.8)");
+        return;
+    }
+    let r = with_tracefs(|| {
+        let mut events = exec_events::attach().expect("attach the example");
+        // This test binary, run again just to list its tests: an exec whose pid we know and
+        // whose command name is the binary's file name (the kernel keeps 15 bytes of it).
+        let exe = std::env::current_exe().unwrap();
+        let child = std::process::Command::new(&exe)
+            .arg("--list")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+        let comm: String = name.chars().take(15).collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut seen = Vec::new();
+        while std::time::Instant::now() < deadline {
+            let batch = events.poll(std::time::Duration::from_millis(200)).unwrap();
+            if let Some(e) = batch.iter().find(|e| e.pid == pid) {
+                assert_eq!(e.comm, comm, "the exec event of pid {pid}");
+                events.detach().unwrap();
+                return;
+            }
+            seen.extend(batch);
+        }
+        panic!("no exec event for pid {pid} in 20 s; saw {seen:?}");
+    });
+    if let Err(e) = r {
+        eprintln!("SKIP {test}: {e}");
+    }
 }
