@@ -172,25 +172,7 @@ fn run_probe(feature: Feature) -> Result<bool, SyscallError> {
             Err(e) if is_no(&e) => Ok(false),
             Err(e) => Err(e),
         },
-        Feature::MapType(t) => {
-            let spec = match t {
-                MapType::LpmTrie => MapSpec::new("probe", t, 8, 8, 1),
-                MapType::SockHash | MapType::SockMap => MapSpec::new("probe", t, 4, 4, 1),
-                _ => MapSpec::new("probe", t, 4, 8, 1),
-            };
-            let attr = crate::map::map_create_attr(&spec).map_err(|_| {
-                SyscallError::new(
-                    "BPF_MAP_CREATE",
-                    std::io::Error::from_raw_os_error(libc::EINVAL),
-                )
-            })?;
-            crate::env::raise_memlock();
-            match sys::map_create(&attr) {
-                Ok(_) => Ok(true),
-                Err(e) if is_no(&e) => Ok(false),
-                Err(e) => Err(e),
-            }
-        }
+        Feature::MapType(t) => probe_map_type(t),
         Feature::CgroupLink => probe_link(ProgramType::SockOps, AttachType::CgroupSockOps),
         Feature::SockmapLink => probe_link(ProgramType::SkMsg, AttachType::SkMsgVerdict),
         Feature::Helper(t, h) => probe_helper(t, h),
@@ -204,6 +186,74 @@ fn run_probe(feature: Feature) -> Result<bool, SyscallError> {
         Feature::PerfEventLink => probe_link(ProgramType::Tracepoint, AttachType::PerfEvent),
         Feature::MapBatch => probe_map_batch(),
         Feature::HashLookupAndDelete => probe_hash_lookup_and_delete(),
+    }
+}
+
+/// Creates a small map of type `t` shaped the way that type demands (ring buffers a page and
+/// no key, queues no key, maps of maps an inner map, local storage BTF and no entries).
+/// EINVAL and the like say "no"; EPERM is a probe error.
+fn probe_map_type(t: MapType) -> Result<bool, SyscallError> {
+    use uapi::bpf::*;
+    let raw = t.raw();
+    let page = 4096;
+    let (key, value, max, flags) = match raw {
+        BPF_MAP_TYPE_LPM_TRIE => (8, 8, 1, 0),
+        BPF_MAP_TYPE_RINGBUF | BPF_MAP_TYPE_USER_RINGBUF => (0, 0, page, 0),
+        BPF_MAP_TYPE_QUEUE | BPF_MAP_TYPE_STACK | BPF_MAP_TYPE_BLOOM_FILTER => (0, 4, 1, 0),
+        BPF_MAP_TYPE_SK_STORAGE | BPF_MAP_TYPE_INODE_STORAGE | BPF_MAP_TYPE_TASK_STORAGE => {
+            (4, 4, 0, BPF_F_NO_PREALLOC)
+        }
+        BPF_MAP_TYPE_CGROUP_STORAGE | BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE => (12, 4, 0, 0),
+        BPF_MAP_TYPE_STACK_TRACE => (4, 8, 1, 0),
+        BPF_MAP_TYPE_HASH
+        | BPF_MAP_TYPE_ARRAY
+        | BPF_MAP_TYPE_PERCPU_HASH
+        | BPF_MAP_TYPE_PERCPU_ARRAY
+        | BPF_MAP_TYPE_LRU_HASH
+        | BPF_MAP_TYPE_LRU_PERCPU_HASH => (4, 8, 1, 0),
+        // Sockets, fds and indexes: 4-byte keys and values.
+        _ => (4, 4, 1, 0),
+    };
+    let spec = MapSpec::new("probe", t, key, value, max).with_flags(flags);
+    let map_error = |e: crate::Error| match e {
+        crate::Error::Syscall(e) => e,
+        crate::Error::Object { source, .. } => match *source {
+            crate::Error::Syscall(e) => e,
+            other => no_probe(&other.to_string()),
+        },
+        other => no_probe(&other.to_string()),
+    };
+    let answer = |r: crate::Result<Map>| match r {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = map_error(e);
+            if is_no(&e) {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    };
+    match raw {
+        BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS => {
+            let inner = Map::create(&MapSpec::new("probe_in", MapType::Array, 4, 4, 1))
+                .map_err(map_error)?;
+            answer(Map::create_with(
+                &spec,
+                Some(std::os::fd::AsFd::as_fd(&inner)),
+                None,
+            ))
+        }
+        BPF_MAP_TYPE_SK_STORAGE | BPF_MAP_TYPE_INODE_STORAGE | BPF_MAP_TYPE_TASK_STORAGE => {
+            let btf = match crate::btf_obj::OpaqueMapBtf::load(4, 4).map_err(map_error) {
+                Ok(b) => b,
+                // No BTF loading at all: no local storage either.
+                Err(e) if is_no(&e) => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            answer(Map::create_with(&spec, None, Some(btf.map_btf())))
+        }
+        _ => answer(Map::create(&spec)),
     }
 }
 

@@ -366,3 +366,44 @@ fn map_operation_probes_agree_with_the_kernel() {
         assert_eq!(r.unwrap(), None);
     }
 }
+
+/// The map type probe shapes each map the way its type demands: every type this test names
+/// exists on every kernel the matrix runs (6.1 and later), so each must answer yes; a number
+/// no kernel knows answers no.
+#[test]
+fn map_type_probe_knows_the_shapes() {
+    if !loader::testing::kernel_or_skip("map_type_probe_knows_the_shapes") {
+        return;
+    }
+    use loader::{features, Feature, MapType};
+    use uapi::bpf::*;
+    for raw in [
+        BPF_MAP_TYPE_HASH,
+        BPF_MAP_TYPE_ARRAY,
+        BPF_MAP_TYPE_PROG_ARRAY,
+        BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+        BPF_MAP_TYPE_PERCPU_HASH,
+        BPF_MAP_TYPE_PERCPU_ARRAY,
+        BPF_MAP_TYPE_STACK_TRACE,
+        BPF_MAP_TYPE_LRU_HASH,
+        BPF_MAP_TYPE_LPM_TRIE,
+        BPF_MAP_TYPE_ARRAY_OF_MAPS,
+        BPF_MAP_TYPE_HASH_OF_MAPS,
+        BPF_MAP_TYPE_SOCKMAP,
+        BPF_MAP_TYPE_SOCKHASH,
+        BPF_MAP_TYPE_QUEUE,
+        BPF_MAP_TYPE_STACK,
+        BPF_MAP_TYPE_SK_STORAGE,
+        BPF_MAP_TYPE_RINGBUF,
+        BPF_MAP_TYPE_TASK_STORAGE,
+        BPF_MAP_TYPE_BLOOM_FILTER,
+        BPF_MAP_TYPE_USER_RINGBUF,
+    ] {
+        let t = MapType::from_raw(raw);
+        assert!(
+            features::probe(Feature::MapType(t)).unwrap(),
+            "map type {t}"
+        );
+    }
+    assert!(!features::probe(Feature::MapType(MapType::Other(999))).unwrap());
+}
