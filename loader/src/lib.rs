@@ -44,6 +44,7 @@
 pub mod btf;
 pub mod btf_obj;
 pub mod cgroup;
+pub mod core;
 pub mod elf;
 pub mod env;
 mod error;

@@ -500,6 +500,77 @@ pub(crate) fn func_info(
     Ok(out)
 }
 
+/// The CO-RE relocations of a `.BTF.ext` section: section name → records, each with the
+/// instruction's byte offset in the section and its access string read from `btf`'s strings.
+/// An empty map when the header has no core_relo subsection (shorter than 32 bytes).
+pub(crate) fn core_relos(
+    ext: &[u8],
+    btf: &Btf<'_>,
+) -> Result<std::collections::HashMap<String, Vec<(u32, crate::CoreRelo)>>, ElfError> {
+    let mut out: std::collections::HashMap<String, Vec<(u32, crate::CoreRelo)>> =
+        Default::default();
+    let word = |off: usize| u32_at(ext, off);
+    let hdr_len = word(4).ok_or_else(|| err(".BTF.ext header is truncated"))? as usize;
+    if hdr_len < 32 {
+        return Ok(out);
+    }
+    let (Some(off), Some(len)) = (word(24), word(28)) else {
+        return Err(err(".BTF.ext header is truncated"));
+    };
+    if len == 0 {
+        return Ok(out);
+    }
+    let start = hdr_len
+        .checked_add(off as usize)
+        .ok_or_else(|| err(".BTF.ext core_relo is outside the section"))?;
+    let end = start
+        .checked_add(len as usize)
+        .filter(|&e| e <= ext.len())
+        .ok_or_else(|| err(".BTF.ext core_relo is outside the section"))?;
+    let rec_size = word(start).ok_or_else(|| err(".BTF.ext core_relo is truncated"))? as usize;
+    if rec_size < 16 {
+        return Err(err(format!(".BTF.ext core_relo record size {rec_size}")));
+    }
+    let mut pos = start + 4;
+    while pos < end {
+        let (Some(sec_off), Some(n)) = (word(pos), word(pos + 4)) else {
+            return Err(err(".BTF.ext core_relo is truncated"));
+        };
+        pos += 8;
+        let sec = btf.name(sec_off)?.to_string();
+        let bytes = (n as usize)
+            .checked_mul(rec_size)
+            .filter(|&b| pos + b <= end)
+            .ok_or_else(|| err(".BTF.ext core_relo is truncated"))?;
+        let recs = out.entry(sec).or_default();
+        for k in 0..n as usize {
+            let r = pos + k * rec_size;
+            let (Some(insn_off), Some(type_id), Some(access_off), Some(kind)) =
+                (word(r), word(r + 4), word(r + 8), word(r + 12))
+            else {
+                return Err(err(".BTF.ext core_relo is truncated"));
+            };
+            if insn_off % 8 != 0 {
+                return Err(err(format!(
+                    ".BTF.ext core_relo at byte {insn_off} is not an instruction boundary"
+                )));
+            }
+            let access = btf.name(access_off)?.to_string();
+            recs.push((
+                insn_off,
+                crate::CoreRelo {
+                    insn: 0,
+                    type_id,
+                    access,
+                    kind,
+                },
+            ));
+        }
+        pos += bytes;
+    }
+    Ok(out)
+}
+
 /// A map to describe in `.BTF` for [`write_maps`].
 #[derive(Debug, Clone)]
 pub(crate) struct WriteMap<'n> {
