@@ -101,7 +101,11 @@ fn core_fields_resolve_against_the_running_kernel() {
     };
     let obj = corpus("core_fields.o");
     let relocated = obj.relocate_core(None).unwrap();
-    let skb_i = obj.programs.iter().position(|p| p.name == "core_skb").unwrap();
+    let skb_i = obj
+        .programs
+        .iter()
+        .position(|p| p.name == "core_skb")
+        .unwrap();
     let skb = relocated[skb_i].as_ref().unwrap();
     let off = |ty: &str, f: &str| k.field(ty, f).unwrap().offset as i16;
     let insns = skb.program.insns();
@@ -147,7 +151,11 @@ fn core_fields_resolve_against_the_running_kernel() {
         (10, 64 - 8 * sock_mark.size as u64, "sk_mark rshift"),
         (11, 1, "sk_buff exists"),
         (12, 0, "no_such_kernel_type exists"),
-        (13, k.struct_size("sk_buff").unwrap() as u64, "sizeof(sk_buff)"),
+        (
+            13,
+            k.struct_size("sk_buff").unwrap() as u64,
+            "sizeof(sk_buff)",
+        ),
         (
             14,
             k.type_id(Kind::Struct, "sk_buff").unwrap() as u64,
@@ -161,7 +169,11 @@ fn core_fields_resolve_against_the_running_kernel() {
         (16, 1, "BPF_FUNC_ktime_get_ns exists"),
         (17, 5, "BPF_FUNC_ktime_get_ns value"),
         (18, 0, "BPF_FUNC_no_such_helper exists"),
-        (19, off("task_struct", "pid") as u64, "task_struct___flavor.pid"),
+        (
+            19,
+            off("task_struct", "pid") as u64,
+            "task_struct___flavor.pid",
+        ),
     ];
     for (i, v, what) in want {
         assert_eq!(out[i], v, "out[{i}]: {what}");
@@ -169,7 +181,11 @@ fn core_fields_resolve_against_the_running_kernel() {
 
     // core_task: pid and tgid of this thread through bpf_probe_read_kernel. Socket filters
     // may call bpf_get_current_task and bpf_probe_read_kernel only on newer kernels.
-    let t_i = obj.programs.iter().position(|p| p.name == "core_task").unwrap();
+    let t_i = obj
+        .programs
+        .iter()
+        .position(|p| p.name == "core_task")
+        .unwrap();
     let task = relocated[t_i].as_ref().unwrap();
     let t = &obj.programs[t_i];
     let tspec = obj.program_spec(t, None).unwrap();

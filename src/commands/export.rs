@@ -159,6 +159,13 @@ pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
         )
         .into());
     }
+    // CO-RE relocations against the running kernel's BTF, before anything is created.
+    let relocated = obj.relocate_core(None).map_err(|e| {
+        Failure::new(
+            exit::NOT_LOADED,
+            format!("{}: CO-RE relocations: {e}", path.display()),
+        )
+    })?;
     // Like libbpf: the object's BTF goes to the kernel first (callbacks, timers and spin
     // locks need it); if the kernel refuses it, the programs load without it.
     let btf = match obj.load_btf() {
@@ -174,7 +181,8 @@ pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
     let refs: Vec<&Map> = maps.iter().collect();
     let (mut rejected, mut not_loaded) = (0usize, 0usize);
     let mut loaded = Vec::new();
-    for p in &obj.programs {
+    for (p, r) in obj.programs.iter().zip(&relocated) {
+        let insns = r.as_ref().map_or(&p.program, |r| &r.program);
         let spec = match obj.program_spec(p, btf.as_ref()) {
             Ok(s) => s,
             Err(e) => {
@@ -183,7 +191,7 @@ pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
                 continue;
             }
         };
-        match Program::load(&spec.with_stats(), &p.program, &refs) {
+        match Program::load(&spec.with_stats(), insns, &refs) {
             Ok(l) => {
                 let s = l.stats();
                 let fmt = |v: Option<u32>| v.map_or("?".to_string(), |n| n.to_string());
@@ -201,6 +209,13 @@ pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
             Err(loader::Error::Verifier(v)) => {
                 rejected += 1;
                 println!("{}: REJECTED — {v}", p.name);
+                for x in r.iter().flat_map(|r| &r.poisoned) {
+                    println!(
+                        "  CO-RE relocation failed for {} ({}, instruction {}): no match in \
+                         the kernel's BTF",
+                        x.spec, x.kind, x.insn
+                    );
+                }
                 if full_log {
                     println!("{}", v.log());
                 }
