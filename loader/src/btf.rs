@@ -488,6 +488,12 @@ impl KernelBtf {
         })
     }
 
+    /// The length of this blob's string section (the next split blob's strings start there).
+    #[cfg(test)]
+    pub(crate) fn strings_len(&self) -> usize {
+        self.str_start as usize + self.strings.len()
+    }
+
     /// The id the next type would have: one past the last id (with the base's, for split BTF).
     fn next_id(&self) -> u32 {
         self.first_id + self.types.len() as u32

@@ -316,7 +316,8 @@ fn local_field(btf: &KernelBtf, root: u32, access: &[u32]) -> Result<LocalField,
     }
     let root_size = size_of(btf, id, 0).ok_or("local root type has no size")?;
     let mut bit_off = (first as u64)
-        .checked_mul(root_size * 8)
+        .checked_mul(root_size)
+        .and_then(|b| b.checked_mul(8))
         .ok_or("offset overflows")?;
     let mut bits = 0;
     let mut steps = Vec::new();
@@ -333,7 +334,7 @@ fn local_field(btf: &KernelBtf, root: u32, access: &[u32]) -> Result<LocalField,
                     spec.push('.');
                     spec.push_str(n);
                 }
-                bit_off += moff as u64;
+                bit_off = bit_off.checked_add(moff as u64).ok_or("offset overflows")?;
                 bits = mbits;
                 id = mtype;
             }
@@ -341,7 +342,11 @@ fn local_field(btf: &KernelBtf, root: u32, access: &[u32]) -> Result<LocalField,
                 let esize = size_of(btf, cur.extra, 0).ok_or("array element has no size")?;
                 steps.push(Step::Index(i));
                 spec.push_str(&format!("[{i}]"));
-                bit_off += i as u64 * esize * 8;
+                bit_off = (i as u64)
+                    .checked_mul(esize)
+                    .and_then(|b| b.checked_mul(8))
+                    .and_then(|b| b.checked_add(bit_off))
+                    .ok_or("offset overflows")?;
                 bits = 0;
                 id = cur.extra;
             }
@@ -364,7 +369,9 @@ fn local_field(btf: &KernelBtf, root: u32, access: &[u32]) -> Result<LocalField,
 /// The same path, by name, through a target candidate: `None` when it does not match.
 fn target_field(btf: &KernelBtf, root: u32, local: &LocalField, l: &KernelBtf) -> Option<Loc> {
     let (mut id, mut cur) = skip(btf, root)?;
-    let mut bit_off = (local.first as u64).checked_mul(size_of(btf, id, 0)? * 8)?;
+    let mut bit_off = (local.first as u64)
+        .checked_mul(size_of(btf, id, 0)?)?
+        .checked_mul(8)?;
     let mut bits = 0;
     for step in &local.steps {
         match step {
@@ -373,7 +380,7 @@ fn target_field(btf: &KernelBtf, root: u32, local: &LocalField, l: &KernelBtf) -
                     return None;
                 }
                 let (o, b, t) = btf.member(cur, name, 0)?;
-                bit_off += o as u64;
+                bit_off = bit_off.checked_add(o as u64)?;
                 bits = b;
                 id = t;
             }
@@ -381,7 +388,10 @@ fn target_field(btf: &KernelBtf, root: u32, local: &LocalField, l: &KernelBtf) -
                 if cur.kind != ARRAY || (cur.nelems != 0 && *i >= cur.nelems) {
                     return None;
                 }
-                bit_off += *i as u64 * size_of(btf, cur.extra, 0)? * 8;
+                bit_off = (*i as u64)
+                    .checked_mul(size_of(btf, cur.extra, 0)?)?
+                    .checked_mul(8)?
+                    .checked_add(bit_off)?;
                 bits = 0;
                 id = cur.extra;
             }
@@ -405,11 +415,11 @@ fn field_value(btf: &KernelBtf, loc: Loc, kind: u32) -> Result<u64, String> {
         if loc.bit_off % 8 != 0 {
             return Err("field is not byte-aligned".into());
         }
-        (loc.bit_off / 8, size, size * 8)
+        (loc.bit_off / 8, size, size.saturating_mul(8))
     } else {
         let mut sz = size.max(1);
         let mut off = loc.bit_off / 8 / sz * sz;
-        while loc.bit_off + loc.bits as u64 - off * 8 > sz * 8 {
+        while loc.bit_off.saturating_add(loc.bits as u64) - off * 8 > sz.saturating_mul(8) {
             if sz >= 8 {
                 return Err("bitfield spans more than 8 bytes".into());
             }
@@ -434,13 +444,17 @@ fn field_value(btf: &KernelBtf, loc: Loc, kind: u32) -> Result<u64, String> {
             if byte_sz > 8 {
                 return Err("field larger than 8 bytes".into());
             }
-            64 - (loc.bit_off + bit_sz - byte_off * 8)
+            64u64
+                .checked_sub(loc.bit_off - byte_off * 8 + bit_sz)
+                .ok_or("bitfield does not fit 64 bits")?
         }
         BPF_CORE_FIELD_RSHIFT_U64 => {
             if byte_sz > 8 {
                 return Err("field larger than 8 bytes".into());
             }
-            64 - bit_sz
+            64u64
+                .checked_sub(bit_sz)
+                .ok_or("bitfield does not fit 64 bits")?
         }
         _ => return Err("not a field relocation".into()),
     })
@@ -783,4 +797,600 @@ pub fn relocate_program(
 /// Parses an object's BTF (the `Object::btf` bytes) for [`relocate_program`].
 pub fn local_btf(object_btf: Option<&[u8]>) -> Result<KernelBtf, CoreError> {
     KernelBtf::parse(object_btf.ok_or(CoreError::NoLocalBtf)?).map_err(CoreError::Btf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Builds BTF blobs for the tests: each method adds a type and returns its id.
+    #[derive(Default)]
+    struct B {
+        words: Vec<u32>,
+        strings: Vec<u8>,
+        n: u32,
+    }
+
+    impl B {
+        fn new() -> B {
+            B {
+                strings: vec![0],
+                ..B::default()
+            }
+        }
+
+        fn s(&mut self, name: &str) -> u32 {
+            if name.is_empty() {
+                return 0;
+            }
+            let off = self.strings.len() as u32;
+            self.strings.extend_from_slice(name.as_bytes());
+            self.strings.push(0);
+            off
+        }
+
+        fn push(&mut self, w: &[u32]) -> u32 {
+            self.words.extend_from_slice(w);
+            self.n += 1;
+            self.n
+        }
+
+        fn int(&mut self, name: &str, size: u32, signed: bool) -> u32 {
+            let n = self.s(name);
+            self.push(&[n, INT << 24, size, ((signed as u32) << 24) | (size * 8)])
+        }
+
+        fn ptr(&mut self, to: u32) -> u32 {
+            self.push(&[0, PTR << 24, to])
+        }
+
+        fn typedef(&mut self, name: &str, to: u32) -> u32 {
+            let n = self.s(name);
+            self.push(&[n, TYPEDEF << 24, to])
+        }
+
+        fn array(&mut self, elem: u32, n: u32) -> u32 {
+            self.push(&[0, ARRAY << 24, 0, elem, elem, n])
+        }
+
+        /// A struct or union; members (name, type, bit offset, bitfield bits).
+        fn comp(&mut self, kind: u32, name: &str, size: u32, m: &[(&str, u32, u32, u32)]) -> u32 {
+            let n = self.s(name);
+            let flag = m.iter().any(|x| x.3 != 0) as u32;
+            let mut w = vec![n, (flag << 31) | (kind << 24) | m.len() as u32, size];
+            for &(mn, t, off, bits) in m {
+                let mn = self.s(mn);
+                w.extend_from_slice(&[mn, t, if flag == 1 { (bits << 24) | off } else { off }]);
+            }
+            self.push(&w)
+        }
+
+        fn st(&mut self, name: &str, size: u32, m: &[(&str, u32, u32)]) -> u32 {
+            let m: Vec<_> = m.iter().map(|&(a, b, c)| (a, b, c, 0)).collect();
+            self.comp(STRUCT, name, size, &m)
+        }
+
+        fn en(&mut self, name: &str, values: &[(&str, i32)]) -> u32 {
+            let n = self.s(name);
+            let mut w = vec![n, (1 << 31) | (ENUM << 24) | values.len() as u32, 4];
+            for &(vn, v) in values {
+                let vn = self.s(vn);
+                w.extend_from_slice(&[vn, v as u32]);
+            }
+            self.push(&w)
+        }
+
+        fn en64(&mut self, name: &str, values: &[(&str, u64)]) -> u32 {
+            let n = self.s(name);
+            let mut w = vec![n, (ENUM64 << 24) | values.len() as u32, 8];
+            for &(vn, v) in values {
+                let vn = self.s(vn);
+                w.extend_from_slice(&[vn, v as u32, (v >> 32) as u32]);
+            }
+            self.push(&w)
+        }
+
+        fn bytes(&self) -> Vec<u8> {
+            let t: Vec<u8> = self.words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            let mut b = vec![0x9f, 0xeb, 1, 0];
+            for w in [
+                24u32,
+                0,
+                t.len() as u32,
+                t.len() as u32,
+                self.strings.len() as u32,
+            ] {
+                b.extend_from_slice(&w.to_le_bytes());
+            }
+            b.extend_from_slice(&t);
+            b.extend_from_slice(&self.strings);
+            b
+        }
+
+        fn build(&self) -> KernelBtf {
+            KernelBtf::parse(&self.bytes()).unwrap()
+        }
+    }
+
+    fn relo(type_id: u32, access: &str, kind: u32) -> CoreRelo {
+        CoreRelo {
+            insn: 0,
+            type_id,
+            access: access.into(),
+            kind,
+        }
+    }
+
+    fn target(b: &B) -> Target {
+        Target::from_btf(Arc::new(b.build()))
+    }
+
+    /// (local, target) values of one relocation.
+    fn values(l: &KernelBtf, t: &Target, id: u32, access: &str, kind: u32) -> (u64, Option<u64>) {
+        let r = resolve(l, &relo(id, access, kind), t).unwrap();
+        (r.local, r.target)
+    }
+
+    #[test]
+    fn moved_fields_flavors_and_missing_fields() {
+        let mut l = B::new();
+        let int = l.int("int", 4, true);
+        // struct s___v1 { int a; int b; int gone; }
+        let s = l.st(
+            "s___v1",
+            12,
+            &[("a", int, 0), ("b", int, 32), ("gone", int, 64)],
+        );
+        let l = l.build();
+        let mut t = B::new();
+        let int = t.int("int", 4, true);
+        let long = t.int("long", 8, true);
+        t.st("s", 16, &[("x", long, 0), ("b", int, 64), ("a", int, 96)]);
+        let t = target(&t);
+        assert_eq!(
+            values(&l, &t, s, "0:0", BPF_CORE_FIELD_BYTE_OFFSET),
+            (0, Some(12))
+        );
+        assert_eq!(
+            values(&l, &t, s, "0:1", BPF_CORE_FIELD_BYTE_OFFSET),
+            (4, Some(8))
+        );
+        assert_eq!(
+            values(&l, &t, s, "0:1", BPF_CORE_FIELD_BYTE_SIZE),
+            (4, Some(4))
+        );
+        assert_eq!(
+            values(&l, &t, s, "0:1", BPF_CORE_FIELD_SIGNED),
+            (1, Some(1))
+        );
+        // An index on the root: s[1].b.
+        assert_eq!(
+            values(&l, &t, s, "1:1", BPF_CORE_FIELD_BYTE_OFFSET),
+            (16, Some(24))
+        );
+        // A missing member: offset poisoned, existence 0.
+        assert_eq!(
+            values(&l, &t, s, "0:2", BPF_CORE_FIELD_BYTE_OFFSET),
+            (8, None)
+        );
+        assert_eq!(
+            values(&l, &t, s, "0:2", BPF_CORE_FIELD_EXISTS),
+            (1, Some(0))
+        );
+        let r = resolve(&l, &relo(s, "0:2", BPF_CORE_FIELD_BYTE_OFFSET), &t).unwrap();
+        assert_eq!(r.spec, "s___v1.gone");
+        // Type relocations against the flavor's kernel type.
+        assert_eq!(values(&l, &t, s, "0", BPF_CORE_TYPE_EXISTS), (1, Some(1)));
+        assert_eq!(values(&l, &t, s, "0", BPF_CORE_TYPE_SIZE), (12, Some(16)));
+        assert_eq!(
+            values(&l, &t, s, "0", BPF_CORE_TYPE_ID_TARGET),
+            (s as u64, Some(3))
+        );
+        assert_eq!(
+            values(&l, &t, s, "0", BPF_CORE_TYPE_ID_LOCAL),
+            (s as u64, Some(s as u64))
+        );
+        assert!(resolve(&l, &relo(s, "0", BPF_CORE_TYPE_MATCHES), &t).is_err());
+    }
+
+    #[test]
+    fn missing_types_and_incompatible_members() {
+        let mut l = B::new();
+        let int = l.int("int", 4, false);
+        let p = l.ptr(int);
+        let s = l.st("nowhere", 4, &[("a", int, 0)]);
+        let q = l.st("q", 8, &[("p", p, 0)]);
+        let l = l.build();
+        let mut t = B::new();
+        let int = t.int("int", 4, false);
+        t.st("q", 8, &[("p", int, 0)]); // an int where the object has a pointer
+        let t = target(&t);
+        assert_eq!(values(&l, &t, s, "0", BPF_CORE_TYPE_EXISTS), (1, Some(0)));
+        assert_eq!(values(&l, &t, s, "0", BPF_CORE_TYPE_SIZE), (4, None));
+        assert_eq!(
+            values(&l, &t, s, "0:0", BPF_CORE_FIELD_BYTE_OFFSET),
+            (0, None)
+        );
+        assert_eq!(
+            values(&l, &t, q, "0:0", BPF_CORE_FIELD_EXISTS),
+            (1, Some(0))
+        );
+    }
+
+    #[test]
+    fn arrays_and_anonymous_unions() {
+        let mut l = B::new();
+        let int = l.int("int", 4, true);
+        let long = l.int("long", 8, true);
+        let arr = l.array(int, 4);
+        let u = l.comp(UNION, "", 8, &[("u1", int, 0, 0), ("u2", long, 0, 0)]);
+        // struct s { int arr[4]; union { int u1; long u2; }; }
+        let s = l.st("s", 24, &[("arr", arr, 0), ("", u, 128)]);
+        let l = l.build();
+        let mut t = B::new();
+        let int = t.int("int", 4, true);
+        let long = t.int("long", 8, true);
+        let arr = t.array(int, 8);
+        let u = t.comp(UNION, "", 8, &[("u2", long, 0, 0), ("u1", int, 0, 0)]);
+        // struct s { long pad; union { long u2; int u1; }; int arr[8]; }
+        t.st("s", 48, &[("pad", long, 0), ("", u, 64), ("arr", arr, 128)]);
+        let t = target(&t);
+        // s.arr[2]
+        assert_eq!(
+            values(&l, &t, s, "0:0:2", BPF_CORE_FIELD_BYTE_OFFSET),
+            (8, Some(24))
+        );
+        // s.arr[5]: out of the local array's bounds is still a valid index in the target's.
+        assert_eq!(
+            values(&l, &t, s, "0:0:5", BPF_CORE_FIELD_BYTE_OFFSET),
+            (20, Some(36))
+        );
+        // s.arr[9] is past the target's 8 elements.
+        assert_eq!(
+            values(&l, &t, s, "0:0:9", BPF_CORE_FIELD_EXISTS),
+            (1, Some(0))
+        );
+        // The anonymous union is looked through: s.u2.
+        assert_eq!(
+            values(&l, &t, s, "0:1:1", BPF_CORE_FIELD_BYTE_OFFSET),
+            (16, Some(8))
+        );
+        assert_eq!(
+            values(&l, &t, s, "0:1:1", BPF_CORE_FIELD_BYTE_SIZE),
+            (8, Some(8))
+        );
+        let r = resolve(&l, &relo(s, "0:1:1", BPF_CORE_FIELD_BYTE_OFFSET), &t).unwrap();
+        assert_eq!(r.spec, "s.u2");
+        // The whole array field: its size.
+        assert_eq!(
+            values(&l, &t, s, "0:0", BPF_CORE_FIELD_BYTE_SIZE),
+            (16, Some(32))
+        );
+    }
+
+    #[test]
+    fn bitfields() {
+        let mut l = B::new();
+        let u32_ = l.int("u32", 4, false);
+        let s = l.comp(STRUCT, "bf", 4, &[("lo", u32_, 0, 5), ("f", u32_, 5, 3)]);
+        let l = l.build();
+        let mut t = B::new();
+        let u32_ = t.int("u32", 4, false);
+        let s32 = t.int("s32", 4, true);
+        t.comp(STRUCT, "bf", 8, &[("f", s32, 36, 3), ("lo", u32_, 0, 5)]);
+        let t = target(&t);
+        assert_eq!(
+            values(&l, &t, s, "0:1", BPF_CORE_FIELD_BYTE_OFFSET),
+            (0, Some(4))
+        );
+        assert_eq!(
+            values(&l, &t, s, "0:1", BPF_CORE_FIELD_BYTE_SIZE),
+            (4, Some(4))
+        );
+        // 64 - (bit offset in the loaded word + bits), 64 - bits.
+        assert_eq!(
+            values(&l, &t, s, "0:1", BPF_CORE_FIELD_LSHIFT_U64),
+            (56, Some(57))
+        );
+        assert_eq!(
+            values(&l, &t, s, "0:1", BPF_CORE_FIELD_RSHIFT_U64),
+            (61, Some(61))
+        );
+        assert_eq!(
+            values(&l, &t, s, "0:1", BPF_CORE_FIELD_SIGNED),
+            (0, Some(1))
+        );
+    }
+
+    #[test]
+    fn enum_values() {
+        let mut l = B::new();
+        let e = l.en("e___mine", &[("A", 1), ("B", 2), ("GONE", 3)]);
+        let l = l.build();
+        let mut t = B::new();
+        t.en64("e", &[("B", 1 << 40), ("A", 7)]);
+        let t = target(&t);
+        assert_eq!(values(&l, &t, e, "0", BPF_CORE_ENUMVAL_VALUE), (1, Some(7)));
+        assert_eq!(
+            values(&l, &t, e, "1", BPF_CORE_ENUMVAL_VALUE),
+            (2, Some(1 << 40))
+        );
+        assert_eq!(
+            values(&l, &t, e, "2", BPF_CORE_ENUMVAL_EXISTS),
+            (1, Some(0))
+        );
+        assert_eq!(values(&l, &t, e, "2", BPF_CORE_ENUMVAL_VALUE), (3, None));
+        assert!(resolve(&l, &relo(e, "3", BPF_CORE_ENUMVAL_VALUE), &t).is_err());
+        let r = resolve(&l, &relo(e, "0", BPF_CORE_ENUMVAL_EXISTS), &t).unwrap();
+        assert_eq!(r.spec, "enum e___mine::A");
+    }
+
+    #[test]
+    fn ambiguous_candidates_are_an_error_agreeing_ones_are_not() {
+        let mut l = B::new();
+        let int = l.int("int", 4, true);
+        let s = l.st("s", 8, &[("a", int, 0), ("b", int, 32)]);
+        let l = l.build();
+        let mut t = B::new();
+        let int = t.int("int", 4, true);
+        t.st("s", 8, &[("a", int, 0), ("b", int, 32)]);
+        t.st("s___other", 8, &[("b", int, 0), ("a", int, 32)]);
+        let tg = target(&t);
+        let e = resolve(&l, &relo(s, "0:1", BPF_CORE_FIELD_BYTE_OFFSET), &tg).unwrap_err();
+        assert!(e.to_string().contains("ambiguous"), "{e}");
+        // Both agree on the size.
+        assert_eq!(
+            values(&l, &tg, s, "0:1", BPF_CORE_FIELD_BYTE_SIZE),
+            (4, Some(4))
+        );
+        // A candidate without the member does not count.
+        let mut t = B::new();
+        let int = t.int("int", 4, true);
+        t.st("s", 8, &[("x", int, 0), ("b", int, 32)]);
+        t.st("s___other", 8, &[("a", int, 0)]);
+        let tg = target(&t);
+        assert_eq!(
+            values(&l, &tg, s, "0:1", BPF_CORE_FIELD_BYTE_OFFSET),
+            (4, Some(4))
+        );
+    }
+
+    #[test]
+    fn typedef_roots_and_module_targets() {
+        let mut l = B::new();
+        let int = l.int("int", 4, true);
+        let s = l.st("s", 4, &[("a", int, 0)]);
+        let td = l.typedef("s_t", s);
+        let l = l.build();
+        let mut t = B::new();
+        let int = t.int("int", 4, true);
+        let long = t.int("long", 8, true);
+        let s = t.st("s", 12, &[("pad", long, 0), ("a", int, 64)]);
+        t.typedef("s_t", s);
+        let t = target(&t);
+        assert_eq!(
+            values(&l, &t, td, "0:0", BPF_CORE_FIELD_BYTE_OFFSET),
+            (0, Some(8))
+        );
+        assert_eq!(values(&l, &t, td, "0", BPF_CORE_TYPE_SIZE), (4, Some(12)));
+        // A type only a module has: found in the module's split BTF.
+        let mut base = B::new();
+        base.int("int", 4, true);
+        let base = Arc::new(base.build());
+        let modb = {
+            // Split BTF: ids continue after the base's (1 type), string offsets after the
+            // base's string section.
+            let pad = base.strings_len();
+            let mut m = B::new();
+            m.strings = vec![0; pad];
+            m.n = 1;
+            m.st("s", 8, &[("pad", 1, 0), ("a", 1, 32)]);
+            KernelBtf::parse_split(&split_of(&m, pad), base.clone()).unwrap()
+        };
+        let t = Target::from_btf(base).with_module("m", modb);
+        let st = 2; // struct s in the local BTF
+        assert_eq!(l.name_of(st), Some("s"));
+        assert_eq!(
+            values(&l, &t, st, "0:0", BPF_CORE_FIELD_BYTE_OFFSET),
+            (0, Some(4))
+        );
+        assert_eq!(
+            values(&l, &t, st, "0", BPF_CORE_TYPE_ID_TARGET),
+            (2, Some(2))
+        );
+    }
+
+    /// The split blob of a builder whose strings start with `pad` placeholder bytes (the
+    /// base's string section, which the split blob's offsets count from).
+    fn split_of(m: &B, pad: usize) -> Vec<u8> {
+        let strings = &m.strings[pad..];
+        let t: Vec<u8> = m.words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut b = vec![0x9f, 0xeb, 1, 0];
+        for w in [
+            24u32,
+            0,
+            t.len() as u32,
+            t.len() as u32,
+            strings.len() as u32,
+        ] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        b.extend_from_slice(&t);
+        b.extend_from_slice(strings);
+        b
+    }
+
+    fn prog(insns: Vec<Insn>, relos: Vec<CoreRelo>) -> ObjectProgram {
+        ObjectProgram {
+            name: "p".into(),
+            section: "socket".into(),
+            kind: None,
+            program: asm::Program::from_insns(insns),
+            subprograms: Vec::new(),
+            func_info: Vec::new(),
+            core_relos: relos,
+        }
+    }
+
+    #[test]
+    fn patching_checks_and_rewrites_instructions() {
+        let mut l = B::new();
+        let u32_ = l.int("u32", 4, false);
+        let s32 = l.int("s32", 4, true);
+        let s = l.st("s", 12, &[("a", u32_, 0), ("b", u32_, 32), ("c", s32, 64)]);
+        let l = l.build();
+        let mut t = B::new();
+        let u16_ = t.int("u16", 2, false);
+        let u64_ = t.int("u64", 8, false);
+        let s16 = t.int("s16", 2, true);
+        t.st("s", 24, &[("c", s16, 0), ("b", u16_, 16), ("a", u64_, 64)]);
+        let t = target(&t);
+        let at = |insn: usize, access: &str, kind: u32| CoreRelo {
+            insn,
+            ..relo(s, access, kind)
+        };
+        let ldx_w = |off| Insn::new(0x61, 0, 1, off, 0);
+        let [lo, hi] = Insn::lddw(asm::Reg::R2, 12);
+        let p = prog(
+            vec![
+                ldx_w(0),                    // s->a: u32 → u64 load at 8
+                ldx_w(4),                    // s->b: u32 → u16 load at 2
+                Insn::new(0xb7, 3, 0, 0, 4), // r3 = offsetof(b)
+                lo,                          // r2 = sizeof(s) (lddw)
+                hi,
+                Insn::new(0x07, 3, 0, 0, 1), // r3 += exists(a)
+            ],
+            vec![
+                at(0, "0:0", BPF_CORE_FIELD_BYTE_OFFSET),
+                at(1, "0:1", BPF_CORE_FIELD_BYTE_OFFSET),
+                at(2, "0:1", BPF_CORE_FIELD_BYTE_OFFSET),
+                at(3, "0", BPF_CORE_TYPE_SIZE),
+                at(5, "0:0", BPF_CORE_FIELD_EXISTS),
+            ],
+        );
+        let r = relocate_program(&p, &l, &t).unwrap();
+        let i = r.program.insns();
+        assert_eq!((i[0].code, i[0].off), (0x79, 8), "widened to a u64 load");
+        assert_eq!((i[1].code, i[1].off), (0x69, 2), "narrowed to a u16 load");
+        assert_eq!(i[2].imm, 2);
+        assert_eq!((i[3].imm, i[4].imm), (24, 0));
+        assert_eq!(i[5].imm, 1);
+        assert!(r.poisoned.is_empty());
+
+        // The instruction must hold the local value.
+        let bad = prog(
+            vec![ldx_w(3)],
+            vec![at(0, "0:1", BPF_CORE_FIELD_BYTE_OFFSET)],
+        );
+        let e = relocate_program(&bad, &l, &t).unwrap_err();
+        assert!(e.to_string().contains("local BTF gives 4"), "{e}");
+        // A signed field that changes size is not reloaded.
+        let signed = prog(
+            vec![ldx_w(8)],
+            vec![at(0, "0:2", BPF_CORE_FIELD_BYTE_OFFSET)],
+        );
+        assert!(relocate_program(&signed, &l, &t).is_err());
+        // A store of a field that changes size is refused.
+        let st = prog(
+            vec![Insn::new(0x63, 1, 2, 4, 0)],
+            vec![at(0, "0:1", BPF_CORE_FIELD_BYTE_OFFSET)],
+        );
+        assert!(relocate_program(&st, &l, &t).is_err());
+        // A register-operand ALU instruction cannot take a value.
+        let alu = prog(
+            vec![Insn::new(0x0f, 3, 1, 0, 0)],
+            vec![at(0, "0:1", BPF_CORE_FIELD_BYTE_OFFSET)],
+        );
+        assert!(relocate_program(&alu, &l, &t).is_err());
+    }
+
+    #[test]
+    fn unmatched_relocations_poison_their_instructions() {
+        let mut l = B::new();
+        let int = l.int("int", 4, true);
+        let s = l.st("gone", 4, &[("a", int, 0)]);
+        let l = l.build();
+        let t = target(&B::new());
+        let [lo, hi] = Insn::lddw(asm::Reg::R2, 4);
+        let p = prog(
+            vec![Insn::new(0x61, 0, 1, 0, 0), lo, hi],
+            vec![
+                relo(s, "0:0", BPF_CORE_FIELD_BYTE_OFFSET),
+                CoreRelo {
+                    insn: 1,
+                    ..relo(s, "0", BPF_CORE_TYPE_SIZE)
+                },
+            ],
+        );
+        let r = relocate_program(&p, &l, &t).unwrap();
+        for i in r.program.insns() {
+            assert_eq!((i.code, i.imm), (0x85, POISON_HELPER));
+        }
+        assert_eq!(r.poisoned.len(), 2);
+        assert_eq!(r.poisoned[0].spec, "gone.a");
+        assert_eq!(r.poisoned[1].spec, "type gone");
+    }
+
+    fn sample_local() -> B {
+        let mut l = B::new();
+        let int = l.int("int", 4, true);
+        let arr = l.array(int, 3);
+        let e = l.en("e", &[("A", 1)]);
+        let u = l.comp(UNION, "", 4, &[("x", int, 0, 0), ("y", e, 0, 0)]);
+        l.comp(
+            STRUCT,
+            "s",
+            24,
+            &[
+                ("a", int, 0, 0),
+                ("arr", arr, 32, 0),
+                ("", u, 128, 0),
+                ("bf", int, 160, 3),
+            ],
+        );
+        l.typedef("t", 5);
+        l
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_relocations_never_panic(
+            type_id in 0u32..10,
+            access in "[0-9:]{0,12}",
+            kind in 0u32..16,
+            insn in 0usize..4,
+        ) {
+            let l = sample_local().build();
+            let t = target(&sample_local());
+            let r = CoreRelo { insn, type_id, access, kind };
+            let _ = resolve(&l, &r, &t);
+            let p = prog(vec![Insn::new(0x61, 0, 1, 0, 0); 3], vec![r]);
+            let _ = relocate_program(&p, &l, &t);
+        }
+
+        #[test]
+        fn corrupted_btf_never_panics(
+            flips in proptest::collection::vec((0usize..400, any::<u8>()), 1..8),
+            access in "[0-9]{1,3}(:[0-9]{1,3}){0,4}",
+            kind in 0u32..13,
+        ) {
+            let mut b = sample_local().bytes();
+            for (i, v) in flips {
+                let n = b.len();
+                b[i % n] = v;
+            }
+            if let Ok(l) = KernelBtf::parse(&b) {
+                let t = Target::from_btf(Arc::new(sample_local().build()));
+                for id in 0..8 {
+                    let _ = resolve(&l, &relo(id, &access, kind), &t);
+                }
+                let t = Target::from_btf(Arc::new(KernelBtf::parse(&b).unwrap()));
+                let l = sample_local().build();
+                for id in 0..8 {
+                    let _ = resolve(&l, &relo(id, &access, kind), &t);
+                }
+            }
+        }
+    }
 }
