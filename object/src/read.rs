@@ -369,7 +369,7 @@ struct Layout {
 
 /// Stage 2 (sections): sorts the sections into license, version, map definitions, BTF, code,
 /// global data and relocations, and refuses what this reader cannot take (RELA in code,
-/// code of a partial instruction, CO-RE relocations).
+/// code of a partial instruction).
 fn classify_sections(t: &Tables<'_>) -> Result<Layout, ElfError> {
     let sections = &t.sections;
     let mut license = String::new();
@@ -857,7 +857,7 @@ fn build_programs(
     code: &HashMap<usize, Vec<Insn>>,
     relocs: &HashMap<usize, BTreeMap<usize, Rel>>,
     maps: &Maps,
-    (func_info, core_relos): (&HashMap<String, Vec<(u32, u32)>>, &CoreRelos),
+    (func_info, core_relos): (&FuncInfos, &CoreRelos),
 ) -> Result<Vec<ObjectProgram>, ElfError> {
     let sections = &t.sections;
     let text_idx = layout.text_idx;
@@ -1059,6 +1059,9 @@ fn collect_map_slots(
     }
     Ok(())
 }
+
+/// `.BTF.ext` func_info: section name → (byte offset in the section, FUNC type id).
+type FuncInfos = HashMap<String, Vec<(u32, u32)>>;
 
 /// `.BTF.ext` CO-RE relocations: section name → (byte offset in the section, record).
 type CoreRelos = HashMap<String, Vec<(u32, crate::CoreRelo)>>;
