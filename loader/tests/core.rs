@@ -236,3 +236,82 @@ fn whole_object_loads_with_load() {
         Err(e) => panic!("{e:#}"),
     }
 }
+
+/// A 60-byte Ethernet + IPv4 frame: TTL 64, source 10.0.0.1.
+fn ipv4_frame() -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[8] = 64; // ttl
+    ip[9] = 6; // tcp
+    ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
+    ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
+    f
+}
+
+#[test]
+fn bootstrap_shapes_relocate_load_and_run() {
+    let test = "bootstrap_shapes_relocate_load_and_run";
+    if !kernel_or_skip(test) {
+        return;
+    }
+    let k = match btf::vmlinux() {
+        Ok(k) => k,
+        Err(e) => return eprintln!("SKIP {test}: {e}"),
+    };
+    let obj = corpus("core_bootstrap.o");
+    let relocated = obj.relocate_core(None).unwrap();
+    let idx = |name: &str| obj.programs.iter().position(|p| p.name == name).unwrap();
+    let off = |ty: &str, f: &str| k.field(ty, f).unwrap().offset as i16;
+
+    // tc: context and packet loads at the kernel's offsets; saddr found through the
+    // anonymous members of the kernel's iphdr.
+    let tc = relocated[idx("tc_ttl")].as_ref().unwrap();
+    let i = tc.program.insns();
+    assert_eq!(i[1].off, off("__sk_buff", "data_end"));
+    assert_eq!(i[2].off, off("__sk_buff", "data"));
+    assert_eq!(i[6].off, off("ethhdr", "h_proto"));
+    assert_eq!(i[12].off, off("iphdr", "saddr"));
+    assert_eq!(i[16].off, off("iphdr", "ttl"));
+    assert!(tc.poisoned.is_empty());
+
+    let maps = obj.create_maps().unwrap();
+    let refs: Vec<&Map> = maps.iter().collect();
+    let load = |name: &str| {
+        let p = &obj.programs[idx(name)];
+        let spec = obj.program_spec(p, None).unwrap();
+        let r = relocated[idx(name)].as_ref().unwrap();
+        Program::load(&spec, &r.program, &refs)
+    };
+    let tc_prog = load("tc_ttl").unwrap();
+    assert_eq!(test_run(tc_prog.as_fd(), &ipv4_frame()).unwrap(), 64);
+    let bss = obj.maps.iter().position(|m| m.spec.name == ".bss").unwrap();
+    let v = maps[bss].get(&0u32.to_ne_bytes()).unwrap().unwrap();
+    // .bss: unlinks (u64) at 0, last_saddr (u32) at 8 (core_bootstrap.dis).
+    assert_eq!(v[8..12], [10, 0, 0, 1]);
+
+    // bootstrap: a tracepoint program reading the record and the task tree.
+    let exec = relocated[idx("handle_exec")].as_ref().unwrap();
+    assert!(exec.poisoned.is_empty());
+    load("handle_exec").unwrap();
+
+    // kprobe: exactly one of the two register layouts exists in this kernel; the other
+    // branch's reads are poisoned and never reached.
+    let kp = relocated[idx("unlink_entry")].as_ref().unwrap();
+    let arch_flavor = if cfg!(target_arch = "x86_64") {
+        "pt_regs___arm64.regs"
+    } else {
+        "pt_regs___x86.si"
+    };
+    assert!(
+        kp.poisoned.iter().all(|p| p.spec.starts_with(arch_flavor)),
+        "{:?}",
+        kp.poisoned
+    );
+    match load("unlink_entry") {
+        Ok(_) => {}
+        Err(Error::Syscall(e)) => eprintln!("SKIP {test}: kprobe programs: {e}"),
+        Err(e) => panic!("{e:#}"),
+    }
+}

@@ -65,6 +65,67 @@ struct task_struct___flavor {
 	int pid;
 } CORE;
 
+/* libbpf-bootstrap shapes (core_bootstrap.c). */
+struct trace_entry {
+	unsigned short type;
+	unsigned char flags;
+	unsigned char preempt_count;
+	int pid;
+} CORE;
+
+/* The sched_process_exec tracepoint's record: filename is a __data_loc (offset in the low
+ * 16 bits, length in the high 16). */
+struct trace_event_raw_sched_process_exec {
+	struct trace_entry ent;
+	u32 __data_loc_filename;
+	int pid;
+	int old_pid;
+} CORE;
+
+/* The parent of a task, its exit code. */
+struct task_struct___bootstrap {
+	struct task_struct___bootstrap *real_parent;
+	int tgid;
+	int exit_code;
+} CORE;
+
+struct filename {
+	const char *name;
+} CORE;
+
+/* x86-64 and arm64 register layouts under flavors: a program picks the one whose members
+ * exist in the running kernel. arm64's regs[] is inside anonymous members of pt_regs. */
+struct pt_regs___x86 {
+	unsigned long di;
+	unsigned long si;
+} CORE;
+
+struct pt_regs___arm64 {
+	u64 regs[31];
+} CORE;
+
+/* Packet headers: member offsets are UAPI, but the kernel's iphdr has saddr/daddr inside an
+ * anonymous union of anonymous structs (Linux 5.18 and later) where this has them plainly. */
+struct ethhdr {
+	unsigned char h_dest[6];
+	unsigned char h_source[6];
+	u16 h_proto;
+} CORE;
+
+struct iphdr {
+	u8 ttl;
+	u8 protocol;
+	u32 saddr;
+	u32 daddr;
+} CORE;
+
+/* The tc context: data and data_end, read through CO-RE. */
+struct __sk_buff___tc {
+	u32 len;
+	u32 data;
+	u32 data_end;
+} CORE;
+
 /* A type no kernel has. */
 struct no_such_kernel_type {
 	int x;
