@@ -16,7 +16,7 @@
 //! - [`lock`]: [`lock::PinDirLock`], one operation at a time on a pin directory (`flock(2)`).
 //! - `testing` (cargo feature `testing`, for dev-dependencies): helpers for this workspace's
 //!   kernel tests.
-//! - [`core`](crate::core): CO-RE relocations of ELF objects, resolved against kernel BTF and applied to
+//! - [`core`]: CO-RE relocations of ELF objects, resolved against kernel BTF and applied to
 //!   the instructions.
 //! - [`elf`]: loading BPF ELF objects read by the `bpfobj` crate (which owns ELF).
 //!

@@ -164,7 +164,7 @@ pub trait ObjectExt {
     /// creates the maps, loads every program against them (see [`ObjectProgramExt::spec`]) and
     /// fills the program arrays' initial slots. An error names the program; a program the
     /// verifier refuses after a relocation found nothing to match (its instruction poisoned)
-    /// is named with "CO-RE relocation failed for <type>.<field>".
+    /// is named with "CO-RE relocation failed for `type.field`".
     fn load(&self) -> Result<LoadedObject>;
 }
 
