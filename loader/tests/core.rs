@@ -316,3 +316,44 @@ fn bootstrap_shapes_relocate_load_and_run() {
         Err(e) => panic!("{e:#}"),
     }
 }
+
+#[test]
+fn subprogram_relocations_follow_the_subprogram_into_each_program() {
+    let obj = corpus("core_subprog.o");
+    let first = obj.program("first_caller").unwrap();
+    let second = obj.program("second_caller").unwrap();
+    // mark_plus_len is appended at slot 2 of first_caller and 4 of second_caller; its two
+    // loads (mark, len) carry the relocations there.
+    let at = |p: &loader::elf::ObjectProgram| -> Vec<(usize, String)> {
+        p.core_relos
+            .iter()
+            .map(|r| (r.insn, r.access.clone()))
+            .collect()
+    };
+    assert_eq!(first.subprograms, vec![("mark_plus_len".to_string(), 2)]);
+    assert_eq!(at(first), vec![(2, "0:1".into()), (3, "0:2".into())]);
+    assert_eq!(second.subprograms, vec![("mark_plus_len".to_string(), 4)]);
+    assert_eq!(
+        at(second),
+        vec![(0, "0:0:0".into()), (4, "0:1".into()), (5, "0:2".into())]
+    );
+    if !kernel_or_skip("subprogram_relocations_follow_the_subprogram_into_each_program") {
+        return;
+    }
+    let k = match btf::vmlinux() {
+        Ok(k) => k,
+        Err(e) => return eprintln!("SKIP subprogram relocations: {e}"),
+    };
+    let loaded = obj.load().unwrap();
+    let relocated = obj.relocate_core(None).unwrap();
+    let mark = k.field("__sk_buff", "mark").unwrap().offset as i16;
+    let len = k.field("__sk_buff", "len").unwrap().offset as i16;
+    let cb = k.field("__sk_buff", "cb").unwrap().offset as i16;
+    let i1 = relocated[0].as_ref().unwrap().program.insns();
+    assert_eq!((i1[2].off, i1[3].off), (mark, len));
+    let i2 = relocated[1].as_ref().unwrap().program.insns();
+    assert_eq!((i2[0].off, i2[4].off, i2[5].off), (cb, mark, len));
+    // The socket filter returns mark + len: 0 + the frame less its Ethernet header.
+    let frame = [0u8; 60];
+    assert_eq!(test_run(loaded.programs[0].as_fd(), &frame).unwrap(), 46);
+}
