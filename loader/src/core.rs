@@ -25,9 +25,10 @@
 //! load whose field changed size is widened or narrowed when the field is an unsigned
 //! integer of 1, 2, 4 or 8 bytes; stores of a field that changed size are refused.
 //!
-//! Supported kinds: field byte offset, byte size, existence, signedness, lshift/rshift
-//! (bitfields included), type id local/target, type existence and size, enum value existence
-//! and value. `bpf_core_type_matches` (kind 12) is refused with an error.
+//! Supported: every kind of `enum bpf_core_relo_kind` — field byte offset, byte size,
+//! existence, signedness, lshift/rshift (bitfields included), type id local/target, type
+//! existence, size and match (`bpf_core_type_matches`, see `types_match`), enum value
+//! existence and value.
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -41,9 +42,9 @@ use uapi::btf::{
     BPF_CORE_FIELD_RSHIFT_U64, BPF_CORE_FIELD_SIGNED, BPF_CORE_TYPE_EXISTS, BPF_CORE_TYPE_ID_LOCAL,
     BPF_CORE_TYPE_ID_TARGET, BPF_CORE_TYPE_MATCHES, BPF_CORE_TYPE_SIZE, BTF_KIND_ARRAY as ARRAY,
     BTF_KIND_CONST, BTF_KIND_ENUM as ENUM, BTF_KIND_ENUM64 as ENUM64, BTF_KIND_FLOAT as FLOAT,
-    BTF_KIND_FWD as FWD, BTF_KIND_INT as INT, BTF_KIND_PTR as PTR, BTF_KIND_RESTRICT,
-    BTF_KIND_STRUCT as STRUCT, BTF_KIND_TYPEDEF as TYPEDEF, BTF_KIND_TYPE_TAG,
-    BTF_KIND_UNION as UNION, BTF_KIND_VOLATILE,
+    BTF_KIND_FUNC_PROTO as FUNC_PROTO, BTF_KIND_FWD as FWD, BTF_KIND_INT as INT,
+    BTF_KIND_PTR as PTR, BTF_KIND_RESTRICT, BTF_KIND_STRUCT as STRUCT, BTF_KIND_TYPEDEF as TYPEDEF,
+    BTF_KIND_TYPE_TAG, BTF_KIND_UNION as UNION, BTF_KIND_VOLATILE,
 };
 
 use crate::btf::{BtfError, KernelBtf, Type};
@@ -266,6 +267,102 @@ fn compatible(l: &KernelBtf, lid: u32, t: &KernelBtf, tid: u32, depth: usize) ->
         (PTR, PTR) | (FLOAT, FLOAT) => true,
         (ARRAY, ARRAY) => compatible(l, lt.extra, t, tt.extra, depth + 1),
         (0, 0) => true,
+        _ => false,
+    }
+}
+
+/// The named members of a struct or union, looking through anonymous members:
+/// (name, type id).
+fn named_members<'b>(btf: &'b KernelBtf, t: &'b Type, depth: usize, out: &mut Vec<(&'b str, u32)>) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    for &(n, ty, _, _) in &t.members {
+        let name = btf.name(n);
+        if !name.is_empty() {
+            out.push((name, ty));
+        } else if let Some((_, inner)) = skip(btf, ty) {
+            if matches!(inner.kind, STRUCT | UNION) {
+                named_members(btf, inner, depth + 1, out);
+            }
+        }
+    }
+}
+
+/// `bpf_core_type_matches`: after modifiers and typedefs, the same kind (enum and enum64
+/// mix; behind a pointer a struct or union also matches a forward declaration) and the same
+/// essential name for structs, unions, enums and forward declarations; then ints and floats
+/// of the same size (and signedness), pointers and arrays (of as many elements) whose
+/// targets match, structs and unions whose every named local member exists in the target
+/// with a matching type (only names and kinds are compared behind a pointer), enums of the
+/// same size whose every local enumerator name exists in the target, function prototypes
+/// with as many parameters and matching parameter and return types.
+fn types_match(
+    l: &KernelBtf,
+    lid: u32,
+    t: &KernelBtf,
+    tid: u32,
+    behind_ptr: bool,
+    depth: usize,
+) -> bool {
+    if depth > MAX_DEPTH {
+        return false;
+    }
+    let (Some((_, lt)), Some((_, tt))) = (skip(l, lid), skip(t, tid)) else {
+        return false;
+    };
+    let named = |k| matches!(k, STRUCT | UNION | ENUM | ENUM64 | FWD);
+    if (named(lt.kind) || named(tt.kind))
+        && essential(l.name(lt.name)) != essential(t.name(tt.name))
+    {
+        return false;
+    }
+    match (lt.kind, tt.kind) {
+        (0, 0) => true,
+        (STRUCT | UNION | FWD, STRUCT | UNION | FWD) if behind_ptr => {
+            lt.kind == tt.kind || lt.kind == FWD || tt.kind == FWD
+        }
+        (INT, INT) => {
+            lt.size_or_type == tt.size_or_type && (lt.extra >> 24) & 1 == (tt.extra >> 24) & 1
+        }
+        (FLOAT, FLOAT) => lt.size_or_type == tt.size_or_type,
+        (ENUM | ENUM64, ENUM | ENUM64) => {
+            lt.size_or_type == tt.size_or_type
+                && lt.values.iter().all(|&(n, _)| {
+                    let n = essential(l.name(n));
+                    tt.values.iter().any(|&(m, _)| essential(t.name(m)) == n)
+                })
+        }
+        (PTR, PTR) => types_match(l, lt.size_or_type, t, tt.size_or_type, true, depth + 1),
+        (ARRAY, ARRAY) => {
+            lt.nelems == tt.nelems && types_match(l, lt.extra, t, tt.extra, behind_ptr, depth + 1)
+        }
+        (a @ (STRUCT | UNION), b) if a == b => {
+            let (mut lm, mut tm) = (Vec::new(), Vec::new());
+            named_members(l, lt, 0, &mut lm);
+            named_members(t, tt, 0, &mut tm);
+            lm.iter().all(|&(n, lty)| {
+                tm.iter()
+                    .find(|&&(m, _)| m == n)
+                    .is_some_and(|&(_, tty)| types_match(l, lty, t, tty, behind_ptr, depth + 1))
+            })
+        }
+        (FUNC_PROTO, FUNC_PROTO) => {
+            lt.members.len() == tt.members.len()
+                && types_match(
+                    l,
+                    lt.size_or_type,
+                    t,
+                    tt.size_or_type,
+                    behind_ptr,
+                    depth + 1,
+                )
+                && lt
+                    .members
+                    .iter()
+                    .zip(&tt.members)
+                    .all(|(a, b)| types_match(l, a.1, t, b.1, behind_ptr, depth + 1))
+        }
         _ => false,
     }
 }
@@ -635,10 +732,18 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
                 signed: false,
             })
         }
-        BPF_CORE_TYPE_MATCHES => Err(fail(
-            &format!("type {name}"),
-            "type match relocations (bpf_core_type_matches) are not supported".into(),
-        )),
+        BPF_CORE_TYPE_MATCHES => {
+            let found = cands
+                .iter()
+                .any(|&(btf, id)| types_match(local, relo.type_id, btf, id, false, 0));
+            Ok(Resolved {
+                spec: format!("type {name}"),
+                local: 1,
+                target: Some(found as u64),
+                sizes: None,
+                signed: false,
+            })
+        }
         k => Err(fail(name, format!("unknown relocation kind {k}"))),
     }
 }
@@ -991,7 +1096,8 @@ mod tests {
             values(&l, &t, s, "0", BPF_CORE_TYPE_ID_LOCAL),
             (s as u64, Some(s as u64))
         );
-        assert!(resolve(&l, &relo(s, "0", BPF_CORE_TYPE_MATCHES), &t).is_err());
+        // s___v1 has a member `gone` the target lacks: no match.
+        assert_eq!(values(&l, &t, s, "0", BPF_CORE_TYPE_MATCHES), (1, Some(0)));
     }
 
     #[test]
@@ -1066,6 +1172,72 @@ mod tests {
         assert_eq!(
             values(&l, &t, s, "0:0", BPF_CORE_FIELD_BYTE_SIZE),
             (16, Some(32))
+        );
+    }
+
+    #[test]
+    fn type_matches() {
+        // Local: struct m { int a; struct o *p; enum e { X } k; unsigned char c[2]; }.
+        let mut l = B::new();
+        let int = l.int("int", 4, true);
+        let uchar = l.int("unsigned char", 1, false);
+        let o = l.st("o", 4, &[("z", int, 0)]);
+        let p = l.ptr(o);
+        let e = l.en("e", &[("X", 0)]);
+        let arr = l.array(uchar, 2);
+        let m = l.st(
+            "m___local",
+            20,
+            &[("a", int, 0), ("p", p, 64), ("k", e, 128), ("c", arr, 160)],
+        );
+        let l = l.build();
+        // A target with extra members and another order, o only declared: matches.
+        let build = |signed_a: bool, enum_name: &str, nelems: u32| {
+            let mut t = B::new();
+            let int = t.int("int", 4, signed_a);
+            let uchar = t.int("unsigned char", 1, false);
+            let long = t.int("long", 8, true);
+            let fwd = {
+                let n = t.s("o");
+                t.push(&[n, FWD << 24, 0])
+            };
+            let p = t.ptr(fwd);
+            let e = t.en("e", &[("Y", 1), (enum_name, 2)]);
+            let arr = t.array(uchar, nelems);
+            t.st(
+                "m",
+                40,
+                &[
+                    ("x", long, 0),
+                    ("c", arr, 64),
+                    ("k", e, 96),
+                    ("p", p, 128),
+                    ("a", int, 192),
+                ],
+            );
+            target(&t)
+        };
+        assert_eq!(
+            values(&l, &build(true, "X", 2), m, "0", BPF_CORE_TYPE_MATCHES),
+            (1, Some(1))
+        );
+        // Signedness, a missing enumerator, an array length: no match.
+        assert_eq!(
+            values(&l, &build(false, "X", 2), m, "0", BPF_CORE_TYPE_MATCHES),
+            (1, Some(0))
+        );
+        assert_eq!(
+            values(&l, &build(true, "Z", 2), m, "0", BPF_CORE_TYPE_MATCHES),
+            (1, Some(0))
+        );
+        assert_eq!(
+            values(&l, &build(true, "X", 3), m, "0", BPF_CORE_TYPE_MATCHES),
+            (1, Some(0))
+        );
+        // No candidate at all: 0, not poisoned.
+        assert_eq!(
+            values(&l, &target(&B::new()), m, "0", BPF_CORE_TYPE_MATCHES),
+            (1, Some(0))
         );
     }
 
