@@ -206,12 +206,15 @@ impl Target {
     }
 }
 
-/// A name without its `___flavor` suffix.
+/// A name without its `___flavor` suffix: cut at the last `___` that has something other
+/// than `_` on both sides (`task_struct___v1` → `task_struct`, `a___b___c` → `a___b`,
+/// `__sk_buff___x` → `__sk_buff`, `___x` and `a____` unchanged).
 pub fn essential(name: &str) -> &str {
-    match name.find("___") {
-        Some(i) if i > 0 => &name[..i],
-        _ => name,
-    }
+    let b = name.as_bytes();
+    (1..b.len().saturating_sub(3))
+        .rev()
+        .find(|&i| b[i - 1] != b'_' && &b[i..i + 3] == b"___" && b[i + 3] != b'_')
+        .map_or(name, |i| &name[..i])
 }
 
 fn kinds_match(local: u32, target: u32) -> bool {
@@ -1173,6 +1176,24 @@ mod tests {
             values(&l, &t, s, "0:0", BPF_CORE_FIELD_BYTE_SIZE),
             (16, Some(32))
         );
+    }
+
+    #[test]
+    fn essential_names() {
+        for (name, want) in [
+            ("task_struct___v1", "task_struct"),
+            ("a___b___c", "a___b"),
+            ("__sk_buff___x", "__sk_buff"),
+            ("___x", "___x"),
+            ("a____", "a____"),
+            ("a___", "a___"),
+            ("a____b", "a____b"),
+            ("plain", "plain"),
+            ("", ""),
+            ("é___ü", "é"),
+        ] {
+            assert_eq!(essential(name), want, "{name}");
+        }
     }
 
     #[test]
