@@ -209,7 +209,9 @@ pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
             Err(loader::Error::Verifier(v)) => {
                 rejected += 1;
                 println!("{}: REJECTED — {v}", p.name);
-                for x in r.iter().flat_map(|r| &r.poisoned) {
+                let poison = loader::core::POISON_HELPER.to_string();
+                let reached = v.log().contains(&poison);
+                for x in r.iter().flat_map(|r| &r.poisoned).filter(|_| reached) {
                     println!(
                         "  CO-RE relocation failed for {} ({}, instruction {}): no match in \
                          the kernel's BTF",

@@ -306,19 +306,25 @@ impl ObjectExt for Object {
         for (p, r) in self.programs.iter().zip(&relocated) {
             let spec = self.program_spec(p, btf.as_ref())?;
             let insns = r.as_ref().map_or(&p.program, |r| &r.program);
-            let loaded = Program::load(&spec, insns, &refs).map_err(|e| match r {
-                Some(r) if !r.poisoned.is_empty() => Error::Object {
-                    object: format!(
-                        "program {}: CO-RE relocation failed for {}",
-                        p.name,
-                        r.poisoned
-                            .iter()
-                            .map(|x| format!("{} ({}, instruction {})", x.spec, x.kind, x.insn))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    source: Box::new(e),
-                },
+            let loaded = Program::load(&spec, insns, &refs).map_err(|e| match (r, &e) {
+                // The verifier reached a poisoned instruction ("unknown#195896080").
+                (Some(r), Error::Verifier(v))
+                    if !r.poisoned.is_empty()
+                        && v.log().contains(&crate::core::POISON_HELPER.to_string()) =>
+                {
+                    Error::Object {
+                        object: format!(
+                            "program {}: CO-RE relocation failed for {}",
+                            p.name,
+                            r.poisoned
+                                .iter()
+                                .map(|x| format!("{} ({}, instruction {})", x.spec, x.kind, x.insn))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        source: Box::new(e),
+                    }
+                }
                 _ => e,
             })?;
             programs.push(loaded);
