@@ -1,4 +1,4 @@
-//! CO-RE relocations of the corpus objects `core_fields.o` and `core_poisoned.o`: read by
+//! CO-RE relocations of the corpus objects `core_fields.o` and `refused_core_poisoned.o`: read by
 //! `bpfobj` (offline), then resolved against the running kernel's BTF, checked against the
 //! kernel BTF's own answers (`loader::btf::vmlinux()`), loaded, and run with
 //! `BPF_PROG_TEST_RUN` (a private helper here, on raw `libc`).
@@ -211,7 +211,7 @@ fn a_reachable_poisoned_relocation_is_named_in_the_error() {
     if let Err(e) = btf::vmlinux() {
         return eprintln!("SKIP a_reachable_poisoned_relocation_is_named_in_the_error: {e}");
     }
-    let obj = corpus("core_poisoned.o");
+    let obj = corpus("refused_core_poisoned.o");
     let e = obj.load().unwrap_err().to_string();
     assert!(
         e.contains("CO-RE relocation failed for __sk_buff___shuffled.no_such_member"),
