@@ -789,6 +789,71 @@ mod tests {
         }
     }
 
+    /// A `.BTF.ext` with func_info and line_info empty and one core_relo section named by the
+    /// string at `sec`, with the records `recs`.
+    fn core_ext(sec: u32, recs: &[[u32; 4]]) -> Vec<u8> {
+        let mut body = vec![16u32, sec, recs.len() as u32];
+        for r in recs {
+            body.extend_from_slice(r);
+        }
+        let mut e = vec![0x9f, 0xeb, 1, 0];
+        for w in [32u32, 0, 0, 0, 0, 0, 4 * body.len() as u32] {
+            e.extend_from_slice(&w.to_le_bytes());
+        }
+        for w in body {
+            e.extend_from_slice(&w.to_le_bytes());
+        }
+        e
+    }
+
+    #[test]
+    fn core_relo_records_are_read_per_section() {
+        let bytes = write_maps(&sample());
+        let btf = Btf::parse(&bytes).unwrap();
+        // Strings of the written BTF: "int" names the section, ".maps" the access string
+        // (any string will do for the reader).
+        let int = btf.strings.windows(4).position(|w| w == b"int\0").unwrap() as u32;
+        let maps = btf
+            .strings
+            .windows(6)
+            .position(|w| w == b".maps\0")
+            .unwrap() as u32;
+        let ext = core_ext(int, &[[16, 3, maps, 0], [40, 4, maps, 2]]);
+        let got = core_relos(&ext, &btf).unwrap();
+        let recs = &got["int"];
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].0, 16);
+        assert_eq!(
+            recs[1].1,
+            crate::CoreRelo {
+                insn: 0,
+                type_id: 4,
+                access: ".maps".into(),
+                kind: 2
+            }
+        );
+        // Not an instruction boundary.
+        let bad = core_ext(int, &[[12, 3, maps, 0]]);
+        assert!(core_relos(&bad, &btf).is_err());
+        // A header of 24 bytes (older clang) has no core_relo subsection; one that says 32
+        // and is cut short is an error.
+        let mut short = ext[..24].to_vec();
+        short[4..8].copy_from_slice(&24u32.to_le_bytes());
+        assert!(core_relos(&short, &btf).unwrap().is_empty());
+        assert!(core_relos(&ext[..24], &btf).is_err());
+        // Every truncation and every flipped byte: an error or a result, never a panic.
+        for n in 0..ext.len() {
+            let _ = core_relos(&ext[..n], &btf);
+        }
+        for i in 0..ext.len() {
+            for v in [0u8, 0xff, 0x80, 7] {
+                let mut m = ext.clone();
+                m[i] = v;
+                let _ = core_relos(&m, &btf);
+            }
+        }
+    }
+
     #[test]
     fn a_type_loop_is_an_error() {
         // [1] typedef → [2] typedef → [1]
