@@ -357,3 +357,22 @@ fn subprogram_relocations_follow_the_subprogram_into_each_program() {
     let frame = [0u8; 60];
     assert_eq!(test_run(loaded.programs[0].as_fd(), &frame).unwrap(), 46);
 }
+
+/// Against the object's own BTF every relocation finds the local layout again (flavors
+/// included: `pt_regs___x86` and `pt_regs___arm64` are both candidates for `pt_regs`, and
+/// only one has each member), so nothing changes.
+#[test]
+fn relocating_against_the_objects_own_btf_changes_nothing() {
+    for name in ["core_subprog.o", "core_bootstrap.o"] {
+        let obj = corpus(name);
+        let own = loader::core::local_btf(obj.btf.as_deref()).unwrap();
+        let target = loader::core::Target::from_btf(std::sync::Arc::new(own));
+        let relocated = obj.relocate_core(Some(&target)).unwrap();
+        for (p, r) in obj.programs.iter().zip(&relocated) {
+            let r = r.as_ref().unwrap();
+            assert!(r.poisoned.is_empty(), "{name} {}", p.name);
+            assert_eq!(r.program.insns(), p.program.insns(), "{name} {}", p.name);
+            assert!(r.resolved.iter().all(|(_, x)| x.target == Some(x.local)));
+        }
+    }
+}
