@@ -30,9 +30,8 @@
 //! existence, size and match (`bpf_core_type_matches`, see `types_match`), enum value
 //! existence and value.
 
-use std::cell::OnceCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use asm::Insn;
 use bpfobj::{CoreRelo, ObjectProgram};
@@ -108,9 +107,23 @@ pub struct Target {
     /// Whether to read the running kernel's module BTFs (lazily, the first time a type is
     /// not in vmlinux).
     sys_modules: bool,
-    loaded: OnceCell<Vec<(String, KernelBtf)>>,
+    loaded: OnceLock<Vec<(String, KernelBtf)>>,
     /// vmlinux's types by essential name.
-    index: OnceCell<HashMap<String, Vec<u32>>>,
+    index: OnceLock<Arc<NameIndex>>,
+}
+
+/// Type ids by essential name.
+type NameIndex = HashMap<String, Vec<u32>>;
+
+fn name_index(btf: &KernelBtf) -> NameIndex {
+    let mut m: NameIndex = HashMap::new();
+    for (id, t) in btf.all() {
+        if t.name != 0 {
+            let n = essential(btf.name(t.name));
+            m.entry(n.to_string()).or_default().push(id);
+        }
+    }
+    m
 }
 
 impl std::fmt::Debug for Target {
@@ -124,10 +137,16 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
-    /// The running kernel: [`crate::btf::vmlinux`], and the modules of `/sys/kernel/btf`.
+    /// The running kernel: [`crate::btf::vmlinux`], and the modules of `/sys/kernel/btf`
+    /// (read when first needed by this target, so a module loaded since is seen by the next
+    /// target). vmlinux's name index is built once per process, like `vmlinux()` itself.
     pub fn running_kernel() -> Result<Target, BtfError> {
-        let mut t = Target::from_btf(crate::btf::vmlinux()?);
+        static INDEX: OnceLock<Arc<NameIndex>> = OnceLock::new();
+        let vmlinux = crate::btf::vmlinux()?;
+        let index = INDEX.get_or_init(|| Arc::new(name_index(&vmlinux))).clone();
+        let mut t = Target::from_btf(vmlinux);
         t.sys_modules = true;
+        let _ = t.index.set(index);
         Ok(t)
     }
 
@@ -137,8 +156,8 @@ impl Target {
             vmlinux: btf,
             modules: Vec::new(),
             sys_modules: false,
-            loaded: OnceCell::new(),
-            index: OnceCell::new(),
+            loaded: OnceLock::new(),
+            index: OnceLock::new(),
         }
     }
 
@@ -148,17 +167,9 @@ impl Target {
         self
     }
 
-    fn index(&self) -> &HashMap<String, Vec<u32>> {
-        self.index.get_or_init(|| {
-            let mut m: HashMap<String, Vec<u32>> = HashMap::new();
-            for (id, t) in self.vmlinux.all() {
-                if t.name != 0 {
-                    let n = essential(self.vmlinux.name(t.name));
-                    m.entry(n.to_string()).or_default().push(id);
-                }
-            }
-            m
-        })
+    fn index(&self) -> &NameIndex {
+        self.index
+            .get_or_init(|| Arc::new(name_index(&self.vmlinux)))
     }
 
     fn sys(&self) -> &[(String, KernelBtf)] {
@@ -1176,6 +1187,12 @@ mod tests {
             values(&l, &t, s, "0:0", BPF_CORE_FIELD_BYTE_SIZE),
             (16, Some(32))
         );
+    }
+
+    #[test]
+    fn a_target_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Target>();
     }
 
     #[test]
