@@ -188,15 +188,25 @@ pub(crate) struct Type {
     /// prototypes (the return type).
     pub(crate) size_or_type: u32,
     /// Members of a struct or union: (name offset, type id, bit offset, bitfield size);
-    /// parameters of a function prototype: (name offset, type id, 0, 0).
+    /// parameters of a function prototype: (name offset, type id, 0, 0); values of an ENUM
+    /// or ENUM64: (name offset, low 32 bits, high 32 bits, 0), a signed ENUM's value
+    /// sign-extended (see [`Type::enum_values`]).
     pub(crate) members: Vec<(u32, u32, u32, u32)>,
     /// The word after the type record: an INT's encoding, an ARRAY's element type; for an
     /// ENUM or ENUM64, 1 when it is signed (`kind_flag`).
     pub(crate) extra: u32,
     /// An ARRAY's number of elements.
     pub(crate) nelems: u32,
-    /// An ENUM's or ENUM64's values: (name offset, value; sign-extended for a signed enum).
-    pub(crate) values: Vec<(u32, i64)>,
+}
+
+impl Type {
+    /// An ENUM's or ENUM64's values: (name offset, value).
+    pub(crate) fn enum_values(&self) -> impl Iterator<Item = (u32, i64)> + '_ {
+        self.members
+            .iter()
+            .filter(|_| matches!(self.kind, KIND_ENUM | KIND_ENUM64))
+            .map(|m| (m.0, ((u64::from(m.2) << 32) | u64::from(m.1)) as i64))
+    }
 }
 
 /// A parsed BTF blob (types and strings), on its own or split on top of a base.
@@ -282,7 +292,7 @@ fn parse_types(tsec: &[u8], first_id: usize) -> Result<Vec<Type>, BtfError> {
         let kind = (info >> 24) & 0x1f;
         let kind_flag = info >> 31 == 1;
         let mut members = Vec::new();
-        let (mut word, mut nelems, mut values) = (0, 0, Vec::new());
+        let (mut word, mut nelems) = (0, 0);
         let extra = match kind {
             KIND_INT => {
                 word = rd_u32(tsec, p)?;
@@ -323,7 +333,7 @@ fn parse_types(tsec: &[u8], first_id: usize) -> Result<Vec<Type>, BtfError> {
                     let m = p + 8 * i;
                     let v = rd_u32(tsec, m + 4)?;
                     let v = if kind_flag { v as i32 as i64 } else { v as i64 };
-                    values.push((rd_u32(tsec, m)?, v));
+                    members.push((rd_u32(tsec, m)?, v as u32, (v >> 32) as u32, 0));
                 }
                 8 * vlen
             }
@@ -331,9 +341,9 @@ fn parse_types(tsec: &[u8], first_id: usize) -> Result<Vec<Type>, BtfError> {
                 word = kind_flag as u32;
                 for i in 0..vlen {
                     let m = p + 12 * i;
-                    let lo = rd_u32(tsec, m + 4)? as u64;
-                    let hi = rd_u32(tsec, m + 8)? as u64;
-                    values.push((rd_u32(tsec, m)?, ((hi << 32) | lo) as i64));
+                    let lo = rd_u32(tsec, m + 4)?;
+                    let hi = rd_u32(tsec, m + 8)?;
+                    members.push((rd_u32(tsec, m)?, lo, hi, 0));
                 }
                 12 * vlen
             }
@@ -356,7 +366,6 @@ fn parse_types(tsec: &[u8], first_id: usize) -> Result<Vec<Type>, BtfError> {
             members,
             extra: word,
             nelems,
-            values,
         });
     }
     Ok(types)

@@ -342,9 +342,9 @@ fn types_match(
         (FLOAT, FLOAT) => lt.size_or_type == tt.size_or_type,
         (ENUM | ENUM64, ENUM | ENUM64) => {
             lt.size_or_type == tt.size_or_type
-                && lt.values.iter().all(|&(n, _)| {
+                && lt.enum_values().all(|(n, _)| {
                     let n = essential(l.name(n));
-                    tt.values.iter().any(|&(m, _)| essential(t.name(m)) == n)
+                    tt.enum_values().any(|(m, _)| essential(t.name(m)) == n)
                 })
         }
         (PTR, PTR) => types_match(l, lt.size_or_type, t, tt.size_or_type, true, depth + 1),
@@ -703,9 +703,9 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
             let (_, et) = skip(local, relo.type_id)
                 .filter(|(_, t)| matches!(t.kind, ENUM | ENUM64))
                 .ok_or_else(|| fail(name, "not an enum".into()))?;
-            let &(vname, lv) = et
-                .values
-                .get(access[0] as usize)
+            let (vname, lv) = et
+                .enum_values()
+                .nth(access[0] as usize)
                 .filter(|_| access.len() == 1)
                 .ok_or_else(|| fail(name, format!("enumerator {:?} out of range", relo.access)))?;
             let vname = essential(local.name(vname));
@@ -715,9 +715,8 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
                 let Some((_, t)) = skip(btf, id) else {
                     continue;
                 };
-                if let Some(&(_, v)) = t
-                    .values
-                    .iter()
+                if let Some((_, v)) = t
+                    .enum_values()
                     .find(|(n, _)| essential(btf.name(*n)) == vname)
                 {
                     vals.push((
