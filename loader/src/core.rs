@@ -22,8 +22,9 @@
 //! Patching checks that the instruction holds the value the local BTF gives (what clang
 //! wrote) and then replaces it: the `imm` of an ALU/ALU64 instruction with an immediate
 //! operand, the `off` of LDX/ST/STX (field byte offsets), the 64-bit immediate of an lddw. A
-//! load whose field changed size is widened or narrowed when the field is an unsigned
-//! integer of 1, 2, 4 or 8 bytes; stores of a field that changed size are refused.
+//! load or store of a field that changed size takes the new size (1, 2, 4 or 8 bytes) when
+//! both fields are unsigned integers or both pointers, and is poisoned otherwise (libbpf's
+//! rule: other values would be read wrong).
 //!
 //! Supported: every kind of `enum bpf_core_relo_kind` — field byte offset, byte size,
 //! existence, signedness, lshift/rshift (bitfields included), type id local/target, type
@@ -583,8 +584,10 @@ pub struct Resolved {
     pub target: Option<u64>,
     /// For field offsets: the field's size locally and in the target (for loads).
     pub sizes: Option<(u64, u64)>,
-    /// For field offsets: whether the local field is a signed integer.
-    pub signed: bool,
+    /// For field offsets whose size changed: whether a load or store may take the new size
+    /// (both fields unsigned integers, or both pointers, as libbpf allows); otherwise the
+    /// memory access is poisoned.
+    pub resizable: bool,
 }
 
 /// Resolves one relocation of an object whose BTF is `local` against `target`.
@@ -613,7 +616,7 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
             local: relo.type_id as u64,
             target: Some(relo.type_id as u64),
             sizes: None,
-            signed: false,
+            resizable: false,
         });
     }
     if ename.is_empty() {
@@ -643,15 +646,22 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
             let lf = local_field(local, relo.type_id, &access).map_err(|r| fail(name, r))?;
             let lval = field_value(local, lf.loc, kind).map_err(|r| fail(&lf.spec, r))?;
             let lsize = size_of(local, lf.loc.type_id, 0).unwrap_or(0);
-            let signed = skip(local, lf.loc.type_id)
-                .is_some_and(|(_, t)| t.kind == INT && (t.extra >> 24) & 1 == 1);
+            // Unsigned int or pointer: (is an int, is a pointer).
+            let plain = |btf: &KernelBtf, id: u32| match skip(btf, id) {
+                Some((_, t)) if t.kind == INT && (t.extra >> 24) & 1 == 0 => (true, false),
+                Some((_, t)) if t.kind == PTR => (false, true),
+                _ => (false, false),
+            };
+            let lplain = plain(local, lf.loc.type_id);
             let mut vals = Vec::new();
-            let mut tsize = None;
+            let (mut tsize, mut resizable) = (None, false);
             for (btf, id) in cands {
                 if let Some(loc) = target_field(btf, id, &lf, local) {
                     let v = field_value(btf, loc, kind).map_err(|r| fail(&lf.spec, r))?;
                     vals.push((id, v));
                     tsize = size_of(btf, loc.type_id, 0);
+                    let tplain = plain(btf, loc.type_id);
+                    resizable = (lplain.0 && tplain.0) || (lplain.1 && tplain.1);
                 }
             }
             let mut found = agree(&lf.spec, vals)?;
@@ -663,7 +673,7 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
                 local: lval,
                 target: found,
                 sizes: tsize.map(|t| (lsize, t)),
-                signed,
+                resizable,
             })
         }
         BPF_CORE_TYPE_ID_TARGET | BPF_CORE_TYPE_EXISTS | BPF_CORE_TYPE_SIZE => {
@@ -696,7 +706,7 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
                 local: lval,
                 target: found,
                 sizes: None,
-                signed: false,
+                resizable: false,
             })
         }
         BPF_CORE_ENUMVAL_EXISTS | BPF_CORE_ENUMVAL_VALUE => {
@@ -742,7 +752,7 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
                 },
                 target: found,
                 sizes: None,
-                signed: false,
+                resizable: false,
             })
         }
         BPF_CORE_TYPE_MATCHES => {
@@ -754,7 +764,7 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
                 local: 1,
                 target: Some(found as u64),
                 sizes: None,
-                signed: false,
+                resizable: false,
             })
         }
         k => Err(fail(name, format!("unknown relocation kind {k}"))),
@@ -770,6 +780,9 @@ pub struct Poisoned {
     pub kind: &'static str,
     /// What it is about (`task_struct.no_such_field`).
     pub spec: String,
+    /// Why: no match in the target, or a field whose size changed in a way a memory access
+    /// cannot follow.
+    pub reason: &'static str,
 }
 
 /// A program with its CO-RE relocations applied.
@@ -805,8 +818,13 @@ fn size_code(bytes: u64) -> Option<u8> {
     })
 }
 
-/// Patches the instruction at `at` with `r`.
-fn patch(insns: &mut [Insn], at: usize, kind: u32, r: &Resolved) -> Result<(), String> {
+/// Patches the instruction at `at` with `r`: `Ok(Some(why))` when it was poisoned.
+fn patch(
+    insns: &mut [Insn],
+    at: usize,
+    kind: u32,
+    r: &Resolved,
+) -> Result<Option<&'static str>, String> {
     let insn = *insns.get(at).ok_or("no instruction there")?;
     let Some(new) = r.target else {
         if insn.code == LDDW {
@@ -815,7 +833,7 @@ fn patch(insns: &mut [Insn], at: usize, kind: u32, r: &Resolved) -> Result<(), S
             }
         }
         poison(&mut insns[at]);
-        return Ok(());
+        return Ok(Some("no match in the target's BTF"));
     };
     let class = insn.code & 0x07;
     match class {
@@ -845,20 +863,24 @@ fn patch(insns: &mut [Insn], at: usize, kind: u32, r: &Resolved) -> Result<(), S
                 ));
             }
             let off = i16::try_from(new).map_err(|_| format!("offset {new} is too large"))?;
-            insns[at].off = off;
             if let Some((lsz, tsz)) = r.sizes.filter(|(l, t)| l != t) {
-                let mode = insn.code & 0xe0;
-                let cur = insn.code & 0x18;
-                let mem = 0x60;
-                if class != CLASS_LDX || mode != mem || size_code(lsz) != Some(cur) || r.signed {
+                if !r.resizable {
+                    poison(&mut insns[at]);
+                    return Ok(Some(
+                        "the field changed size and is not an unsigned integer or a pointer",
+                    ));
+                }
+                if size_code(lsz) != Some(insn.code & 0x18) {
                     return Err(format!(
-                        "the field is {tsz} bytes in the target and {lsz} locally"
+                        "the access is not of the field's {lsz} bytes (code {:#04x})",
+                        insn.code
                     ));
                 }
                 let code = size_code(tsz)
-                    .ok_or_else(|| format!("target field of {tsz} bytes cannot be loaded"))?;
+                    .ok_or_else(|| format!("a field of {tsz} bytes cannot be accessed"))?;
                 insns[at].code = (insn.code & !0x18) | code;
             }
+            insns[at].off = off;
         }
         CLASS_LD if insn.code == LDDW => {
             let next = *insns.get(at + 1).ok_or("lddw without its second slot")?;
@@ -874,7 +896,7 @@ fn patch(insns: &mut [Insn], at: usize, kind: u32, r: &Resolved) -> Result<(), S
         }
         _ => return Err(format!("cannot patch instruction code {:#04x}", insn.code)),
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Applies the CO-RE relocations of `p` (whose object's BTF is `local`) against `target`.
@@ -888,7 +910,7 @@ pub fn relocate_program(
     let mut resolved = Vec::new();
     for relo in &p.core_relos {
         let r = resolve(local, relo, target)?;
-        patch(program.insns_mut(), relo.insn, relo.kind, &r).map_err(|reason| {
+        let why = patch(program.insns_mut(), relo.insn, relo.kind, &r).map_err(|reason| {
             CoreError::Relocation {
                 insn: relo.insn,
                 kind: kind_name(relo.kind),
@@ -896,11 +918,12 @@ pub fn relocate_program(
                 reason,
             }
         })?;
-        if r.target.is_none() {
+        if let Some(why) = why {
             poisoned.push(Poisoned {
                 insn: relo.insn,
                 kind: kind_name(relo.kind),
                 spec: r.spec.clone(),
+                reason: why,
             });
         }
         resolved.push((relo.insn, r));
@@ -1494,18 +1517,31 @@ mod tests {
         );
         let e = relocate_program(&bad, &l, &t).unwrap_err();
         assert!(e.to_string().contains("local BTF gives 4"), "{e}");
-        // A signed field that changes size is not reloaded.
+        // A signed field that changes size cannot be accessed with another size: poisoned.
         let signed = prog(
             vec![ldx_w(8)],
             vec![at(0, "0:2", BPF_CORE_FIELD_BYTE_OFFSET)],
         );
-        assert!(relocate_program(&signed, &l, &t).is_err());
-        // A store of a field that changes size is refused.
+        let r = relocate_program(&signed, &l, &t).unwrap();
+        assert_eq!(r.program.insns()[0].imm, POISON_HELPER);
+        assert_eq!(r.poisoned[0].spec, "s.c");
+        assert!(r.poisoned[0].reason.contains("changed size"));
+        // A store of an unsigned field that changes size takes the new size too.
         let st = prog(
             vec![Insn::new(0x63, 1, 2, 4, 0)],
             vec![at(0, "0:1", BPF_CORE_FIELD_BYTE_OFFSET)],
         );
-        assert!(relocate_program(&st, &l, &t).is_err());
+        let r = relocate_program(&st, &l, &t).unwrap();
+        assert_eq!(
+            (r.program.insns()[0].code, r.program.insns()[0].off),
+            (0x6b, 2)
+        );
+        // An access of another size than the local field's is an error.
+        let odd = prog(
+            vec![Insn::new(0x71, 0, 1, 4, 0)],
+            vec![at(0, "0:1", BPF_CORE_FIELD_BYTE_OFFSET)],
+        );
+        assert!(relocate_program(&odd, &l, &t).is_err());
         // A register-operand ALU instruction cannot take a value.
         let alu = prog(
             vec![Insn::new(0x0f, 3, 1, 0, 0)],

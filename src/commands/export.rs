@@ -213,9 +213,8 @@ pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
                 let reached = v.log().contains(&poison);
                 for x in r.iter().flat_map(|r| &r.poisoned).filter(|_| reached) {
                     println!(
-                        "  CO-RE relocation failed for {} ({}, instruction {}): no match in \
-                         the kernel's BTF",
-                        x.spec, x.kind, x.insn
+                        "  CO-RE relocation failed for {} ({}, instruction {}): {}",
+                        x.spec, x.kind, x.insn, x.reason
                     );
                 }
                 if full_log {

@@ -318,7 +318,10 @@ impl ObjectExt for Object {
                             p.name,
                             r.poisoned
                                 .iter()
-                                .map(|x| format!("{} ({}, instruction {})", x.spec, x.kind, x.insn))
+                                .map(|x| format!(
+                                    "{} ({}, instruction {}: {})",
+                                    x.spec, x.kind, x.insn, x.reason
+                                ))
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
