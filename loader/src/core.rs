@@ -590,6 +590,25 @@ pub struct Resolved {
     pub resizable: bool,
 }
 
+/// What a relocation is about, from the object's BTF alone: `sk_buff.len`,
+/// `type task_struct`, `enum e::E_A` (`None` when the record does not fit the BTF).
+pub fn describe(local: &KernelBtf, relo: &CoreRelo) -> Option<String> {
+    let root = local.ty(relo.type_id).filter(|_| relo.type_id != 0)?;
+    let name = local.name(root.name);
+    let access = parse_access(&relo.access)?;
+    Some(match relo.kind {
+        BPF_CORE_FIELD_BYTE_OFFSET..=BPF_CORE_FIELD_RSHIFT_U64 => {
+            local_field(local, relo.type_id, &access).ok()?.spec
+        }
+        BPF_CORE_ENUMVAL_EXISTS | BPF_CORE_ENUMVAL_VALUE => {
+            let (_, et) = skip(local, relo.type_id)?;
+            let (v, _) = et.enum_values().nth(access[0] as usize)?;
+            format!("enum {name}::{}", local.name(v))
+        }
+        _ => format!("type {name}"),
+    })
+}
+
 /// Resolves one relocation of an object whose BTF is `local` against `target`.
 pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Resolved, CoreError> {
     let kind = relo.kind;
@@ -1215,6 +1234,27 @@ mod tests {
     fn a_target_can_be_shared_between_threads() {
         fn shared<T: Send + Sync>() {}
         shared::<Target>();
+    }
+
+    #[test]
+    fn descriptions_come_from_the_local_btf() {
+        let l = sample_local().build();
+        // [1] int, [2] int[3], [3] enum e, [4] union, [5] struct s, [6] typedef t.
+        assert_eq!(
+            describe(&l, &relo(5, "0:1:2", 0)).as_deref(),
+            Some("s.arr[2]")
+        );
+        assert_eq!(describe(&l, &relo(5, "0:2:1", 0)).as_deref(), Some("s.y"));
+        assert_eq!(
+            describe(&l, &relo(3, "0", BPF_CORE_ENUMVAL_VALUE)).as_deref(),
+            Some("enum e::A")
+        );
+        assert_eq!(
+            describe(&l, &relo(6, "0", BPF_CORE_TYPE_SIZE)).as_deref(),
+            Some("type t")
+        );
+        assert_eq!(describe(&l, &relo(5, "0:9", 0)), None);
+        assert_eq!(describe(&l, &relo(0, "0", 0)), None);
     }
 
     #[test]

@@ -120,6 +120,12 @@ pub fn dump_object(path: &Path, raw: bool) -> Result<ExitCode> {
             m.spec.flags
         );
     }
+    let local = obj
+        .programs
+        .iter()
+        .any(|p| !p.core_relos.is_empty())
+        .then(|| loader::core::local_btf(obj.btf.as_deref()).ok())
+        .flatten();
     for p in &obj.programs {
         println!();
         let ty = p
@@ -133,6 +139,19 @@ pub fn dump_object(path: &Path, raw: bool) -> Result<ExitCode> {
             asm::tag::tag_hex(p.program.insns()),
             asm::tag::tag_hex_with(p.program.insns(), asm::tag::TagAlgorithm::Sha1)
         );
+        // CO-RE relocations as the object has them (applied when loading, against the
+        // running kernel's BTF; the listing shows the object's own values).
+        for r in &p.core_relos {
+            let what = local
+                .as_ref()
+                .and_then(|l| loader::core::describe(l, r))
+                .unwrap_or_else(|| format!("type id {}, access {}", r.type_id, r.access));
+            println!(
+                "; CO-RE at {}: {} of {what}",
+                r.insn,
+                loader::core::kind_name(r.kind)
+            );
+        }
         if raw {
             print!("{}", asm::disasm::listing(p.program.insns()));
         } else {
