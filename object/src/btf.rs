@@ -32,6 +32,9 @@ const KIND_DECL_TAG: u8 = uapi::btf::BTF_KIND_DECL_TAG as u8;
 const KIND_TYPE_TAG: u8 = uapi::btf::BTF_KIND_TYPE_TAG as u8;
 const KIND_ENUM64: u8 = uapi::btf::BTF_KIND_ENUM64 as u8;
 
+/// The longest CO-RE access string read (`"0:12:3"`: a handful of indices in practice).
+const MAX_ACCESS_LEN: usize = 256;
+
 /// How deep type chains are followed (modifiers, typedefs, nested arrays).
 const MAX_DEPTH: usize = 32;
 
@@ -555,7 +558,16 @@ pub(crate) fn core_relos(
                     ".BTF.ext core_relo at byte {insn_off} is not an instruction boundary"
                 )));
             }
-            let access = btf.name(access_off)?.to_string();
+            let access = btf.name(access_off)?;
+            // Real access strings are a few indices; a cap keeps hostile records that all
+            // name one huge string from allocating more than a multiple of the input.
+            if access.len() > MAX_ACCESS_LEN {
+                return Err(err(format!(
+                    ".BTF.ext core_relo access string of {} bytes",
+                    access.len()
+                )));
+            }
+            let access = access.to_string();
             recs.push((
                 insn_off,
                 crate::CoreRelo {
@@ -852,6 +864,24 @@ mod tests {
                 let _ = core_relos(&m, &btf);
             }
         }
+    }
+
+    #[test]
+    fn an_overlong_access_string_is_an_error() {
+        // No types; strings: "", "s", and 300 bytes of "0".
+        let mut strings = b"\0s\0".to_vec();
+        strings.extend(std::iter::repeat_n(b'0', 300));
+        strings.push(0);
+        let mut b = vec![0x9f, 0xeb, 1, 0];
+        for w in [24u32, 0, 0, 0, strings.len() as u32] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        b.extend_from_slice(&strings);
+        let btf = Btf::parse(&b).unwrap();
+        let ext = core_ext(1, &[[0, 1, 3, 0]]);
+        assert!(matches!(core_relos(&ext, &btf), Err(ElfError::Btf(m)) if m.contains("300 bytes")));
+        let ok = core_ext(1, &[[0, 1, 3 + 44, 0]]); // the last 256 bytes
+        assert_eq!(core_relos(&ok, &btf).unwrap()["s"][0].1.access.len(), 256);
     }
 
     #[test]
