@@ -31,6 +31,7 @@
 //! existence, size and match (`bpf_core_type_matches`, see `types_match`), enum value
 //! existence and value.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -286,19 +287,39 @@ fn compatible(l: &KernelBtf, lid: u32, t: &KernelBtf, tid: u32, depth: usize) ->
     }
 }
 
+/// Takes one step from a walk's budget: false when it is spent (hostile BTF whose types
+/// share members could otherwise make a walk exponential).
+fn spend(budget: &Cell<u32>) -> bool {
+    let left = budget.get();
+    budget.set(left.saturating_sub(1));
+    left > 0
+}
+
+/// How many steps one type match may take.
+const MATCH_BUDGET: u32 = 1 << 20;
+
 /// The named members of a struct or union, looking through anonymous members:
 /// (name, type id).
-fn named_members<'b>(btf: &'b KernelBtf, t: &'b Type, depth: usize, out: &mut Vec<(&'b str, u32)>) {
+fn named_members<'b>(
+    btf: &'b KernelBtf,
+    t: &'b Type,
+    depth: usize,
+    out: &mut Vec<(&'b str, u32)>,
+    budget: &Cell<u32>,
+) {
     if depth > MAX_DEPTH {
         return;
     }
     for &(n, ty, _, _) in &t.members {
+        if !spend(budget) {
+            return;
+        }
         let name = btf.name(n);
         if !name.is_empty() {
             out.push((name, ty));
         } else if let Some((_, inner)) = skip(btf, ty) {
             if matches!(inner.kind, STRUCT | UNION) {
-                named_members(btf, inner, depth + 1, out);
+                named_members(btf, inner, depth + 1, out, budget);
             }
         }
     }
@@ -319,8 +340,9 @@ fn types_match(
     tid: u32,
     behind_ptr: bool,
     depth: usize,
+    budget: &Cell<u32>,
 ) -> bool {
-    if depth > MAX_DEPTH {
+    if depth > MAX_DEPTH || !spend(budget) {
         return false;
     }
     let (Some((_, lt)), Some((_, tt))) = (skip(l, lid), skip(t, tid)) else {
@@ -348,18 +370,27 @@ fn types_match(
                     tt.enum_values().any(|(m, _)| essential(t.name(m)) == n)
                 })
         }
-        (PTR, PTR) => types_match(l, lt.size_or_type, t, tt.size_or_type, true, depth + 1),
+        (PTR, PTR) => types_match(
+            l,
+            lt.size_or_type,
+            t,
+            tt.size_or_type,
+            true,
+            depth + 1,
+            budget,
+        ),
         (ARRAY, ARRAY) => {
-            lt.nelems == tt.nelems && types_match(l, lt.extra, t, tt.extra, behind_ptr, depth + 1)
+            lt.nelems == tt.nelems
+                && types_match(l, lt.extra, t, tt.extra, behind_ptr, depth + 1, budget)
         }
         (a @ (STRUCT | UNION), b) if a == b => {
             let (mut lm, mut tm) = (Vec::new(), Vec::new());
-            named_members(l, lt, 0, &mut lm);
-            named_members(t, tt, 0, &mut tm);
+            named_members(l, lt, 0, &mut lm, budget);
+            named_members(t, tt, 0, &mut tm, budget);
             lm.iter().all(|&(n, lty)| {
-                tm.iter()
-                    .find(|&&(m, _)| m == n)
-                    .is_some_and(|&(_, tty)| types_match(l, lty, t, tty, behind_ptr, depth + 1))
+                tm.iter().find(|&&(m, _)| m == n).is_some_and(|&(_, tty)| {
+                    types_match(l, lty, t, tty, behind_ptr, depth + 1, budget)
+                })
             })
         }
         (FUNC_PROTO, FUNC_PROTO) => {
@@ -371,12 +402,13 @@ fn types_match(
                     tt.size_or_type,
                     behind_ptr,
                     depth + 1,
+                    budget,
                 )
                 && lt
                     .members
                     .iter()
                     .zip(&tt.members)
-                    .all(|(a, b)| types_match(l, a.1, t, b.1, behind_ptr, depth + 1))
+                    .all(|(a, b)| types_match(l, a.1, t, b.1, behind_ptr, depth + 1, budget))
         }
         _ => false,
     }
@@ -775,9 +807,10 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
             })
         }
         BPF_CORE_TYPE_MATCHES => {
-            let found = cands
-                .iter()
-                .any(|&(btf, id)| types_match(local, relo.type_id, btf, id, false, 0));
+            let found = cands.iter().any(|&(btf, id)| {
+                let budget = Cell::new(MATCH_BUDGET);
+                types_match(local, relo.type_id, btf, id, false, 0, &budget)
+            });
             Ok(Resolved {
                 spec: format!("type {name}"),
                 local: 1,
@@ -1255,6 +1288,23 @@ mod tests {
         );
         assert_eq!(describe(&l, &relo(5, "0:9", 0)), None);
         assert_eq!(describe(&l, &relo(0, "0", 0)), None);
+    }
+
+    #[test]
+    fn type_matching_a_member_dag_is_bounded() {
+        // 30 levels of anonymous structs, each holding the next one twice: 2^30 paths.
+        let mut b = B::new();
+        let int = b.int("int", 4, true);
+        let mut inner = b.st("", 4, &[("x", int, 0)]);
+        for _ in 0..30 {
+            inner = b.st("", 8, &[("", inner, 0), ("", inner, 0)]);
+        }
+        let s = b.st("s", 8, &[("", inner, 0), ("y", int, 32)]);
+        let l = b.build();
+        let t = target(&b);
+        let start = std::time::Instant::now();
+        let _ = values(&l, &t, s, "0", BPF_CORE_TYPE_MATCHES);
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
     }
 
     #[test]
