@@ -657,9 +657,22 @@ impl KernelBtf {
     /// Finds member `name` of the struct `t` (looking into anonymous struct and union
     /// members): its bit offset, bitfield size and type id.
     pub(crate) fn member(&self, t: &Type, name: &str, depth: u32) -> Option<(u32, u32, u32)> {
-        if depth > 16 {
+        // Anonymous members may share types: a budget keeps a hostile DAG from making the
+        // search exponential (kernel structs need a few hundred steps).
+        self.member_in(t, name, depth, &std::cell::Cell::new(1 << 20))
+    }
+
+    fn member_in(
+        &self,
+        t: &Type,
+        name: &str,
+        depth: u32,
+        budget: &std::cell::Cell<u32>,
+    ) -> Option<(u32, u32, u32)> {
+        if depth > 16 || budget.get() == 0 || !matches!(t.kind, KIND_STRUCT | KIND_UNION) {
             return None;
         }
+        budget.set(budget.get().saturating_sub(t.members.len() as u32 + 1));
         for &(mname, mtype, bit_off, bits) in &t.members {
             if mname != 0 && self.name(mname) == name {
                 return Some((bit_off, bits, mtype));
@@ -668,7 +681,7 @@ impl KernelBtf {
         for &(mname, mtype, bit_off, _) in &t.members {
             if mname == 0 {
                 if let Some(inner) = self.resolve(mtype) {
-                    if let Some((o, bits, ty)) = self.member(inner, name, depth + 1) {
+                    if let Some((o, bits, ty)) = self.member_in(inner, name, depth + 1, budget) {
                         return Some((bit_off.checked_add(o)?, bits, ty));
                     }
                 }

@@ -1304,6 +1304,15 @@ mod tests {
         let t = target(&b);
         let start = std::time::Instant::now();
         let _ = values(&l, &t, s, "0", BPF_CORE_TYPE_MATCHES);
+        // A member the DAG does not have: the search through it is bounded too.
+        let mut lb = B::new();
+        let int = lb.int("int", 4, true);
+        let ls = lb.st("s", 4, &[("nope", int, 0)]);
+        let lb = lb.build();
+        assert_eq!(
+            values(&lb, &t, ls, "0:0", BPF_CORE_FIELD_EXISTS),
+            (1, Some(0))
+        );
         assert!(start.elapsed() < std::time::Duration::from_secs(20));
     }
 
