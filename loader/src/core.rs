@@ -620,6 +620,10 @@ pub struct Resolved {
     /// (both fields unsigned integers, or both pointers, as libbpf allows); otherwise the
     /// memory access is poisoned.
     pub resizable: bool,
+    /// Whether the instruction must hold `local` (not for bitfields, where the compiler
+    /// may pick another container than this calculation, as libbpf also allows; their
+    /// signedness is always checked).
+    pub validate: bool,
 }
 
 /// What a relocation is about, from the object's BTF alone: `sk_buff.len`,
@@ -668,6 +672,7 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
             target: Some(relo.type_id as u64),
             sizes: None,
             resizable: false,
+            validate: true,
         });
     }
     if ename.is_empty() {
@@ -723,8 +728,10 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
                 spec: lf.spec,
                 local: lval,
                 target: found,
-                sizes: tsize.map(|t| (lsize, t)),
+                // A bitfield's container is not the member's type: no access size to follow.
+                sizes: tsize.filter(|_| lf.loc.bits == 0).map(|t| (lsize, t)),
                 resizable,
+                validate: lf.loc.bits == 0 || kind == BPF_CORE_FIELD_SIGNED,
             })
         }
         BPF_CORE_TYPE_ID_TARGET | BPF_CORE_TYPE_EXISTS | BPF_CORE_TYPE_SIZE => {
@@ -758,6 +765,7 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
                 target: found,
                 sizes: None,
                 resizable: false,
+                validate: true,
             })
         }
         BPF_CORE_ENUMVAL_EXISTS | BPF_CORE_ENUMVAL_VALUE => {
@@ -804,6 +812,7 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
                 target: found,
                 sizes: None,
                 resizable: false,
+                validate: true,
             })
         }
         BPF_CORE_TYPE_MATCHES => {
@@ -817,6 +826,7 @@ pub fn resolve(local: &KernelBtf, relo: &CoreRelo, target: &Target) -> Result<Re
                 target: Some(found as u64),
                 sizes: None,
                 resizable: false,
+                validate: true,
             })
         }
         k => Err(fail(name, format!("unknown relocation kind {k}"))),
@@ -893,7 +903,8 @@ fn patch(
             if insn.code & 0x08 != 0 {
                 return Err("ALU instruction with a register operand".into());
             }
-            if insn.imm as i64 as u64 != r.local && insn.imm as u32 as u64 != r.local {
+            if r.validate && insn.imm as i64 as u64 != r.local && insn.imm as u32 as u64 != r.local
+            {
                 return Err(format!(
                     "instruction has {}, the local BTF gives {}",
                     insn.imm, r.local
@@ -908,7 +919,7 @@ fn patch(
             if kind != BPF_CORE_FIELD_BYTE_OFFSET {
                 return Err("a memory access can only take a field byte offset".into());
             }
-            if insn.off as i64 as u64 != r.local {
+            if r.validate && insn.off as i64 as u64 != r.local {
                 return Err(format!(
                     "instruction has offset {}, the local BTF gives {}",
                     insn.off, r.local
@@ -937,7 +948,7 @@ fn patch(
         CLASS_LD if insn.code == LDDW => {
             let next = *insns.get(at + 1).ok_or("lddw without its second slot")?;
             let old = (insn.imm as u32 as u64) | ((next.imm as u32 as u64) << 32);
-            if old != r.local {
+            if r.validate && old != r.local {
                 return Err(format!(
                     "instruction has {old}, the local BTF gives {}",
                     r.local
