@@ -376,3 +376,21 @@ fn relocating_against_the_objects_own_btf_changes_nothing() {
         }
     }
 }
+
+#[test]
+fn bitfields_are_read_through_the_kernels_layout() {
+    let test = "bitfields_are_read_through_the_kernels_layout";
+    if !kernel_or_skip(test) {
+        return;
+    }
+    if let Err(e) = btf::vmlinux() {
+        return eprintln!("SKIP {test}: {e}");
+    }
+    let obj = corpus("core_bitfields.o");
+    let loaded = obj.load().unwrap();
+    // ihl 5, version 4: the frame's first IP byte is 0x45.
+    assert_eq!(
+        test_run(loaded.programs[0].as_fd(), &ipv4_frame()).unwrap(),
+        0x504
+    );
+}

@@ -119,6 +119,37 @@ struct iphdr {
 	u32 daddr;
 } CORE;
 
+/* The IPv4 version and header length bitfields, in the opposite order to the kernel's
+ * little-endian struct iphdr (ihl:4 in the low bits there). saddr makes the struct 4-byte
+ * aligned, so clang writes a 4-byte container for the bitfields where the kernel's BTF
+ * (and libbpf's calculation) gives 1: bitfield relocations are not checked against what
+ * the compiler wrote. */
+struct iphdr___bits {
+	u8 version : 4;
+	u8 ihl : 4;
+	u32 saddr;
+} CORE;
+
+/* Reads a bitfield the way CO-RE programs do: a load of the container the kernel's BTF
+ * gives (byte offset and size relocated), then shifts (relocated too). */
+#define READ_BITFIELD(s, field)                                                        \
+	({                                                                             \
+		const void *p_ = (const void *)(s) + field_info((s)->field, FIELD_BYTE_OFFSET); \
+		unsigned long long v_ = 0;                                             \
+		switch (field_info((s)->field, FIELD_BYTE_SIZE)) {                     \
+		case 1: v_ = *(const u8 *)p_; break;                                   \
+		case 2: v_ = *(const u16 *)p_; break;                                  \
+		case 4: v_ = *(const u32 *)p_; break;                                  \
+		case 8: v_ = *(const u64 *)p_; break;                                  \
+		}                                                                      \
+		v_ <<= field_info((s)->field, FIELD_LSHIFT_U64);                       \
+		if (field_info((s)->field, FIELD_SIGNED))                              \
+			v_ = (unsigned long long)((long long)v_ >> field_info((s)->field, FIELD_RSHIFT_U64)); \
+		else                                                                   \
+			v_ >>= field_info((s)->field, FIELD_RSHIFT_U64);               \
+		v_;                                                                    \
+	})
+
 /* The tc context: data and data_end, read through CO-RE. */
 struct __sk_buff___tc {
 	u32 len;
