@@ -20,7 +20,8 @@
 //!    (an lddw both of its slots), which the verifier refuses only if the code is reachable.
 //!
 //! Patching checks that the instruction holds the value the local BTF gives (what clang
-//! wrote) and then replaces it: the `imm` of an ALU/ALU64 instruction with an immediate
+//! wrote; not for bitfields, whose container clang may choose differently, as libbpf also
+//! allows) and then replaces it: the `imm` of an ALU/ALU64 instruction with an immediate
 //! operand, the `off` of LDX/ST/STX (field byte offsets), the 64-bit immediate of an lddw. A
 //! load or store of a field that changed size takes the new size (1, 2, 4 or 8 bytes) when
 //! both fields are unsigned integers or both pointers, and is poisoned otherwise (libbpf's
