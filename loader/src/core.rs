@@ -188,8 +188,8 @@ impl Target {
         })
     }
 
-    /// Candidates of `kind` (compatible kinds) named `name` (essential): vmlinux's, or the
-    /// first module's that has some.
+    /// Candidates of `kind` (compatible kinds) named `name` (essential): vmlinux's, or when
+    /// it has none, the modules'.
     fn candidates(&self, kind: u32, name: &str) -> Vec<(&KernelBtf, u32)> {
         let ok = |k: u32| kinds_match(kind, k);
         let v: Vec<(&KernelBtf, u32)> = self
@@ -203,20 +203,20 @@ impl Target {
         if !v.is_empty() {
             return v;
         }
+        // Only when vmlinux has none: every module's own types (libbpf does the same).
+        let mut v = Vec::new();
         for (_, m) in self.modules.iter().chain(self.sys()) {
-            let v: Vec<(&KernelBtf, u32)> = (m.first_own_id()..=m.type_count() as u32)
-                .filter(|&id| {
-                    m.ty(id).is_some_and(|t| {
-                        t.name != 0 && ok(t.kind) && essential(m.name(t.name)) == name
+            v.extend(
+                (m.first_own_id()..=m.type_count() as u32)
+                    .filter(|&id| {
+                        m.ty(id).is_some_and(|t| {
+                            t.name != 0 && ok(t.kind) && essential(m.name(t.name)) == name
+                        })
                     })
-                })
-                .map(|id| (m, id))
-                .collect();
-            if !v.is_empty() {
-                return v;
-            }
+                    .map(|id| (m, id)),
+            );
         }
-        Vec::new()
+        v
     }
 }
 
@@ -1542,6 +1542,37 @@ mod tests {
             values(&l, &t, st, "0", BPF_CORE_TYPE_ID_TARGET),
             (2, Some(2))
         );
+    }
+
+    #[test]
+    fn candidates_from_every_module_when_vmlinux_has_none() {
+        let mut l = B::new();
+        let int = l.int("int", 4, true);
+        let s = l.st("s", 4, &[("a", int, 0)]);
+        let l = l.build();
+        let mut base = B::new();
+        base.int("int", 4, true);
+        let base = Arc::new(base.build());
+        let module = |a_at: u32| {
+            let pad = base.strings_len();
+            let mut m = B::new();
+            m.strings = vec![0; pad];
+            m.n = 1;
+            m.st("s", 8, &[("a", 1, a_at)]);
+            KernelBtf::parse_split(&split_of(&m, pad), base.clone()).unwrap()
+        };
+        let same = Target::from_btf(base.clone())
+            .with_module("m1", module(32))
+            .with_module("m2", module(32));
+        assert_eq!(
+            values(&l, &same, s, "0:0", BPF_CORE_FIELD_BYTE_OFFSET),
+            (0, Some(4))
+        );
+        let differ = Target::from_btf(base.clone())
+            .with_module("m1", module(32))
+            .with_module("m2", module(0));
+        let e = resolve(&l, &relo(s, "0:0", BPF_CORE_FIELD_BYTE_OFFSET), &differ).unwrap_err();
+        assert!(e.to_string().contains("ambiguous"), "{e}");
     }
 
     /// The split blob of a builder whose strings start with `pad` placeholder bytes (the
