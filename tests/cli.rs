@@ -1155,3 +1155,32 @@ fn verdicts(cache: &str) -> Vec<String> {
         .map(|l| l.splitn(4, '\t').take(3).collect::<Vec<_>>().join("\t"))
         .collect()
 }
+
+#[test]
+fn verify_object_applies_co_re_and_names_a_failed_relocation() {
+    if !kernel_or_skip("verify_object_applies_co_re_and_names_a_failed_relocation") {
+        return;
+    }
+    if let Err(e) = loader::btf::vmlinux() {
+        return eprintln!("SKIP verify_object_applies_co_re_and_names_a_failed_relocation: {e}");
+    }
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("loader/tests/corpus");
+    let o = run(&[
+        "verify",
+        "--object",
+        &corpus.join("core_bootstrap.o").display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains("tc_ttl: accepted"), "{}", text(&o));
+    let o = run(&[
+        "verify",
+        "--object",
+        &corpus.join("refused_core_poisoned.o").display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("CO-RE relocation failed for __sk_buff___shuffled.no_such_member"),
+        "{}",
+        text(&o)
+    );
+}

@@ -634,6 +634,12 @@ impl Program {
         self.labels.entry(insn).or_default().push(label.to_string());
     }
 
+    /// The instructions, to patch in place (CO-RE relocations): the number of slots, the
+    /// map references and the labels stay as they are.
+    pub fn insns_mut(&mut self) -> &mut [Insn] {
+        &mut self.insns
+    }
+
     /// The instruction slots, map fds still zero.
     pub fn insns(&self) -> &[Insn] {
         &self.insns

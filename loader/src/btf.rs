@@ -180,16 +180,33 @@ impl fmt::Display for BtfError {
 impl std::error::Error for BtfError {}
 
 /// One type: kind, name, size-or-type, and its member or parameter records.
-#[derive(Debug, Clone)]
-struct Type {
-    kind: u32,
-    name: u32,
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Type {
+    pub(crate) kind: u32,
+    pub(crate) name: u32,
     /// `size` for sized kinds, the referenced type id for modifiers, typedefs, functions and
     /// prototypes (the return type).
-    size_or_type: u32,
+    pub(crate) size_or_type: u32,
     /// Members of a struct or union: (name offset, type id, bit offset, bitfield size);
-    /// parameters of a function prototype: (name offset, type id, 0, 0).
-    members: Vec<(u32, u32, u32, u32)>,
+    /// parameters of a function prototype: (name offset, type id, 0, 0); values of an ENUM
+    /// or ENUM64: (name offset, low 32 bits, high 32 bits, 0), a signed ENUM's value
+    /// sign-extended (see [`Type::enum_values`]).
+    pub(crate) members: Vec<(u32, u32, u32, u32)>,
+    /// The word after the type record: an INT's encoding, an ARRAY's element type; for an
+    /// ENUM or ENUM64, 1 when it is signed (`kind_flag`).
+    pub(crate) extra: u32,
+    /// An ARRAY's number of elements.
+    pub(crate) nelems: u32,
+}
+
+impl Type {
+    /// An ENUM's or ENUM64's values: (name offset, value).
+    pub(crate) fn enum_values(&self) -> impl Iterator<Item = (u32, i64)> + '_ {
+        self.members
+            .iter()
+            .filter(|_| matches!(self.kind, KIND_ENUM | KIND_ENUM64))
+            .map(|m| (m.0, ((u64::from(m.2) << 32) | u64::from(m.1)) as i64))
+    }
 }
 
 /// A parsed BTF blob (types and strings), on its own or split on top of a base.
@@ -275,11 +292,20 @@ fn parse_types(tsec: &[u8], first_id: usize) -> Result<Vec<Type>, BtfError> {
         let kind = (info >> 24) & 0x1f;
         let kind_flag = info >> 31 == 1;
         let mut members = Vec::new();
+        let (mut word, mut nelems) = (0, 0);
         let extra = match kind {
-            KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
+            KIND_INT => {
+                word = rd_u32(tsec, p)?;
+                4
+            }
+            KIND_VAR | KIND_DECL_TAG => 4,
             KIND_PTR | KIND_FWD | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT
             | KIND_FUNC | KIND_FLOAT | KIND_TYPE_TAG => 0,
-            KIND_ARRAY => 12,
+            KIND_ARRAY => {
+                word = rd_u32(tsec, p)?;
+                nelems = rd_u32(tsec, p + 8)?;
+                12
+            }
             KIND_STRUCT | KIND_UNION => {
                 for i in 0..vlen {
                     let m = p + 12 * i;
@@ -301,8 +327,27 @@ fn parse_types(tsec: &[u8], first_id: usize) -> Result<Vec<Type>, BtfError> {
                 }
                 8 * vlen
             }
-            KIND_ENUM => 8 * vlen,
-            KIND_DATASEC | KIND_ENUM64 => 12 * vlen,
+            KIND_ENUM => {
+                word = kind_flag as u32;
+                for i in 0..vlen {
+                    let m = p + 8 * i;
+                    let v = rd_u32(tsec, m + 4)?;
+                    let v = if kind_flag { v as i32 as i64 } else { v as i64 };
+                    members.push((rd_u32(tsec, m)?, v as u32, (v >> 32) as u32, 0));
+                }
+                8 * vlen
+            }
+            KIND_ENUM64 => {
+                word = kind_flag as u32;
+                for i in 0..vlen {
+                    let m = p + 12 * i;
+                    let lo = rd_u32(tsec, m + 4)?;
+                    let hi = rd_u32(tsec, m + 8)?;
+                    members.push((rd_u32(tsec, m)?, lo, hi, 0));
+                }
+                12 * vlen
+            }
+            KIND_DATASEC => 12 * vlen,
             k => {
                 return Err(BtfError::Malformed(format!(
                     "unknown kind {k} for type id {}",
@@ -319,6 +364,8 @@ fn parse_types(tsec: &[u8], first_id: usize) -> Result<Vec<Type>, BtfError> {
             name,
             size_or_type,
             members,
+            extra: word,
+            nelems,
         });
     }
     Ok(types)
@@ -420,12 +467,7 @@ impl KernelBtf {
     /// which every architecture this project builds for is).
     pub fn parse(b: &[u8]) -> Result<KernelBtf, BtfError> {
         let (tsec, ssec) = sections(b)?;
-        let mut types = vec![Type {
-            kind: 0,
-            name: 0,
-            size_or_type: 0,
-            members: Vec::new(),
-        }];
+        let mut types = vec![Type::default()];
         types.extend(parse_types(tsec, 1)?);
         Ok(KernelBtf {
             base: None,
@@ -455,6 +497,12 @@ impl KernelBtf {
         })
     }
 
+    /// The length of this blob's string section (the next split blob's strings start there).
+    #[cfg(test)]
+    pub(crate) fn strings_len(&self) -> usize {
+        self.str_start as usize + self.strings.len()
+    }
+
     /// The id the next type would have: one past the last id (with the base's, for split BTF).
     fn next_id(&self) -> u32 {
         self.first_id + self.types.len() as u32
@@ -472,14 +520,15 @@ impl KernelBtf {
     }
 
     /// Type `id` (from the base when it is one of the base's).
-    fn ty(&self, id: u32) -> Option<&Type> {
+    pub(crate) fn ty(&self, id: u32) -> Option<&Type> {
         if id < self.first_id {
             return self.base.as_ref()?.ty(id);
         }
         self.types.get((id - self.first_id) as usize)
     }
 
-    fn name(&self, off: u32) -> &str {
+    /// The string at `off` (`""` when out of range or not UTF-8).
+    pub(crate) fn name(&self, off: u32) -> &str {
         if off < self.str_start {
             return self.base.as_ref().map_or("", |b| b.name(off));
         }
@@ -492,7 +541,7 @@ impl KernelBtf {
     }
 
     /// Every type with its id, the base's first.
-    fn all(&self) -> Box<dyn Iterator<Item = (u32, &Type)> + '_> {
+    pub(crate) fn all(&self) -> Box<dyn Iterator<Item = (u32, &Type)> + '_> {
         let own = (self.first_id..).zip(self.types.iter());
         match &self.base {
             Some(b) => Box::new(b.all().chain(own)),
@@ -581,7 +630,7 @@ impl KernelBtf {
     }
 
     /// Follows typedefs and modifiers to the type they name.
-    fn resolve(&self, mut id: u32) -> Option<&Type> {
+    pub(crate) fn resolve(&self, mut id: u32) -> Option<&Type> {
         for _ in 0..32 {
             let t = self.ty(id)?;
             match t.kind {
@@ -607,10 +656,23 @@ impl KernelBtf {
 
     /// Finds member `name` of the struct `t` (looking into anonymous struct and union
     /// members): its bit offset, bitfield size and type id.
-    fn member(&self, t: &Type, name: &str, depth: u32) -> Option<(u32, u32, u32)> {
-        if depth > 16 {
+    pub(crate) fn member(&self, t: &Type, name: &str, depth: u32) -> Option<(u32, u32, u32)> {
+        // Anonymous members may share types: a budget keeps a hostile DAG from making the
+        // search exponential (kernel structs need a few hundred steps).
+        self.member_in(t, name, depth, &std::cell::Cell::new(1 << 20))
+    }
+
+    fn member_in(
+        &self,
+        t: &Type,
+        name: &str,
+        depth: u32,
+        budget: &std::cell::Cell<u32>,
+    ) -> Option<(u32, u32, u32)> {
+        if depth > 16 || budget.get() == 0 || !matches!(t.kind, KIND_STRUCT | KIND_UNION) {
             return None;
         }
+        budget.set(budget.get().saturating_sub(t.members.len() as u32 + 1));
         for &(mname, mtype, bit_off, bits) in &t.members {
             if mname != 0 && self.name(mname) == name {
                 return Some((bit_off, bits, mtype));
@@ -619,7 +681,7 @@ impl KernelBtf {
         for &(mname, mtype, bit_off, _) in &t.members {
             if mname == 0 {
                 if let Some(inner) = self.resolve(mtype) {
-                    if let Some((o, bits, ty)) = self.member(inner, name, depth + 1) {
+                    if let Some((o, bits, ty)) = self.member_in(inner, name, depth + 1, budget) {
                         return Some((bit_off.checked_add(o)?, bits, ty));
                     }
                 }

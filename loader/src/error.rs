@@ -72,6 +72,9 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// CO-RE relocations of an object could not be applied.
+    #[error(transparent)]
+    Core(#[from] crate::core::CoreError),
     /// What is asked for is valid but not something this loader does (a program that needs
     /// a BTF attach target, a section name whose program type is unknown, …): nothing was
     /// given to the kernel.

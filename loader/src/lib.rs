@@ -19,6 +19,8 @@
 //! - [`lock`]: [`lock::PinDirLock`], one operation at a time on a pin directory (`flock(2)`).
 //! - `testing` (cargo feature `testing`, for dev-dependencies): helpers for this workspace's
 //!   kernel tests.
+//! - [`core`]: CO-RE relocations of ELF objects, resolved against kernel BTF and applied to
+//!   the instructions.
 //! - [`elf`]: loading BPF ELF objects read by the `bpfobj` crate (which owns ELF).
 //! - [`typed`]: [`typed::TypedMap`], [`typed::PerCpuMap`], [`typed::TypedQueue`]: maps viewed
 //!   with [`Pod`] keys and values, size-checked once.
@@ -54,6 +56,7 @@ pub mod attach;
 pub mod btf;
 pub mod btf_obj;
 pub mod cgroup;
+pub mod core;
 pub mod elf;
 pub mod env;
 mod error;

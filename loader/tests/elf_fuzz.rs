@@ -1,7 +1,9 @@
 //! Fuzzing the ELF reader with proptest over mutations of our own sample objects (byte
 //! flips, field overwrites in the headers, truncations, splices). The reader must return
 //! `Ok` or a typed error, never panic, and never allocate more than a small multiple of the
-//! input (measured by a counting allocator installed for this test binary).
+//! input (measured by a counting allocator installed for this test binary). The CO-RE corpus
+//! objects get mutations of their `.BTF` and `.BTF.ext` sections, and the relocations still
+//! read are resolved too (against the object's own BTF).
 
 mod elf_samples;
 
@@ -204,4 +206,61 @@ fn many_mutations_still_mostly_fail_cleanly() {
         rejected * 3 >= total,
         "only {rejected} of {total} single-byte flips were refused"
     );
+}
+
+/// A committed CO-RE corpus object.
+fn core_object(name: &str) -> Vec<u8> {
+    let dir = loader::testing::runtime_path("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus");
+    std::fs::read(dir.join(name)).unwrap()
+}
+
+/// The file range of the section called `name` (read from the section headers of a good
+/// object).
+fn section_range(b: &[u8], name: &str) -> std::ops::Range<usize> {
+    let u16_at = |o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shnum, shstrndx) = (u64_at(40), u16_at(60), u16_at(62));
+    let strtab = u64_at(shoff + 64 * shstrndx + 24);
+    (0..shnum)
+        .map(|i| shoff + 64 * i)
+        .find(|&h| {
+            let n = strtab + u32_at(h);
+            b[n..].starts_with(name.as_bytes()) && b[n + name.len()] == 0
+        })
+        .map(|h| u64_at(h + 24)..u64_at(h + 24) + u64_at(h + 32))
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+
+    /// Mutations of `.BTF` and `.BTF.ext` of the CO-RE corpus objects: parsing is bounded
+    /// and never panics, and neither does resolving the relocations that are still read
+    /// (against the object's own BTF as the target).
+    #[test]
+    fn mutated_core_relocations_never_panic(
+        which in 0usize..2,
+        ext in any::<bool>(),
+        muts in prop::collection::vec((any::<usize>(), any::<u32>(), 0usize..3), 1..5),
+    ) {
+        let name = ["core_fields.o", "core_bootstrap.o"][which];
+        let mut bytes = core_object(name);
+        let r = section_range(&bytes, if ext { ".BTF.ext" } else { ".BTF" });
+        for (at, v, width) in muts {
+            let w = [1usize, 2, 4][width];
+            let at = r.start + at % (r.len() - w);
+            bytes[at..at + w].copy_from_slice(&v.to_le_bytes()[..w]);
+        }
+        let (_, peak) = parse_measured(&bytes);
+        prop_assert!(peak <= bound(bytes.len()));
+        if let Ok(obj) = Object::parse(&bytes) {
+            use loader::elf::ObjectExt;
+            if let Ok(local) = loader::core::local_btf(obj.btf.as_deref()) {
+                let target = loader::core::Target::from_btf(std::sync::Arc::new(local));
+                let _ = obj.relocate_core(Some(&target));
+            }
+        }
+    }
 }

@@ -32,6 +32,9 @@ const KIND_DECL_TAG: u8 = uapi::btf::BTF_KIND_DECL_TAG as u8;
 const KIND_TYPE_TAG: u8 = uapi::btf::BTF_KIND_TYPE_TAG as u8;
 const KIND_ENUM64: u8 = uapi::btf::BTF_KIND_ENUM64 as u8;
 
+/// The longest CO-RE access string read (`"0:12:3"`: a handful of indices in practice).
+const MAX_ACCESS_LEN: usize = 256;
+
 /// How deep type chains are followed (modifiers, typedefs, nested arrays).
 const MAX_DEPTH: usize = 32;
 
@@ -500,6 +503,86 @@ pub(crate) fn func_info(
     Ok(out)
 }
 
+/// The CO-RE relocations of a `.BTF.ext` section: section name → records, each with the
+/// instruction's byte offset in the section and its access string read from `btf`'s strings.
+/// An empty map when the header has no core_relo subsection (shorter than 32 bytes).
+pub(crate) fn core_relos(
+    ext: &[u8],
+    btf: &Btf<'_>,
+) -> Result<std::collections::HashMap<String, Vec<(u32, crate::CoreRelo)>>, ElfError> {
+    let mut out: std::collections::HashMap<String, Vec<(u32, crate::CoreRelo)>> =
+        Default::default();
+    let word = |off: usize| u32_at(ext, off);
+    let hdr_len = word(4).ok_or_else(|| err(".BTF.ext header is truncated"))? as usize;
+    if hdr_len < 32 {
+        return Ok(out);
+    }
+    let (Some(off), Some(len)) = (word(24), word(28)) else {
+        return Err(err(".BTF.ext header is truncated"));
+    };
+    if len == 0 {
+        return Ok(out);
+    }
+    let start = hdr_len
+        .checked_add(off as usize)
+        .ok_or_else(|| err(".BTF.ext core_relo is outside the section"))?;
+    let end = start
+        .checked_add(len as usize)
+        .filter(|&e| e <= ext.len())
+        .ok_or_else(|| err(".BTF.ext core_relo is outside the section"))?;
+    let rec_size = word(start).ok_or_else(|| err(".BTF.ext core_relo is truncated"))? as usize;
+    if rec_size < 16 {
+        return Err(err(format!(".BTF.ext core_relo record size {rec_size}")));
+    }
+    let mut pos = start + 4;
+    while pos < end {
+        let (Some(sec_off), Some(n)) = (word(pos), word(pos + 4)) else {
+            return Err(err(".BTF.ext core_relo is truncated"));
+        };
+        pos += 8;
+        let sec = btf.name(sec_off)?.to_string();
+        let bytes = (n as usize)
+            .checked_mul(rec_size)
+            .filter(|&b| pos + b <= end)
+            .ok_or_else(|| err(".BTF.ext core_relo is truncated"))?;
+        let recs = out.entry(sec).or_default();
+        for k in 0..n as usize {
+            let r = pos + k * rec_size;
+            let (Some(insn_off), Some(type_id), Some(access_off), Some(kind)) =
+                (word(r), word(r + 4), word(r + 8), word(r + 12))
+            else {
+                return Err(err(".BTF.ext core_relo is truncated"));
+            };
+            if insn_off % 8 != 0 {
+                return Err(err(format!(
+                    ".BTF.ext core_relo at byte {insn_off} is not an instruction boundary"
+                )));
+            }
+            let access = btf.name(access_off)?;
+            // Real access strings are a few indices; a cap keeps hostile records that all
+            // name one huge string from allocating more than a multiple of the input.
+            if access.len() > MAX_ACCESS_LEN {
+                return Err(err(format!(
+                    ".BTF.ext core_relo access string of {} bytes",
+                    access.len()
+                )));
+            }
+            let access = access.to_string();
+            recs.push((
+                insn_off,
+                crate::CoreRelo {
+                    insn: 0,
+                    type_id,
+                    access,
+                    kind,
+                },
+            ));
+        }
+        pos += bytes;
+    }
+    Ok(out)
+}
+
 /// A map to describe in `.BTF` for [`write_maps`].
 #[derive(Debug, Clone)]
 pub(crate) struct WriteMap<'n> {
@@ -723,6 +806,89 @@ mod tests {
                 let _ = Btf::parse(&m).and_then(|btf| btf.maps());
             }
         }
+    }
+
+    /// A `.BTF.ext` with func_info and line_info empty and one core_relo section named by the
+    /// string at `sec`, with the records `recs`.
+    fn core_ext(sec: u32, recs: &[[u32; 4]]) -> Vec<u8> {
+        let mut body = vec![16u32, sec, recs.len() as u32];
+        for r in recs {
+            body.extend_from_slice(r);
+        }
+        let mut e = vec![0x9f, 0xeb, 1, 0];
+        for w in [32u32, 0, 0, 0, 0, 0, 4 * body.len() as u32] {
+            e.extend_from_slice(&w.to_le_bytes());
+        }
+        for w in body {
+            e.extend_from_slice(&w.to_le_bytes());
+        }
+        e
+    }
+
+    #[test]
+    fn core_relo_records_are_read_per_section() {
+        let bytes = write_maps(&sample());
+        let btf = Btf::parse(&bytes).unwrap();
+        // Strings of the written BTF: "int" names the section, ".maps" the access string
+        // (any string will do for the reader).
+        let int = btf.strings.windows(4).position(|w| w == b"int\0").unwrap() as u32;
+        let maps = btf
+            .strings
+            .windows(6)
+            .position(|w| w == b".maps\0")
+            .unwrap() as u32;
+        let ext = core_ext(int, &[[16, 3, maps, 0], [40, 4, maps, 2]]);
+        let got = core_relos(&ext, &btf).unwrap();
+        let recs = &got["int"];
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].0, 16);
+        assert_eq!(
+            recs[1].1,
+            crate::CoreRelo {
+                insn: 0,
+                type_id: 4,
+                access: ".maps".into(),
+                kind: 2
+            }
+        );
+        // Not an instruction boundary.
+        let bad = core_ext(int, &[[12, 3, maps, 0]]);
+        assert!(core_relos(&bad, &btf).is_err());
+        // A header of 24 bytes (older clang) has no core_relo subsection; one that says 32
+        // and is cut short is an error.
+        let mut short = ext[..24].to_vec();
+        short[4..8].copy_from_slice(&24u32.to_le_bytes());
+        assert!(core_relos(&short, &btf).unwrap().is_empty());
+        assert!(core_relos(&ext[..24], &btf).is_err());
+        // Every truncation and every flipped byte: an error or a result, never a panic.
+        for n in 0..ext.len() {
+            let _ = core_relos(&ext[..n], &btf);
+        }
+        for i in 0..ext.len() {
+            for v in [0u8, 0xff, 0x80, 7] {
+                let mut m = ext.clone();
+                m[i] = v;
+                let _ = core_relos(&m, &btf);
+            }
+        }
+    }
+
+    #[test]
+    fn an_overlong_access_string_is_an_error() {
+        // No types; strings: "", "s", and 300 bytes of "0".
+        let mut strings = b"\0s\0".to_vec();
+        strings.extend(std::iter::repeat_n(b'0', 300));
+        strings.push(0);
+        let mut b = vec![0x9f, 0xeb, 1, 0];
+        for w in [24u32, 0, 0, 0, strings.len() as u32] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        b.extend_from_slice(&strings);
+        let btf = Btf::parse(&b).unwrap();
+        let ext = core_ext(1, &[[0, 1, 3, 0]]);
+        assert!(matches!(core_relos(&ext, &btf), Err(ElfError::Btf(m)) if m.contains("300 bytes")));
+        let ok = core_ext(1, &[[0, 1, 3 + 44, 0]]); // the last 256 bytes
+        assert_eq!(core_relos(&ok, &btf).unwrap()["s"][0].1.access.len(), 256);
     }
 
     #[test]

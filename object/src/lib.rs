@@ -2,7 +2,7 @@
 //! clang (or written by [`mod@write`]) into [`asm::Program`]s and [`MapSpec`]s, and writing our
 //! own programs as objects that libbpf and bpftool load. Creating the maps and loading the
 //! programs of an [`Object`] is the `loader` crate's business (`loader::elf`); this crate is
-//! the only one that uses `goblin`, and is where CO-RE relocations will go.
+//! the only one that uses `goblin`.
 //!
 //! - [`Object::parse`] reads an `ET_REL`, `EM_BPF`, little-endian ELF64 object in stages
 //!   (see `read`): the section table; program sections by their libbpf names ([`sections`]),
@@ -21,9 +21,10 @@
 //!
 //! Hostile input never panics and never allocates more than a small multiple of the input
 //! size: every offset, size and count is checked against the file before it is used, and
-//! goblin is only handed ranges that were checked first. Everything out of scope (CO-RE
-//! relocations, externs, BTF func/line info, map-in-map initial values) is a typed error or
-//! ignored as documented in `docs/elf.md`.
+//! goblin is only handed ranges that were checked first. Everything out of scope (externs,
+//! BTF line info, …) is a typed error or ignored as documented in `docs/elf.md`. CO-RE
+//! relocations are read and placed in each program ([`CoreRelo`]); applying them needs the
+//! target kernel's BTF and is `loader::core`'s job.
 
 #![warn(missing_docs)]
 
@@ -215,6 +216,21 @@ pub struct ObjectMap {
     pub btf_value_type_id: u32,
 }
 
+/// A CO-RE relocation of a program (a `struct bpf_core_relo` of `.BTF.ext`), placed in the
+/// program: `loader::core` resolves it against kernel BTF and patches the instruction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreRelo {
+    /// The instruction slot in [`ObjectProgram::program`] (subprograms appended).
+    pub insn: usize,
+    /// The root type's id in the object's BTF ([`Object::btf`]).
+    pub type_id: u32,
+    /// The access string: `"0:1:2"` (an array index on the root, then member indices) for
+    /// field relocations, `"0"` for type ones, the enumerator's index for enum value ones.
+    pub access: String,
+    /// `enum bpf_core_relo_kind` (`uapi::btf::BPF_CORE_*`).
+    pub kind: u32,
+}
+
 /// A program of an object, with its subprograms appended and its relocations applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectProgram {
@@ -232,6 +248,9 @@ pub struct ObjectProgram {
     /// `func_info` for the kernel: (first slot, BTF FUNC type id) of the main function and
     /// of every subprogram, from `.BTF.ext`; empty when the object has none for all of them.
     pub func_info: Vec<(u32, u32)>,
+    /// The CO-RE relocations of the main function and the appended subprograms, in slot
+    /// order, still to be applied (by `loader::core`, against the running kernel's BTF).
+    pub core_relos: Vec<CoreRelo>,
 }
 
 impl ObjectProgram {

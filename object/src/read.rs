@@ -125,8 +125,26 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
         (Some(b), Some(ei)) => super::btf::func_info(t.sections[ei].data, b).unwrap_or_default(),
         _ => HashMap::new(),
     };
+    // CO-RE relocations cannot be skipped: without them the programs read wrong offsets.
+    let core_relos = match (&btf, layout.btf_ext_sec) {
+        (Some(b), Some(ei)) => super::btf::core_relos(t.sections[ei].data, b)?,
+        (None, Some(ei)) if has_core_relos(t.sections[ei].data) => {
+            return Err(ElfError::Btf(
+                "the object has CO-RE relocations but no usable .BTF section".into(),
+            ))
+        }
+        _ => HashMap::new(),
+    };
     let maps = read_maps(&t, &layout, btf.as_ref(), &rels.map_rels)?;
-    let programs = build_programs(&t, &layout, &funcs, &code, &rels.relocs, &maps, &func_info)?;
+    let programs = build_programs(
+        &t,
+        &layout,
+        &funcs,
+        &code,
+        &rels.relocs,
+        &maps,
+        (&func_info, &core_relos),
+    )?;
     let btf = btf.as_ref().map(|b| fixed_btf(&t, &layout, b));
     Ok(Object {
         license: layout.license,
@@ -339,7 +357,7 @@ struct Layout {
     btf_maps: Option<usize>,
     /// `.BTF`.
     btf_sec: Option<usize>,
-    /// `.BTF.ext` (checked to carry no CO-RE relocations).
+    /// `.BTF.ext` (its header checked).
     btf_ext_sec: Option<usize>,
     /// Global data sections that become maps (not empty).
     data_secs: Vec<usize>,
@@ -351,7 +369,7 @@ struct Layout {
 
 /// Stage 2 (sections): sorts the sections into license, version, map definitions, BTF, code,
 /// global data and relocations, and refuses what this reader cannot take (RELA in code,
-/// code of a partial instruction, CO-RE relocations).
+/// code of a partial instruction).
 fn classify_sections(t: &Tables<'_>) -> Result<Layout, ElfError> {
     let sections = &t.sections;
     let mut license = String::new();
@@ -839,7 +857,7 @@ fn build_programs(
     code: &HashMap<usize, Vec<Insn>>,
     relocs: &HashMap<usize, BTreeMap<usize, Rel>>,
     maps: &Maps,
-    func_info: &HashMap<String, Vec<(u32, u32)>>,
+    (func_info, core_relos): (&FuncInfos, &CoreRelos),
 ) -> Result<Vec<ObjectProgram>, ElfError> {
     let sections = &t.sections;
     let text_idx = layout.text_idx;
@@ -863,6 +881,7 @@ fn build_programs(
         btf_maps: layout.btf_maps,
         text_idx,
         func_info,
+        core_relos,
     };
     let mut programs = Vec::new();
     let mut total = 0usize;
@@ -1041,27 +1060,32 @@ fn collect_map_slots(
     Ok(())
 }
 
-/// Refuses `.BTF.ext` sections that carry CO-RE relocations (which this reader does not
-/// apply, so the program would read the wrong offsets). Func and line info are ignored.
+/// `.BTF.ext` func_info: section name → (byte offset in the section, FUNC type id).
+type FuncInfos = HashMap<String, Vec<(u32, u32)>>;
+
+/// `.BTF.ext` CO-RE relocations: section name → (byte offset in the section, record).
+type CoreRelos = HashMap<String, Vec<(u32, crate::CoreRelo)>>;
+
+/// Checks the `.BTF.ext` header (magic and length). Func info, line info and CO-RE
+/// relocations are read later, against `.BTF`.
 fn check_btf_ext(b: &[u8]) -> Result<(), ElfError> {
+    if b.len() < 8 || u16::from_le_bytes([b[0], b[1]]) != uapi::btf::BTF_MAGIC {
+        return Err(ElfError::Btf(".BTF.ext has no valid header".into()));
+    }
+    let hdr_len = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+    if hdr_len >= 32 && b.len() < 32 {
+        return Err(ElfError::Btf(".BTF.ext header is truncated".into()));
+    }
+    Ok(())
+}
+
+/// Whether a `.BTF.ext` header announces CO-RE relocations.
+fn has_core_relos(b: &[u8]) -> bool {
     let word = |off: usize| {
         b.get(off..off + 4)
             .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
     };
-    if b.len() < 8 || u16::from_le_bytes([b[0], b[1]]) != uapi::btf::BTF_MAGIC {
-        return Err(ElfError::Btf(".BTF.ext has no valid header".into()));
-    }
-    let hdr_len = word(4).unwrap_or(0);
-    if hdr_len >= 32 {
-        let core_len =
-            word(28).ok_or_else(|| ElfError::Btf(".BTF.ext header is truncated".into()))?;
-        if core_len > 0 {
-            return Err(ElfError::Unsupported(
-                "CO-RE relocations (.BTF.ext core_relo) are not supported".into(),
-            ));
-        }
-    }
-    Ok(())
+    word(4).is_some_and(|h| h >= 32) && word(28).is_some_and(|l| l > 0)
 }
 
 /// What building programs needs.
@@ -1079,6 +1103,8 @@ struct Ctx2<'c, 'a> {
     text_idx: Option<usize>,
     /// `.BTF.ext` func_info: section name → (byte offset, FUNC type id).
     func_info: &'c HashMap<String, Vec<(u32, u32)>>,
+    /// `.BTF.ext` CO-RE relocations by section.
+    core_relos: &'c CoreRelos,
 }
 
 impl Ctx2<'_, '_> {
@@ -1324,6 +1350,24 @@ impl Ctx2<'_, '_> {
             })
             .collect::<Option<_>>()
             .unwrap_or_default();
+        // CO-RE relocations: those of each placed function, moved to its slots.
+        let mut core_relos = Vec::new();
+        for &(slot, f) in &placed_funcs {
+            let func = &self.funcs[f];
+            let Some(recs) = self.core_relos.get(&self.sections[func.section].name) else {
+                continue;
+            };
+            for (byte, r) in recs {
+                let k = (*byte / 8) as usize;
+                if k >= func.start && k < func.start + func.len {
+                    core_relos.push(crate::CoreRelo {
+                        insn: slot + (k - func.start),
+                        ..r.clone()
+                    });
+                }
+            }
+        }
+        core_relos.sort_by_key(|r| r.insn);
         let section = self.sections[mf.section].name.clone();
         Ok(ObjectProgram {
             name: mf.name.clone(),
@@ -1332,6 +1376,7 @@ impl Ctx2<'_, '_> {
             program,
             subprograms,
             func_info,
+            core_relos,
         })
     }
 }

@@ -120,6 +120,12 @@ pub fn dump_object(path: &Path, raw: bool) -> Result<ExitCode> {
             m.spec.flags
         );
     }
+    let local = obj
+        .programs
+        .iter()
+        .any(|p| !p.core_relos.is_empty())
+        .then(|| loader::core::local_btf(obj.btf.as_deref()).ok())
+        .flatten();
     for p in &obj.programs {
         println!();
         let ty = p
@@ -133,6 +139,19 @@ pub fn dump_object(path: &Path, raw: bool) -> Result<ExitCode> {
             asm::tag::tag_hex(p.program.insns()),
             asm::tag::tag_hex_with(p.program.insns(), asm::tag::TagAlgorithm::Sha1)
         );
+        // CO-RE relocations as the object has them (applied when loading, against the
+        // running kernel's BTF; the listing shows the object's own values).
+        for r in &p.core_relos {
+            let what = local
+                .as_ref()
+                .and_then(|l| loader::core::describe(l, r))
+                .unwrap_or_else(|| format!("type id {}, access {}", r.type_id, r.access));
+            println!(
+                "; CO-RE at {}: {} of {what}",
+                r.insn,
+                loader::core::kind_name(r.kind)
+            );
+        }
         if raw {
             print!("{}", asm::disasm::listing(p.program.insns()));
         } else {
@@ -159,6 +178,13 @@ pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
         )
         .into());
     }
+    // CO-RE relocations against the running kernel's BTF, before anything is created.
+    let relocated = obj.relocate_core(None).map_err(|e| {
+        Failure::new(
+            exit::NOT_LOADED,
+            format!("{}: CO-RE relocations: {e}", path.display()),
+        )
+    })?;
     // Like libbpf: the object's BTF goes to the kernel first (callbacks, timers and spin
     // locks need it); if the kernel refuses it, the programs load without it.
     let btf = match obj.load_btf() {
@@ -174,7 +200,8 @@ pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
     let refs: Vec<&Map> = maps.iter().collect();
     let (mut rejected, mut not_loaded) = (0usize, 0usize);
     let mut loaded = Vec::new();
-    for p in &obj.programs {
+    for (p, r) in obj.programs.iter().zip(&relocated) {
+        let insns = r.as_ref().map_or(&p.program, |r| &r.program);
         let spec = match obj.program_spec(p, btf.as_ref()) {
             Ok(s) => s,
             Err(e) => {
@@ -183,7 +210,7 @@ pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
                 continue;
             }
         };
-        match Program::load(&spec.with_stats(), &p.program, &refs) {
+        match Program::load(&spec.with_stats(), insns, &refs) {
             Ok(l) => {
                 let s = l.stats();
                 let fmt = |v: Option<u32>| v.map_or("?".to_string(), |n| n.to_string());
@@ -201,6 +228,14 @@ pub fn verify_object(path: &Path, full_log: bool) -> Result<ExitCode> {
             Err(loader::Error::Verifier(v)) => {
                 rejected += 1;
                 println!("{}: REJECTED — {v}", p.name);
+                let poison = loader::core::POISON_HELPER.to_string();
+                let reached = v.log().contains(&poison);
+                for x in r.iter().flat_map(|r| &r.poisoned).filter(|_| reached) {
+                    println!(
+                        "  CO-RE relocation failed for {} ({}, instruction {}): {}",
+                        x.spec, x.kind, x.insn, x.reason
+                    );
+                }
                 if full_log {
                     println!("{}", v.log());
                 }

@@ -1216,6 +1216,32 @@ pub mod btf {
             BTF_FUNC_STATIC: u32 = 0;
             /// A global function.
             BTF_FUNC_GLOBAL: u32 = 1;
+            /// CO-RE (`enum bpf_core_relo_kind`): a field's byte offset.
+            BPF_CORE_FIELD_BYTE_OFFSET: u32 = 0;
+            /// CO-RE: a field's size in bytes.
+            BPF_CORE_FIELD_BYTE_SIZE: u32 = 1;
+            /// CO-RE: whether a field exists in the target kernel.
+            BPF_CORE_FIELD_EXISTS: u32 = 2;
+            /// CO-RE: whether a field is signed.
+            BPF_CORE_FIELD_SIGNED: u32 = 3;
+            /// CO-RE: a bitfield's left shift (in a u64).
+            BPF_CORE_FIELD_LSHIFT_U64: u32 = 4;
+            /// CO-RE: a bitfield's right shift (in a u64).
+            BPF_CORE_FIELD_RSHIFT_U64: u32 = 5;
+            /// CO-RE: a type's id in the object's BTF.
+            BPF_CORE_TYPE_ID_LOCAL: u32 = 6;
+            /// CO-RE: a type's id in the target kernel's BTF.
+            BPF_CORE_TYPE_ID_TARGET: u32 = 7;
+            /// CO-RE: whether a type exists in the target kernel.
+            BPF_CORE_TYPE_EXISTS: u32 = 8;
+            /// CO-RE: a type's size in bytes.
+            BPF_CORE_TYPE_SIZE: u32 = 9;
+            /// CO-RE: whether an enum value exists in the target kernel.
+            BPF_CORE_ENUMVAL_EXISTS: u32 = 10;
+            /// CO-RE: an enum value's integer value.
+            BPF_CORE_ENUMVAL_VALUE: u32 = 11;
+            /// CO-RE: whether a type matches the target kernel's (`bpf_core_type_matches`).
+            BPF_CORE_TYPE_MATCHES: u32 = 12;
         }
     }
 }

@@ -18,6 +18,7 @@ pub use bpfobj::{
 use uapi::bpf;
 
 use crate::btf_obj::{BtfObject, MapBtf, ProgramBtf};
+use crate::core::{Relocated, Target};
 use crate::error::{Error, Result};
 use crate::map::{Map, MapType, UpdateFlags};
 use crate::program::{Program, ProgramSpec};
@@ -154,8 +155,16 @@ pub trait ObjectExt {
     /// empty. `maps` are the object's maps in its order, as [`ObjectExt::create_maps`] made them.
     fn fill_program_slots(&self, maps: &[Map], programs: &[&Program]) -> Result<()>;
 
-    /// Creates the maps, loads every program against them (see [`ObjectProgramExt::spec`]) and
-    /// fills the program arrays' initial slots. An error names the program.
+    /// Applies the CO-RE relocations of every program ([`crate::core`]) against `target`
+    /// (`None`: the running kernel's BTF, read only when some program has relocations).
+    /// One entry per program, `None` for a program without relocations.
+    fn relocate_core(&self, target: Option<&Target>) -> Result<Vec<Option<Relocated>>>;
+
+    /// Applies the CO-RE relocations against the running kernel ([`ObjectExt::relocate_core`]),
+    /// creates the maps, loads every program against them (see [`ObjectProgramExt::spec`]) and
+    /// fills the program arrays' initial slots. An error names the program; a program the
+    /// verifier refuses after a relocation found nothing to match (its instruction poisoned)
+    /// is named with "CO-RE relocation failed for `type.field`".
     fn load(&self) -> Result<LoadedObject>;
 }
 
@@ -260,14 +269,69 @@ impl ObjectExt for Object {
         Ok(())
     }
 
+    fn relocate_core(&self, target: Option<&Target>) -> Result<Vec<Option<Relocated>>> {
+        if self.programs.iter().all(|p| p.core_relos.is_empty()) {
+            return Ok(vec![None; self.programs.len()]);
+        }
+        let local = crate::core::local_btf(self.btf.as_deref())?;
+        let running;
+        let target = match target {
+            Some(t) => t,
+            None => {
+                running = Target::running_kernel().map_err(crate::core::CoreError::Btf)?;
+                &running
+            }
+        };
+        self.programs
+            .iter()
+            .map(|p| {
+                if p.core_relos.is_empty() {
+                    return Ok(None);
+                }
+                crate::core::relocate_program(p, &local, target)
+                    .map(Some)
+                    .map_err(|e| Error::Object {
+                        object: format!("program {}", p.name),
+                        source: Box::new(e.into()),
+                    })
+            })
+            .collect()
+    }
+
     fn load(&self) -> Result<LoadedObject> {
+        let relocated = self.relocate_core(None)?;
         let btf = self.load_btf().ok().flatten();
         let maps = self.create_maps_with(btf.as_ref())?;
         let refs: Vec<&Map> = maps.iter().collect();
         let mut programs = Vec::with_capacity(self.programs.len());
-        for p in &self.programs {
+        for (p, r) in self.programs.iter().zip(&relocated) {
             let spec = self.program_spec(p, btf.as_ref())?;
-            programs.push(Program::load(&spec, &p.program, &refs)?);
+            let insns = r.as_ref().map_or(&p.program, |r| &r.program);
+            let loaded = Program::load(&spec, insns, &refs).map_err(|e| match (r, &e) {
+                // The verifier reached a poisoned instruction ("unknown#195896080").
+                (Some(r), Error::Verifier(v))
+                    if !r.poisoned.is_empty()
+                        && v.log().contains(&crate::core::POISON_HELPER.to_string()) =>
+                {
+                    Error::Object {
+                        object: format!(
+                            "program {}: CO-RE relocation failed for {}",
+                            p.name,
+                            r.poisoned
+                                .iter()
+                                .map(|x| format!(
+                                    "{} ({}, instruction {}: {})",
+                                    x.spec, x.kind, x.insn, x.reason
+                                ))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        source: Box::new(e),
+                    }
+                }
+                _ => e,
+            })?;
+            programs.push(loaded);
         }
         let progs: Vec<&Program> = programs.iter().collect();
         self.fill_program_slots(&maps, &progs)?;
