@@ -64,6 +64,23 @@ pub enum BenchTest {
     Latency,
     /// One-way stream of messages: throughput.
     Stream,
+    /// Connection churn: connect, one request, one response, close; connections per second
+    /// (TCP modes only, at --churn-size).
+    Churn,
+}
+
+/// What carries the bytes (see `crate::plan::Mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
+pub enum BenchMode {
+    /// Plain TCP.
+    Tcp,
+    /// TCP with the bypass.
+    Bypass,
+    /// TCP with sock_ops loaded (sockets in the sockhash) but sk_msg not attached: nothing is
+    /// redirected, what tainted and fallen-back connections pay.
+    SockhashOnly,
+    /// A Unix socket pair (latency and stream only).
+    Unix,
 }
 
 /// Options of the benchmark.
@@ -84,9 +101,24 @@ pub struct BenchArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "latency,stream"
+        default_value = "latency,stream,churn"
     )]
     pub tests: Vec<BenchTest>,
+    /// Which modes, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "tcp,bypass,sockhash-only,unix"
+    )]
+    pub modes: Vec<BenchMode>,
+    /// Request and response size of the churn test (suffix K for KiB).
+    #[arg(long, value_parser = crate::plan::parse_size, default_value = "64", value_name = "SIZE")]
+    pub churn_size: usize,
+    /// Leave the kernel's BPF run-time statistics off (by default they are on during the run,
+    /// which costs the programs two clock reads per run, and ns/run is reported).
+    #[arg(long)]
+    pub no_bpf_stats: bool,
     /// A quick run: about 25 s, 3 rounds.
     #[arg(long)]
     pub quick: bool,

@@ -43,6 +43,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     print!("{}", run.results.table());
     println!();
     print!("{}", run.results.check_summary());
+    match run.stats {
+        Some(how) => println!(
+            "BPF statistics were on for the whole run ({how}): every program run paid two clock reads, in every bypass and sockhash-only number."
+        ),
+        None => println!("BPF statistics were off: no ns/run."),
+    }
     let problems = run.results.problems();
     for p in &problems {
         log::warn(p);
@@ -91,6 +97,8 @@ fn json_doc(
         .with("duration_ms", run.plan.duration.as_millis() as u64)
         .with("warmup_ms", run.plan.warmup.as_millis() as u64)
         .with("stream_nodelay", args.nodelay)
+        .with("churn_size", args.churn_size)
+        .with("bpf_stats", run.stats)
         .with("elapsed_ms", run.elapsed.as_millis() as u64)
         .with(
             "load_average_x100",
@@ -103,7 +111,7 @@ fn json_doc(
         )
         .with(
             "notes",
-            "latency is one way (half the median/p99 round trip, TCP_NODELAY); stream throughput is measured at the receiver, which reads up to 64 KiB per call; bypass_counters are the sk_msg counters' movement during the runs",
+            "latency is one way (half the median/p99 round trip, TCP_NODELAY); stream throughput is measured at the receiver, which reads up to 64 KiB per call; bypass_counters are the bypass counters' movement during the runs (sockhash-only: its own load, sk_msg detached); churn counts connect/request/response/close cycles of the client after the warm-up; bpf_stats is the kernel's run time and run count of the mode's sock_ops and sk_msg over the cell's runs (statistics on for the whole run, see the top-level bpf_stats)",
         )
         .with("results", results.json())
         .with(

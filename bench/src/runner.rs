@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{BenchCpu, BenchTest};
 use crate::plan::{test_name, Job, Mode};
-use crate::setup::{Cgroups, Counters, LoadedBypass, Netns, Signals, NETNS_SERVER};
+use crate::setup::{Cgroups, Counters, LoadedBypass, Netns, ProgStats, Signals, NETNS_SERVER};
 use crate::worker::{Report, Role};
 
 /// Everything a measurement needs from the run.
@@ -24,6 +24,10 @@ pub struct Env<'a> {
     pub cgroups: &'a Cgroups,
     /// The loaded bypass.
     pub bypass: &'a LoadedBypass,
+    /// The second load, sk_msg detached (when the sockhash-only mode is measured).
+    pub sockhash: Option<&'a LoadedBypass>,
+    /// Whether kernel BPF statistics are on (program run time is read around each run).
+    pub stats: bool,
     /// The namespaces of `--scenario netns`.
     pub netns: Option<&'a Netns>,
     /// This binary.
@@ -47,8 +51,12 @@ pub struct Measurement {
     pub client: Report,
     /// The server's report.
     pub server: Report,
-    /// How the bypass counters moved (TCP and bypass modes).
+    /// How the bypass counters moved (TCP modes: the load the mode meets, or for plain TCP
+    /// the bypass's own load).
     pub counters: Option<Counters>,
+    /// How the programs' run time and runs moved (bypass and sockhash-only modes, with
+    /// statistics on).
+    pub prog_stats: Option<ProgStats>,
 }
 
 impl Measurement {
@@ -61,6 +69,12 @@ impl Measurement {
     pub fn throughput(&self) -> Option<f64> {
         (self.job.test == BenchTest::Stream && self.server.measured_ns > 0)
             .then(|| self.server.measured_bytes as f64 * 1e9 / self.server.measured_ns as f64)
+    }
+
+    /// Churn: connections per second after the warm-up.
+    pub fn conn_rate(&self) -> Option<f64> {
+        (self.job.test == BenchTest::Churn && self.client.measured_ns > 0)
+            .then(|| self.client.measured_conns as f64 * 1e9 / self.client.measured_ns as f64)
     }
 
     /// The share of the application's bytes the bypass redirected (0 when none).
@@ -296,9 +310,18 @@ fn spawn(
 pub fn measure(env: &Env, job: &Job) -> Result<Measurement> {
     env.signals.check()?;
     let (scpu, ccpu) = placement(job.cpu, &env.cpus)?;
-    let before = match job.mode {
+    let load: Option<&LoadedBypass> = match job.mode {
         Mode::Unix => None,
-        _ => Some(env.bypass.counters()?),
+        Mode::Tcp | Mode::Bypass => Some(env.bypass),
+        Mode::SockhashOnly => Some(
+            env.sockhash
+                .context("the sockhash-only mode needs its load")?,
+        ),
+    };
+    let before = load.map(LoadedBypass::counters).transpose()?;
+    let stats_before = match load {
+        Some(l) if env.stats && job.mode.loaded() => Some(l.prog_stats()?),
+        _ => None,
     };
     let start_deadline = Instant::now() + Duration::from_secs(10);
     let (mut server, mut client) = match job.mode {
@@ -316,11 +339,11 @@ pub fn measure(env: &Env, job: &Job) -> Result<Measurement> {
             let client = spawn(env, job, Role::Client, ccpu, &cg, Some(b.as_raw_fd()))?;
             (server, client)
         }
-        Mode::Tcp | Mode::Bypass => {
-            let cg = if job.mode == Mode::Bypass {
-                &env.cgroups.bypass
-            } else {
-                &env.cgroups.tcp
+        Mode::Tcp | Mode::Bypass | Mode::SockhashOnly => {
+            let cg = match job.mode {
+                Mode::Bypass => &env.cgroups.bypass,
+                Mode::SockhashOnly => &env.cgroups.sockhash,
+                _ => &env.cgroups.tcp,
             };
             let addr = if env.netns.is_some() {
                 NETNS_SERVER
@@ -362,15 +385,26 @@ pub fn measure(env: &Env, job: &Job) -> Result<Measurement> {
     let sreport = server.result(env.signals, Instant::now() + Duration::from_secs(10))?;
     client.finish(env.signals)?;
     server.finish(env.signals)?;
-    let counters = match before {
-        Some(b) => Some(env.bypass.counters()?.since(&b)),
-        None => None,
+    let counters = match (before, load) {
+        (Some(b), Some(l)) => Some(l.counters()?.since(&b)),
+        _ => None,
+    };
+    let prog_stats = match (stats_before, load) {
+        (Some(b), Some(l)) => {
+            let a = l.prog_stats()?;
+            Some(ProgStats {
+                sock_ops: a.sock_ops.since(&b.sock_ops),
+                sk_msg: a.sk_msg.since(&b.sk_msg),
+            })
+        }
+        _ => None,
     };
     Ok(Measurement {
         job: *job,
         client: creport,
         server: sreport,
         counters,
+        prog_stats,
     })
 }
 
