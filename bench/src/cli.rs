@@ -115,6 +115,11 @@ pub struct BenchArgs {
     /// Request and response size of the churn test (suffix K for KiB).
     #[arg(long, value_parser = crate::plan::parse_size, default_value = "64", value_name = "SIZE")]
     pub churn_size: usize,
+    /// Also measure another implementation's sock_ops and sk_msg programs (the `compare` mode):
+    /// one ELF object with both, or two; loaded through tcpbypass's own ELF reader, maps as the
+    /// objects declare them, attached to a cgroup of their own.
+    #[arg(long, num_args = 1..=2, value_name = "OBJECT")]
+    pub compare_objects: Vec<PathBuf>,
     /// Leave the kernel's BPF run-time statistics off (by default they are on during the run,
     /// which costs the programs two clock reads per run, and ns/run is reported).
     #[arg(long)]

@@ -43,9 +43,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     print!("{}", run.results.table());
     println!();
     print!("{}", run.results.check_summary());
+    if let Some((so, sm)) = &run.compared {
+        println!(
+            "compare mode: sock_ops {so}, sk_msg {sm} (--compare-objects), in their own cgroup."
+        );
+    }
     match run.stats {
         Some(how) => println!(
-            "BPF statistics were on for the whole run ({how}): every program run paid two clock reads, in every bypass and sockhash-only number."
+            "BPF statistics were on for the whole run ({how}): every program run paid two clock reads, in every bypass, sockhash-only and compare number."
         ),
         None => println!("BPF statistics were off: no ns/run."),
     }
@@ -99,6 +104,14 @@ fn json_doc(
         .with("stream_nodelay", args.nodelay)
         .with("churn_size", args.churn_size)
         .with("bpf_stats", run.stats)
+        .with(
+            "compared",
+            run.compared.as_ref().map(|(so, sm)| {
+                Json::obj()
+                    .with("sock_ops", so.as_str())
+                    .with("sk_msg", sm.as_str())
+            }),
+        )
         .with("elapsed_ms", run.elapsed.as_millis() as u64)
         .with(
             "load_average_x100",

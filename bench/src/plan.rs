@@ -21,11 +21,19 @@ pub enum Mode {
     SockhashOnly,
     /// A Unix-domain stream socket pair: the floor.
     Unix,
+    /// TCP in the cgroup of another implementation's programs (`--compare-objects`).
+    Compare,
 }
 
 impl Mode {
     /// Every mode, in table order.
-    pub const ALL: [Mode; 4] = [Mode::Tcp, Mode::Bypass, Mode::SockhashOnly, Mode::Unix];
+    pub const ALL: [Mode; 5] = [
+        Mode::Tcp,
+        Mode::Bypass,
+        Mode::SockhashOnly,
+        Mode::Unix,
+        Mode::Compare,
+    ];
 
     /// The name in tables, JSON and worker arguments.
     pub fn name(self) -> &'static str {
@@ -34,6 +42,7 @@ impl Mode {
             Mode::Bypass => "bypass",
             Mode::SockhashOnly => "sockhash-only",
             Mode::Unix => "unix",
+            Mode::Compare => "compare",
         }
     }
 
@@ -54,7 +63,7 @@ impl Mode {
 
     /// Whether the mode's sockets meet a loaded bypass (its counters are read).
     pub fn loaded(self) -> bool {
-        matches!(self, Mode::Bypass | Mode::SockhashOnly)
+        matches!(self, Mode::Bypass | Mode::SockhashOnly | Mode::Compare)
     }
 }
 
@@ -165,6 +174,9 @@ impl Plan {
         let sizes: Vec<usize> = dedup(&args.sizes);
         let tests: Vec<BenchTest> = dedup(&args.tests);
         let mut modes: Vec<Mode> = dedup(&args.modes).into_iter().map(Mode::from_arg).collect();
+        if !args.compare_objects.is_empty() {
+            modes.push(Mode::Compare);
+        }
         modes.sort();
         let mut jobs = Vec::new();
         for round in 0..rounds {
@@ -294,7 +306,7 @@ mod tests {
                 assert_eq!(modes, [Mode::Tcp, Mode::Bypass, Mode::SockhashOnly]);
                 assert_eq!(g[0].size, 64);
             } else {
-                assert_eq!(modes, Mode::ALL);
+                assert_eq!(modes, Mode::ALL[..4]);
             }
         }
         let churn = p.jobs.iter().filter(|j| j.test == BenchTest::Churn).count();
@@ -346,6 +358,21 @@ mod tests {
         let p = Plan::new(&args(&["--modes", "sockhash-only", "--tests", "stream"]));
         assert!(p.jobs.iter().all(|j| j.mode == Mode::SockhashOnly));
         assert!(Cli::try_parse_from(["tcpbypass-bench", "--modes", "udp"]).is_err());
+        // --compare-objects adds the compare mode to every test.
+        let p = Plan::new(&args(&[
+            "--compare-objects",
+            "a.o",
+            "b.o",
+            "--modes",
+            "tcp",
+            "--sizes",
+            "1",
+            "--rounds",
+            "1",
+        ]));
+        assert_eq!(p.jobs.len(), 2 + 2 + 2);
+        assert_eq!(p.jobs.iter().filter(|j| j.mode == Mode::Compare).count(), 3);
+        assert!(Cli::try_parse_from(["x", "--compare-objects", "a", "b", "c"]).is_err());
     }
 
     #[test]

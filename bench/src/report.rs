@@ -212,7 +212,7 @@ impl Results {
                         ));
                     }
                 }
-                Mode::Unix => {}
+                Mode::Unix | Mode::Compare => {}
             }
         }
         out
@@ -338,6 +338,50 @@ impl Results {
                     );
                 }
             }
+            if self
+                .cells
+                .keys()
+                .any(|k| k.0 == cpu && k.3 == Mode::Compare)
+            {
+                let _ = writeln!(
+                    s,
+                    "\nCompared objects (--compare-objects) against tcp and bypass: latency one way µs (lower is better), stream MB/s and churn connections/s (higher is better)"
+                );
+                let _ = writeln!(
+                    s,
+                    "{:<9} {:<8} {:>10} {:>10} {:>10} {:>12} {:>15}",
+                    "test", "size", "tcp", "bypass", "compare", "compare/tcp", "bypass/compare"
+                );
+                let mut keys: Vec<(BenchTest, usize)> = self
+                    .cells
+                    .keys()
+                    .filter(|k| k.0 == cpu && k.3 == Mode::Compare)
+                    .map(|k| (k.1, k.2))
+                    .collect();
+                keys.dedup();
+                for (test, size) in keys {
+                    let v = |m| {
+                        let c = self.get(cpu, test, size, m)?;
+                        match test {
+                            BenchTest::Latency => c.latency().map(|v| v / 1000.0),
+                            BenchTest::Stream => c.throughput().map(|v| v / 1e6),
+                            BenchTest::Churn => c.conn_rate(),
+                        }
+                    };
+                    let fmt = |m| v(m).map_or("-".to_string(), |x| format!("{x:.2}"));
+                    let _ = writeln!(
+                        s,
+                        "{:<9} {:<8} {:>10} {:>10} {:>10} {:>12} {:>15}",
+                        test_name(test),
+                        size_label(size),
+                        fmt(Mode::Tcp),
+                        fmt(Mode::Bypass),
+                        fmt(Mode::Compare),
+                        ratio(v(Mode::Compare), v(Mode::Tcp)),
+                        ratio(v(Mode::Bypass), v(Mode::Compare)),
+                    );
+                }
+            }
             let stat_rows: Vec<(&Key, &Cell)> = self
                 .cells
                 .iter()
@@ -399,7 +443,7 @@ impl Results {
                     sh_ins += c.inserted;
                     sh_red += c.redirected_msgs;
                 }
-                Mode::Unix => {}
+                Mode::Unix | Mode::Compare => {}
             }
             addr_retries += c.addr_retries;
         }
@@ -493,7 +537,7 @@ impl Results {
                     );
                 }
             }
-            if *mode != Mode::Unix {
+            if !matches!(mode, Mode::Unix | Mode::Compare) {
                 o = o.with(
                     "bypass_counters",
                     Json::obj()
@@ -547,8 +591,12 @@ impl Results {
             w / 2.0,
             xml(title)
         );
-        // Legend.
-        for (i, m) in Mode::ALL.iter().enumerate() {
+        // Legend: the modes measured.
+        let modes: Vec<Mode> = Mode::ALL
+            .into_iter()
+            .filter(|m| self.cells.keys().any(|k| k.3 == *m))
+            .collect();
+        for (i, m) in modes.iter().enumerate() {
             let x = w / 2.0 - 150.0 + i as f64 * 110.0;
             let _ = writeln!(
                 s,
@@ -641,12 +689,14 @@ fn color(m: Mode) -> &'static str {
         Mode::Bypass => "#1f77b4",
         Mode::SockhashOnly => "#2ca02c",
         Mode::Unix => "#7f7f7f",
+        Mode::Compare => "#ff7f0e",
     }
 }
 
 fn dash(m: Mode) -> &'static str {
     match m {
         Mode::Unix => r#" stroke-dasharray="5,4""#,
+        Mode::Compare => r#" stroke-dasharray="2,2""#,
         _ => "",
     }
 }
@@ -920,6 +970,29 @@ mod tests {
             c.contains("Sockhash-only check: 3 runs; sock_ops put 6 sockets in the sockhash, 0 messages were redirected"),
             "{c}"
         );
+    }
+
+    #[test]
+    fn compared_objects_get_their_table_and_cost_rows() {
+        let mut r = sample();
+        r.add(&m(BenchTest::Latency, 64, Mode::Compare, 11_000, 0));
+        r.add(&m(BenchTest::Churn, 64, Mode::Compare, 11_500, 0));
+        let t = r.table();
+        assert!(t.contains("Compared objects"), "{t}");
+        // Latency one way 5.5 µs against tcp's 10 and bypass's 5 (5.47, 10.05 and 5.02 with
+        // the histogram's bucket midpoints); churn 11500 against 12000.
+        assert!(t.contains("0.54x"), "{t}");
+        assert!(t.contains("0.92x"), "{t}");
+        assert!(t.contains("0.96x"), "{t}");
+        assert_eq!(t.matches("compare ").count(), 2 + 1, "{t}");
+        assert!(r.problems().is_empty());
+        let j = r.json().render();
+        assert_eq!(j.matches("\"mode\":\"compare\"").count(), 2);
+        assert_eq!(j.matches("\"bpf_stats\":").count(), 6 + 2, "{j}");
+        // The compare mode has no bypass counters.
+        assert_eq!(j.matches("\"bypass_counters\":").count(), 3 + 3 + 3, "{j}");
+        assert!(r.svg("t").contains(">compare</text>"));
+        assert!(!sample().svg("t").contains(">compare</text>"));
     }
 
     #[test]

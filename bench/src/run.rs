@@ -28,6 +28,8 @@ pub struct Run {
     pub load: (Option<f64>, Option<f64>),
     /// How kernel BPF statistics were turned on (`None`: off, or refused).
     pub stats: Option<&'static str>,
+    /// The compared programs (`object:program` of sock_ops and sk_msg).
+    pub compared: Option<(String, String)>,
 }
 
 /// The 1-minute load average.
@@ -84,6 +86,19 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
     } else {
         None
     };
+    let compare = if args.compare_objects.is_empty() {
+        None
+    } else {
+        let c = crate::setup::Compared::load(&args.compare_objects, &cgroups.compare)?;
+        log::info(&format!(
+            "compare mode: sock_ops {} and sk_msg {} on {}",
+            c.names.0,
+            c.names.1,
+            cgroups.compare.display()
+        ));
+        signals.check()?;
+        Some(c)
+    };
     let stats = if args.no_bpf_stats {
         None
     } else {
@@ -114,6 +129,7 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
         cgroups: &cgroups,
         bypass: &bypass,
         sockhash: sockhash.as_ref(),
+        compare: compare.as_ref(),
         stats: stats.is_some(),
         netns: netns.as_ref(),
         exe,
@@ -149,6 +165,8 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
     let stats_method = stats.as_ref().map(|g| g.method());
     drop(env);
     drop(stats);
+    let compared = compare.as_ref().map(|c| c.names.clone());
+    drop(compare);
     drop(sockhash);
     drop(bypass);
     drop(cgroups);
@@ -161,6 +179,7 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
         elapsed: started.elapsed(),
         load: (load_before, load_average()),
         stats: stats_method,
+        compared,
     })
 }
 

@@ -13,7 +13,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{BenchCpu, BenchTest};
 use crate::plan::{test_name, Job, Mode};
-use crate::setup::{Cgroups, Counters, LoadedBypass, Netns, ProgStats, Signals, NETNS_SERVER};
+use crate::setup::{
+    Cgroups, Compared, Counters, LoadedBypass, Netns, ProgStats, Signals, NETNS_SERVER,
+};
 use crate::worker::{Report, Role};
 
 /// Everything a measurement needs from the run.
@@ -26,6 +28,8 @@ pub struct Env<'a> {
     pub bypass: &'a LoadedBypass,
     /// The second load, sk_msg detached (when the sockhash-only mode is measured).
     pub sockhash: Option<&'a LoadedBypass>,
+    /// The compared programs (`--compare-objects`).
+    pub compare: Option<&'a Compared>,
     /// Whether kernel BPF statistics are on (program run time is read around each run).
     pub stats: bool,
     /// The namespaces of `--scenario netns`.
@@ -311,7 +315,7 @@ pub fn measure(env: &Env, job: &Job) -> Result<Measurement> {
     env.signals.check()?;
     let (scpu, ccpu) = placement(job.cpu, &env.cpus)?;
     let load: Option<&LoadedBypass> = match job.mode {
-        Mode::Unix => None,
+        Mode::Unix | Mode::Compare => None,
         Mode::Tcp | Mode::Bypass => Some(env.bypass),
         Mode::SockhashOnly => Some(
             env.sockhash
@@ -319,10 +323,17 @@ pub fn measure(env: &Env, job: &Job) -> Result<Measurement> {
         ),
     };
     let before = load.map(LoadedBypass::counters).transpose()?;
-    let stats_before = match load {
-        Some(l) if env.stats && job.mode.loaded() => Some(l.prog_stats()?),
-        _ => None,
+    let read_stats = || -> Result<Option<ProgStats>> {
+        if !env.stats {
+            return Ok(None);
+        }
+        Ok(match (job.mode, load, env.compare) {
+            (Mode::Compare, _, Some(c)) => Some(c.prog_stats()?),
+            (m, Some(l), _) if m.loaded() => Some(l.prog_stats()?),
+            _ => None,
+        })
     };
+    let stats_before = read_stats()?;
     let start_deadline = Instant::now() + Duration::from_secs(10);
     let (mut server, mut client) = match job.mode {
         Mode::Unix => {
@@ -339,10 +350,11 @@ pub fn measure(env: &Env, job: &Job) -> Result<Measurement> {
             let client = spawn(env, job, Role::Client, ccpu, &cg, Some(b.as_raw_fd()))?;
             (server, client)
         }
-        Mode::Tcp | Mode::Bypass | Mode::SockhashOnly => {
+        Mode::Tcp | Mode::Bypass | Mode::SockhashOnly | Mode::Compare => {
             let cg = match job.mode {
                 Mode::Bypass => &env.cgroups.bypass,
                 Mode::SockhashOnly => &env.cgroups.sockhash,
+                Mode::Compare => &env.cgroups.compare,
                 _ => &env.cgroups.tcp,
             };
             let addr = if env.netns.is_some() {
@@ -389,14 +401,11 @@ pub fn measure(env: &Env, job: &Job) -> Result<Measurement> {
         (Some(b), Some(l)) => Some(l.counters()?.since(&b)),
         _ => None,
     };
-    let prog_stats = match (stats_before, load) {
-        (Some(b), Some(l)) => {
-            let a = l.prog_stats()?;
-            Some(ProgStats {
-                sock_ops: a.sock_ops.since(&b.sock_ops),
-                sk_msg: a.sk_msg.since(&b.sk_msg),
-            })
-        }
+    let prog_stats = match (stats_before, read_stats()?) {
+        (Some(b), Some(a)) => Some(ProgStats {
+            sock_ops: a.sock_ops.since(&b.sock_ops),
+            sk_msg: a.sk_msg.since(&b.sk_msg),
+        }),
         _ => None,
     };
     Ok(Measurement {

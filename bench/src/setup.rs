@@ -112,6 +112,8 @@ pub struct Cgroups {
     pub bypass: PathBuf,
     /// The cgroup with sock_ops only.
     pub sockhash: PathBuf,
+    /// The cgroup of the compared programs.
+    pub compare: PathBuf,
     /// The cgroup without it.
     pub tcp: PathBuf,
 }
@@ -129,12 +131,13 @@ impl Cgroups {
         let cg = Cgroups {
             bypass: dir.join("bypass"),
             sockhash: dir.join("sockhash"),
+            compare: dir.join("compare"),
             tcp: dir.join("tcp"),
             root,
             dir,
         };
         loader::env::check_cgroup2(&cg.dir)?;
-        for d in [&cg.bypass, &cg.sockhash, &cg.tcp] {
+        for d in [&cg.bypass, &cg.sockhash, &cg.compare, &cg.tcp] {
             fs::create_dir(d).with_context(|| tcpbypass::commands::at(d, "creating the cgroup"))?;
         }
         Ok(cg)
@@ -167,7 +170,13 @@ fn remove_cgroup(dir: &Path, root: &Path) {
 
 impl Drop for Cgroups {
     fn drop(&mut self) {
-        for d in [&self.bypass, &self.sockhash, &self.tcp, &self.dir] {
+        for d in [
+            &self.bypass,
+            &self.sockhash,
+            &self.compare,
+            &self.tcp,
+            &self.dir,
+        ] {
             remove_cgroup(d, &self.root);
         }
     }
@@ -419,5 +428,140 @@ impl Drop for Netns {
                 log::warn(&format!("removing the network namespace {n}: {e:#}"));
             }
         }
+    }
+}
+
+/// Another implementation's sock_ops/sk_msg pair (`--compare-objects`), read from one or two
+/// ELF objects by `loader::elf` and loaded beside ours: sock_ops attached to the `compare`
+/// cgroup, sk_msg to the object's sockmap or sockhash. Maps are created as each object
+/// declares them; a map of the same name, type, key and value size in both objects is one map
+/// (the way bpftool's map pinning shares them), global data sections never are. Drop
+/// detaches both and closes everything (the kernel frees the maps, which returns the sockets
+/// to plain TCP).
+#[derive(Debug)]
+pub struct Compared {
+    // Field order is drop order: sock_ops off the cgroup first, then sk_msg off the map.
+    _sock_ops_att: loader::CgroupAttachment,
+    _sk_msg_att: loader::ProgAttachment,
+    sock_ops: Program,
+    sk_msg: Program,
+    _maps: Vec<std::rc::Rc<Map>>,
+    /// `object:program` of sock_ops and of sk_msg, for the report.
+    pub names: (String, String),
+}
+
+impl Compared {
+    /// Loads the pair from `paths` and attaches it to `cgroup`.
+    pub fn load(paths: &[PathBuf], cgroup: &Path) -> Result<Compared> {
+        use loader::elf::{MapOrigin, Object, ObjectExt};
+        use loader::{MapType, ProgramType};
+        use std::rc::Rc;
+
+        let mut shared: Vec<(String, Rc<Map>)> = Vec::new();
+        let mut sock_ops: Vec<(String, Program)> = Vec::new();
+        let mut sk_msg: Vec<(String, Program)> = Vec::new();
+        for path in paths {
+            let at = || format!("{}", path.display());
+            let obj = Object::read_file(path).with_context(|| format!("reading {}", at()))?;
+            let btf = obj.load_btf().ok().flatten();
+            let created = obj
+                .create_maps_with(btf.as_ref())
+                .with_context(|| format!("creating the maps of {}", at()))?;
+            let mut mine: Vec<Rc<Map>> = Vec::new();
+            for (om, map) in obj.maps.iter().zip(created) {
+                let same = |m: &Map| {
+                    m.map_type() == map.map_type()
+                        && m.key_size() == map.key_size()
+                        && m.value_size() == map.value_size()
+                };
+                let global = matches!(om.origin, MapOrigin::GlobalData { .. });
+                let existing = shared
+                    .iter()
+                    .find(|(n, m)| !global && *n == om.spec.name && same(m))
+                    .map(|(_, m)| m.clone());
+                let m = match existing {
+                    Some(m) => m,
+                    None => {
+                        let m = Rc::new(map);
+                        if !global {
+                            shared.push((om.spec.name.clone(), m.clone()));
+                        }
+                        m
+                    }
+                };
+                mine.push(m);
+            }
+            let refs: Vec<&Map> = mine.iter().map(|m| m.as_ref()).collect();
+            for p in &obj.programs {
+                let list = match p.prog_type() {
+                    Some(ProgramType::SockOps) => &mut sock_ops,
+                    Some(ProgramType::SkMsg) => &mut sk_msg,
+                    _ => continue,
+                };
+                let spec = obj.program_spec(p, btf.as_ref())?;
+                let prog = Program::load(&spec, &p.program, &refs)
+                    .with_context(|| format!("loading {} of {}", p.name, at()))?;
+                let file = path
+                    .file_name()
+                    .map_or_else(at, |f| f.to_string_lossy().into());
+                list.push((format!("{file}:{}", p.name), prog));
+            }
+            // Keep the maps alive (programs hold their own references too).
+            for m in mine {
+                if !shared.iter().any(|(_, s)| Rc::ptr_eq(s, &m)) {
+                    shared.push((String::new(), m));
+                }
+            }
+        }
+        let one = |v: Vec<(String, Program)>, what: &str| -> Result<(String, Program)> {
+            let n = v.len();
+            let mut it = v.into_iter();
+            match (it.next(), n) {
+                (Some(p), 1) => Ok(p),
+                _ => bail!(
+                    "--compare-objects: the objects hold {n} {what} programs; exactly one is needed"
+                ),
+            }
+        };
+        let (so_name, so) = one(sock_ops, "sock_ops")?;
+        let (sm_name, sm) = one(sk_msg, "sk_msg")?;
+        let socks: Vec<&Rc<Map>> = shared
+            .iter()
+            .filter(|(n, m)| {
+                !n.is_empty() && matches!(m.map_type(), MapType::SockHash | MapType::SockMap)
+            })
+            .map(|(_, m)| m)
+            .collect();
+        let [sockmap] = socks[..] else {
+            bail!(
+                "--compare-objects: the objects declare {} sockmaps/sockhashes; exactly one is needed to attach sk_msg to",
+                socks.len()
+            );
+        };
+        let sk_msg_att =
+            loader::sk_msg::attach(&sm, sockmap).context("attaching the compared sk_msg")?;
+        let sock_ops_att = loader::cgroup::attach(
+            &so,
+            cgroup,
+            loader::AttachType::CgroupSockOps,
+            loader::AttachMode::Auto,
+        )
+        .context("attaching the compared sock_ops")?;
+        Ok(Compared {
+            _sock_ops_att: sock_ops_att,
+            _sk_msg_att: sk_msg_att,
+            sock_ops: so,
+            sk_msg: sm,
+            _maps: shared.into_iter().map(|(_, m)| m).collect(),
+            names: (so_name, sm_name),
+        })
+    }
+
+    /// The run time and runs of both programs now.
+    pub fn prog_stats(&self) -> Result<ProgStats> {
+        Ok(ProgStats {
+            sock_ops: ProgRun::of(&self.sock_ops)?,
+            sk_msg: ProgRun::of(&self.sk_msg)?,
+        })
     }
 }

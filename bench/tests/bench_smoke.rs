@@ -29,6 +29,7 @@ fn bench_options_parse_and_bad_values_are_usage_errors() {
         "--modes",
         "--churn-size",
         "--no-bpf-stats",
+        "--compare-objects",
     ] {
         assert!(help.contains(opt), "{opt} missing from:\n{help}");
     }
@@ -145,5 +146,82 @@ fn tiny_bench_run_measures_every_mode_and_cleans_up() {
 
     let s = std::fs::read_to_string(&svg).unwrap();
     assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn compare_objects_measure_another_pair_beside_ours() {
+    if !loader::testing::kernel_or_skip("compare_objects_measure_another_pair_beside_ours") {
+        return;
+    }
+    // The clang-built miniature bypass of the loader's corpus (sockops + sk_msg, one object).
+    let obj = loader::testing::runtime_path("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"))
+        .join("../loader/tests/corpus/reference_like.o");
+    if !obj.exists() {
+        eprintln!(
+            "SKIP compare_objects_measure_another_pair_beside_ours: {} is not here",
+            obj.display()
+        );
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("tcpbypass-bench-cmp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("c.json");
+    let child = bin()
+        .args([
+            "-q",
+            "--sizes",
+            "64",
+            "--tests",
+            "latency,churn",
+            "--modes",
+            "tcp",
+            "--time",
+            "2",
+            "--rounds",
+            "1",
+            "--cpu",
+            "same",
+        ])
+        .arg("--compare-objects")
+        .arg(&obj)
+        .arg("--json")
+        .arg(&json)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench failed: {:?}\n{stdout}",
+        out.status
+    );
+    let cg = loader::env::cgroup2_mount().unwrap();
+    assert!(!cg.join(format!("tcpbypass-bench-{pid}")).exists());
+    assert!(stdout.contains("Compared objects"), "{stdout}");
+    assert!(
+        stdout.contains("reference_like.o:track_established"),
+        "{stdout}"
+    );
+    let j = std::fs::read_to_string(&json).unwrap();
+    let modes = values(&j, "mode");
+    assert_eq!(modes.len(), 4, "{j}");
+    assert_eq!(
+        modes.iter().filter(|m| **m == "\"compare\"").count(),
+        2,
+        "{j}"
+    );
+    assert_eq!(values(&j, "conns_per_s_median").len(), 2, "{j}");
+    // With statistics on, the compared sock_ops ran in both of its cells.
+    if values(&j, "bpf_stats")[0] != "null" {
+        let runs: Vec<u64> = values(&j, "run_cnt")
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 4, "{j}"); // sock_ops and sk_msg of two cells
+        assert!(runs[0] > 0 && runs[2] > 0, "{j}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
