@@ -8,8 +8,9 @@ use clap::{Args, Parser, ValueEnum};
 
 use crate::worker::WorkerArgs;
 
-/// Measure plain TCP, TCP with the bypass and a Unix socket pair on this host, in a
-/// temporary cgroup that is removed afterwards (see docs/benchmarks.md).
+/// Measure plain TCP, TCP with the bypass, TCP with its sockets in the sockhash but not
+/// redirected, and a Unix socket pair on this host (latency, stream, connection churn), in
+/// temporary cgroups that are removed afterwards (see docs/benchmarks.md).
 #[derive(Debug, Parser)]
 #[command(name = "tcpbypass-bench", version)]
 pub struct Cli {
