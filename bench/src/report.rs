@@ -451,9 +451,12 @@ impl Results {
         if runs > 0 {
             let _ = writeln!(
                 s,
-                "Bypass check: {runs} bypass runs; the sk_msg program redirected {msgs} messages, {red} of the {app} bytes the applications wrote ({:.2}%; lowest single run {:.2}%); plain-TCP runs: {tcp_red} messages redirected.",
+                "Bypass check: {runs} bypass runs; the sk_msg program redirected {msgs} messages, {red} of the {app} bytes the applications wrote ({:.2}%; {}); plain-TCP runs: {tcp_red} messages redirected.",
                 if app > 0 { red as f64 * 100.0 / app as f64 } else { 0.0 },
-                min_share.unwrap_or(0.0) * 100.0,
+                match min_share {
+                    Some(m) => format!("lowest single latency or stream run {:.2}%", m * 100.0),
+                    None => "churn runs only, not held to a share".to_string(),
+                },
             );
         }
         if sh_runs > 0 {
@@ -993,6 +996,18 @@ mod tests {
         assert_eq!(j.matches("\"bypass_counters\":").count(), 3 + 3 + 3, "{j}");
         assert!(r.svg("t").contains(">compare</text>"));
         assert!(!sample().svg("t").contains(">compare</text>"));
+    }
+
+    #[test]
+    fn a_churn_only_run_states_no_lowest_share() {
+        let mut r = Results::default();
+        r.add(&m(BenchTest::Churn, 64, Mode::Bypass, 100, 10));
+        let c = r.check_summary();
+        assert!(c.contains("churn runs only"), "{c}");
+        assert!(r.problems().is_empty());
+        assert!(sample()
+            .check_summary()
+            .contains("lowest single latency or stream run 100.00%"));
     }
 
     #[test]
