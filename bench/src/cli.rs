@@ -8,8 +8,9 @@ use clap::{Args, Parser, ValueEnum};
 
 use crate::worker::WorkerArgs;
 
-/// Measure plain TCP, TCP with the bypass and a Unix socket pair on this host, in a
-/// temporary cgroup that is removed afterwards (see docs/benchmarks.md).
+/// Measure plain TCP, TCP with the bypass, TCP with its sockets in the sockhash but not
+/// redirected, and a Unix socket pair on this host (latency, stream, connection churn), in
+/// temporary cgroups that are removed afterwards (see docs/benchmarks.md).
 #[derive(Debug, Parser)]
 #[command(name = "tcpbypass-bench", version)]
 pub struct Cli {
@@ -64,6 +65,23 @@ pub enum BenchTest {
     Latency,
     /// One-way stream of messages: throughput.
     Stream,
+    /// Connection churn: connect, one request, one response, close; connections per second
+    /// (TCP modes only, at --churn-size).
+    Churn,
+}
+
+/// What carries the bytes (see `crate::plan::Mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
+pub enum BenchMode {
+    /// Plain TCP.
+    Tcp,
+    /// TCP with the bypass.
+    Bypass,
+    /// TCP with sock_ops loaded (sockets in the sockhash) but sk_msg not attached: nothing is
+    /// redirected, what tainted and fallen-back connections pay.
+    SockhashOnly,
+    /// A Unix socket pair (latency and stream only).
+    Unix,
 }
 
 /// Options of the benchmark.
@@ -84,9 +102,29 @@ pub struct BenchArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "latency,stream"
+        default_value = "latency,stream,churn"
     )]
     pub tests: Vec<BenchTest>,
+    /// Which modes, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "tcp,bypass,sockhash-only,unix"
+    )]
+    pub modes: Vec<BenchMode>,
+    /// Request and response size of the churn test (suffix K for KiB).
+    #[arg(long, value_parser = crate::plan::parse_size, default_value = "64", value_name = "SIZE")]
+    pub churn_size: usize,
+    /// Also measure another implementation's sock_ops and sk_msg programs (the `compare` mode):
+    /// one ELF object with both, or two; loaded through tcpbypass's own ELF reader, maps as the
+    /// objects declare them, attached to a cgroup of their own.
+    #[arg(long, num_args = 1..=2, value_name = "OBJECT")]
+    pub compare_objects: Vec<PathBuf>,
+    /// Leave the kernel's BPF run-time statistics off (by default they are on during the run,
+    /// which costs the programs two clock reads per run, and ns/run is reported).
+    #[arg(long)]
+    pub no_bpf_stats: bool,
     /// A quick run: about 25 s, 3 rounds.
     #[arg(long)]
     pub quick: bool,

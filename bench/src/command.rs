@@ -43,6 +43,17 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     print!("{}", run.results.table());
     println!();
     print!("{}", run.results.check_summary());
+    if let Some((so, sm)) = &run.compared {
+        println!(
+            "compare mode: sock_ops {so}, sk_msg {sm} (--compare-objects), in their own cgroup."
+        );
+    }
+    match run.stats {
+        Some(how) => println!(
+            "BPF statistics were on for the whole run ({how}): every program run paid two clock reads, in every bypass, sockhash-only and compare number."
+        ),
+        None => println!("BPF statistics were off: no ns/run."),
+    }
     let problems = run.results.problems();
     for p in &problems {
         log::warn(p);
@@ -91,6 +102,16 @@ fn json_doc(
         .with("duration_ms", run.plan.duration.as_millis() as u64)
         .with("warmup_ms", run.plan.warmup.as_millis() as u64)
         .with("stream_nodelay", args.nodelay)
+        .with("churn_size", args.churn_size)
+        .with("bpf_stats", run.stats)
+        .with(
+            "compared",
+            run.compared.as_ref().map(|(so, sm)| {
+                Json::obj()
+                    .with("sock_ops", so.as_str())
+                    .with("sk_msg", sm.as_str())
+            }),
+        )
         .with("elapsed_ms", run.elapsed.as_millis() as u64)
         .with(
             "load_average_x100",
@@ -103,7 +124,7 @@ fn json_doc(
         )
         .with(
             "notes",
-            "latency is one way (half the median/p99 round trip, TCP_NODELAY); stream throughput is measured at the receiver, which reads up to 64 KiB per call; bypass_counters are the sk_msg counters' movement during the runs",
+            "latency is one way (half the median/p99 round trip, TCP_NODELAY); stream throughput is measured at the receiver, which reads up to 64 KiB per call; bypass_counters are the bypass counters' movement during the runs (sockhash-only: its own load, sk_msg detached); churn counts connect/request/response/close cycles of the client after the warm-up; bpf_stats is the kernel's run time and run count of the mode's sock_ops and sk_msg over the cell's runs (statistics on for the whole run, see the top-level bpf_stats)",
         )
         .with("results", results.json())
         .with(

@@ -13,10 +13,14 @@
 //! (table, JSON, SVG: [`report`]), the run itself ([`run`]) and the command that prints and
 //! writes its results ([`command`]).
 //!
-//! Three modes are compared: plain TCP (workers in the `tcp` cgroup, which has no program),
-//! TCP with the bypass (workers in the `bypass` cgroup) and a Unix-domain socket pair (the
-//! floor). After every TCP or bypass run the bypass counters tell whether the bypass carried
-//! the bytes, so a run that silently measured plain TCP is reported, never hidden.
+//! Four modes are compared: plain TCP (workers in the `tcp` cgroup, which has no program),
+//! TCP with the bypass (workers in the `bypass` cgroup), TCP with sock_ops only (workers in
+//! the `sockhash` cgroup of a second load whose sk_msg is detached: sockets in the sockhash,
+//! never redirected) and a Unix-domain socket pair (the floor). Three tests: latency, stream
+//! and connection churn. After every TCP run the counters tell whether the bypass carried the
+//! bytes (or, sockhash-only, whether sockets went into the sockhash unredirected), so a run
+//! that silently measured something else is reported, never hidden; with the kernel's BPF
+//! statistics on, each bypass and sockhash-only cell also gets its programs' ns per run.
 
 mod cli;
 mod command;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::cli::{BenchArgs, BenchCpu, BenchTest};
+use crate::cli::{BenchArgs, BenchCpu, BenchMode, BenchTest};
 
 /// The largest message size `bench` accepts.
 pub const MAX_SIZE: usize = 1 << 20;
@@ -16,21 +16,54 @@ pub enum Mode {
     Tcp,
     /// TCP in the cgroup with the bypass loaded.
     Bypass,
+    /// TCP in the cgroup of a second load of the bypass whose sk_msg program is detached:
+    /// sock_ops puts the sockets in the sockhash, nothing redirects them.
+    SockhashOnly,
     /// A Unix-domain stream socket pair: the floor.
     Unix,
+    /// TCP in the cgroup of another implementation's programs (`--compare-objects`).
+    Compare,
 }
 
 impl Mode {
     /// Every mode, in table order.
-    pub const ALL: [Mode; 3] = [Mode::Tcp, Mode::Bypass, Mode::Unix];
+    pub const ALL: [Mode; 5] = [
+        Mode::Tcp,
+        Mode::Bypass,
+        Mode::SockhashOnly,
+        Mode::Unix,
+        Mode::Compare,
+    ];
 
     /// The name in tables, JSON and worker arguments.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Tcp => "tcp",
             Mode::Bypass => "bypass",
+            Mode::SockhashOnly => "sockhash-only",
             Mode::Unix => "unix",
+            Mode::Compare => "compare",
         }
+    }
+
+    /// The mode of a command-line name.
+    pub fn from_arg(m: BenchMode) -> Mode {
+        match m {
+            BenchMode::Tcp => Mode::Tcp,
+            BenchMode::Bypass => Mode::Bypass,
+            BenchMode::SockhashOnly => Mode::SockhashOnly,
+            BenchMode::Unix => Mode::Unix,
+        }
+    }
+
+    /// Whether a test runs in this mode (churn needs `connect`: no Unix pair).
+    pub fn runs(self, test: BenchTest) -> bool {
+        !(test == BenchTest::Churn && self == Mode::Unix)
+    }
+
+    /// Whether the mode's sockets meet a loaded bypass (its counters are read).
+    pub fn loaded(self) -> bool {
+        matches!(self, Mode::Bypass | Mode::SockhashOnly | Mode::Compare)
     }
 }
 
@@ -39,6 +72,7 @@ pub fn test_name(t: BenchTest) -> &'static str {
     match t {
         BenchTest::Latency => "latency",
         BenchTest::Stream => "stream",
+        BenchTest::Churn => "churn",
     }
 }
 
@@ -139,22 +173,36 @@ impl Plan {
         let cpus: Vec<BenchCpu> = dedup(&args.cpu);
         let sizes: Vec<usize> = dedup(&args.sizes);
         let tests: Vec<BenchTest> = dedup(&args.tests);
+        let mut modes: Vec<Mode> = dedup(&args.modes).into_iter().map(Mode::from_arg).collect();
+        if !args.compare_objects.is_empty() {
+            modes.push(Mode::Compare);
+        }
+        modes.sort();
         let mut jobs = Vec::new();
         for round in 0..rounds {
             for &cpu in &cpus {
                 for &size in &sizes {
                     for &test in &tests {
-                        for k in 0..Mode::ALL.len() {
+                        // Churn is measured once per placement, at its own size, after the
+                        // first size's latency and stream cells.
+                        let size = match test {
+                            BenchTest::Churn if size != sizes[0] => continue,
+                            BenchTest::Churn => args.churn_size,
+                            _ => size,
+                        };
+                        let ms: Vec<Mode> =
+                            modes.iter().copied().filter(|m| m.runs(test)).collect();
+                        for k in 0..ms.len() {
                             // Rotate the order of the modes from round to round (and per
                             // size), so none is always first after a warm cache or a switch.
-                            let i = (k + round as usize + size.trailing_zeros() as usize)
-                                % Mode::ALL.len();
+                            let i =
+                                (k + round as usize + size.trailing_zeros() as usize) % ms.len();
                             jobs.push(Job {
                                 round,
                                 cpu,
                                 size,
                                 test,
-                                mode: Mode::ALL[i],
+                                mode: ms[i],
                             });
                         }
                     }
@@ -222,22 +270,49 @@ mod tests {
         assert_eq!(size_label(1 << 20), "1 MiB");
     }
 
+    /// Consecutive jobs of one cell (round, placement, size, test).
+    fn groups(jobs: &[Job]) -> Vec<&[Job]> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for i in 1..=jobs.len() {
+            let same = |a: &Job, b: &Job| {
+                (a.round, a.cpu, a.size, a.test) == (b.round, b.cpu, b.size, b.test)
+            };
+            if i == jobs.len() || !same(&jobs[i], &jobs[start]) {
+                out.push(&jobs[start..i]);
+                start = i;
+            }
+        }
+        out
+    }
+
     #[test]
     fn defaults_cover_every_cell_each_round_with_modes_interleaved() {
         let a = args(&[]);
         assert_eq!(a.sizes, [1, 64, 512, 1024, 4096, 16384, 65536]);
+        assert_eq!(a.churn_size, 64);
         let p = Plan::new(&a);
         assert_eq!(p.rounds, 5);
-        assert_eq!(p.jobs.len(), 5 * 7 * 2 * 3);
-        // Every group of three consecutive jobs measures one cell in all three modes.
-        for g in p.jobs.chunks(3) {
+        // Latency and stream at 7 sizes in 4 modes, churn once in 3 (no Unix pair).
+        let per_round = 7 * 2 * 4 + 3;
+        assert_eq!(p.jobs.len(), 5 * per_round);
+        let groups = groups(&p.jobs);
+        assert_eq!(groups.len(), 5 * (7 * 2 + 1));
+        // Every group measures one cell in all its modes.
+        for g in &groups {
             let mut modes: Vec<Mode> = g.iter().map(|j| j.mode).collect();
             modes.sort();
-            assert_eq!(modes, Mode::ALL);
-            assert!(g.iter().all(|j| j.size == g[0].size && j.test == g[0].test));
+            if g[0].test == BenchTest::Churn {
+                assert_eq!(modes, [Mode::Tcp, Mode::Bypass, Mode::SockhashOnly]);
+                assert_eq!(g[0].size, 64);
+            } else {
+                assert_eq!(modes, Mode::ALL[..4]);
+            }
         }
+        let churn = p.jobs.iter().filter(|j| j.test == BenchTest::Churn).count();
+        assert_eq!(churn, 5 * 3);
         // The first mode changes between rounds.
-        assert_ne!(p.jobs[0].mode, p.jobs[42].mode);
+        assert_ne!(p.jobs[0].mode, p.jobs[per_round].mode);
         let total = (p.duration + OVERHEAD) * p.jobs.len() as u32;
         assert!(total <= Duration::from_secs(160), "{total:?}");
         assert!(total >= Duration::from_secs(120), "{total:?}");
@@ -247,16 +322,72 @@ mod tests {
     fn quick_fits_about_25_seconds() {
         let p = Plan::new(&args(&["--quick", "--cpu", "same,split"]));
         assert_eq!(p.rounds, 3);
-        assert_eq!(p.jobs.len(), 3 * 2 * 7 * 2 * 3);
+        assert_eq!(p.jobs.len(), 3 * 2 * (7 * 2 * 4 + 3));
         let total = (p.duration + OVERHEAD) * p.jobs.len() as u32;
         assert!(total <= Duration::from_secs(32), "{total:?}");
         assert!(p.warmup < p.duration);
     }
 
     #[test]
+    fn modes_and_churn_size_are_chosen() {
+        let p = Plan::new(&args(&[
+            "--modes",
+            "unix,tcp,unix",
+            "--tests",
+            "churn,latency",
+            "--sizes",
+            "1,2",
+            "--churn-size",
+            "1K",
+            "--rounds",
+            "2",
+        ]));
+        // Latency at 2 sizes in 2 modes; churn once, over TCP only.
+        assert_eq!(p.jobs.len(), 2 * (2 * 2 + 1));
+        let churn: Vec<&Job> = p
+            .jobs
+            .iter()
+            .filter(|j| j.test == BenchTest::Churn)
+            .collect();
+        assert_eq!(churn.len(), 2);
+        assert!(churn.iter().all(|j| j.mode == Mode::Tcp && j.size == 1024));
+        assert!(!p
+            .jobs
+            .iter()
+            .any(|j| j.mode == Mode::Bypass || j.mode == Mode::SockhashOnly));
+        let p = Plan::new(&args(&["--modes", "sockhash-only", "--tests", "stream"]));
+        assert!(p.jobs.iter().all(|j| j.mode == Mode::SockhashOnly));
+        assert!(Cli::try_parse_from(["tcpbypass-bench", "--modes", "udp"]).is_err());
+        // --compare-objects adds the compare mode to every test.
+        let p = Plan::new(&args(&[
+            "--compare-objects",
+            "a.o",
+            "b.o",
+            "--modes",
+            "tcp",
+            "--sizes",
+            "1",
+            "--rounds",
+            "1",
+        ]));
+        assert_eq!(p.jobs.len(), 2 + 2 + 2);
+        assert_eq!(p.jobs.iter().filter(|j| j.mode == Mode::Compare).count(), 3);
+        assert!(Cli::try_parse_from(["x", "--compare-objects", "a", "b", "c"]).is_err());
+    }
+
+    #[test]
     fn lists_and_duplicates() {
         let p = Plan::new(&args(&[
-            "--sizes", "64,64,1K", "--tests", "stream", "--rounds", "1", "--time", "2",
+            "--sizes",
+            "64,64,1K",
+            "--tests",
+            "stream",
+            "--rounds",
+            "1",
+            "--time",
+            "2",
+            "--modes",
+            "tcp,bypass,unix",
         ]));
         assert_eq!(p.jobs.len(), 2 * 3);
         assert!(p.jobs.iter().all(|j| j.test == BenchTest::Stream));

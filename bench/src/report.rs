@@ -7,6 +7,7 @@ use std::fmt::Write;
 use crate::cli::{BenchCpu, BenchTest};
 use crate::plan::{cpu_name, size_label, test_name, Mode};
 use crate::runner::Measurement;
+use crate::setup::{ProgRun, ProgStats};
 use crate::stats::{median, Histogram};
 use tcpbypass::json::Json;
 
@@ -37,6 +38,16 @@ pub struct Cell {
     pub eagain: u64,
     /// Measurements.
     pub runs: u32,
+    /// Churn: each round's connections per second.
+    pub conn_rates: Vec<f64>,
+    /// Churn: EADDRNOTAVAIL retries of `connect` (local ports exhausted).
+    pub addr_retries: u64,
+    /// Sockets sock_ops put in the sockhash.
+    pub inserted: u64,
+    /// Sockhash-only runs in which sock_ops inserted no socket.
+    pub runs_not_inserted: u32,
+    /// Program run time and runs summed over the runs (kernel BPF statistics).
+    pub prog: Option<ProgStats>,
 }
 
 impl Cell {
@@ -53,6 +64,25 @@ impl Cell {
     /// Median throughput over the rounds, bytes/s.
     pub fn throughput(&self) -> Option<f64> {
         median(&self.throughputs)
+    }
+
+    /// Churn: median connections per second over the rounds.
+    pub fn conn_rate(&self) -> Option<f64> {
+        median(&self.conn_rates)
+    }
+
+    /// The share of the application's bytes the bypass redirected, over every run.
+    pub fn redirected_share(&self) -> Option<f64> {
+        (self.app_bytes > 0).then(|| self.redirected_bytes as f64 / self.app_bytes as f64)
+    }
+
+    /// Nanoseconds per run of sock_ops and of sk_msg over every run of the cell.
+    pub fn ns_per_run(&self) -> (Option<f64>, Option<f64>) {
+        let f = |r: ProgRun| (r.runs > 0).then(|| r.time_ns as f64 / r.runs as f64);
+        match self.prog {
+            Some(p) => (f(p.sock_ops), f(p.sk_msg)),
+            None => (None, None),
+        }
     }
 }
 
@@ -84,12 +114,29 @@ impl Results {
         if let Some(t) = m.throughput() {
             c.throughputs.push(t);
         }
+        if let Some(r) = m.conn_rate() {
+            c.conn_rates.push(r);
+        }
+        c.addr_retries += m.client.addr_retries;
         if let Some(k) = m.counters {
             c.redirected_bytes += k.redirected_bytes;
             c.redirected_msgs += k.redirected;
             c.no_peer += k.no_peer;
+            c.inserted += k.inserted;
+            if j.mode == Mode::SockhashOnly && k.inserted == 0 {
+                c.runs_not_inserted += 1;
+            }
         }
-        if j.mode == Mode::Bypass {
+        if let Some(p) = m.prog_stats {
+            let sum = c.prog.get_or_insert_with(ProgStats::default);
+            for (a, b) in [(&mut sum.sock_ops, p.sock_ops), (&mut sum.sk_msg, p.sk_msg)] {
+                a.time_ns += b.time_ns;
+                a.runs += b.runs;
+            }
+        }
+        // A churn connection's first request may go through TCP before the pair is made:
+        // its share is reported, not held to the threshold.
+        if j.mode == Mode::Bypass && j.test != BenchTest::Churn {
             if let Some(share) = m.carried() {
                 c.min_carried = Some(c.min_carried.map_or(share, |v: f64| v.min(share)));
             }
@@ -151,7 +198,21 @@ impl Results {
                         ));
                     }
                 }
-                Mode::Unix => {}
+                Mode::SockhashOnly => {
+                    if c.runs_not_inserted > 0 {
+                        out.push(format!(
+                            "sockhash-only {what}: in {} of {} runs sock_ops put no socket in the sockhash: those runs measured plain TCP",
+                            c.runs_not_inserted, c.runs
+                        ));
+                    }
+                    if c.redirected_msgs > 0 {
+                        out.push(format!(
+                            "sockhash-only {what}: {} messages were redirected in a mode meant to redirect nothing",
+                            c.redirected_msgs
+                        ));
+                    }
+                }
+                Mode::Unix | Mode::Compare => {}
             }
         }
         out
@@ -169,8 +230,15 @@ impl Results {
                 );
                 let _ = writeln!(
                     s,
-                    "{:<8} {:>16} {:>16} {:>16} {:>11} {:>12}",
-                    "size", "tcp", "bypass", "unix", "bypass/tcp", "bypass/unix"
+                    "{:<8} {:>16} {:>16} {:>16} {:>16} {:>11} {:>11} {:>12}",
+                    "size",
+                    "tcp",
+                    "bypass",
+                    "sockhash-only",
+                    "unix",
+                    "bypass/tcp",
+                    "shonly/tcp",
+                    "bypass/unix"
                 );
                 for size in self.sizes(cpu, BenchTest::Latency) {
                     let cell = |m| self.get(cpu, BenchTest::Latency, size, m);
@@ -182,12 +250,14 @@ impl Results {
                     let med = |m| cell(m).and_then(Cell::latency);
                     let _ = writeln!(
                         s,
-                        "{:<8} {:>16} {:>16} {:>16} {:>11} {:>12}{}",
+                        "{:<8} {:>16} {:>16} {:>16} {:>16} {:>11} {:>11} {:>12}{}",
                         size_label(size),
                         fmt(Mode::Tcp),
                         fmt(Mode::Bypass),
+                        fmt(Mode::SockhashOnly),
                         fmt(Mode::Unix),
                         ratio(med(Mode::Bypass), med(Mode::Tcp)),
+                        ratio(med(Mode::SockhashOnly), med(Mode::Tcp)),
                         ratio(med(Mode::Bypass), med(Mode::Unix)),
                         check_mark(cell(Mode::Bypass)),
                     );
@@ -200,8 +270,15 @@ impl Results {
                 );
                 let _ = writeln!(
                     s,
-                    "{:<8} {:>10} {:>10} {:>10} {:>11} {:>12}",
-                    "size", "tcp", "bypass", "unix", "bypass/tcp", "bypass/unix"
+                    "{:<8} {:>10} {:>10} {:>13} {:>10} {:>11} {:>11} {:>12}",
+                    "size",
+                    "tcp",
+                    "bypass",
+                    "sockhash-only",
+                    "unix",
+                    "bypass/tcp",
+                    "shonly/tcp",
+                    "bypass/unix"
                 );
                 for size in self.sizes(cpu, BenchTest::Stream) {
                     let cell = |m| self.get(cpu, BenchTest::Stream, size, m);
@@ -213,14 +290,128 @@ impl Results {
                     };
                     let _ = writeln!(
                         s,
-                        "{:<8} {:>10} {:>10} {:>10} {:>11} {:>12}{}",
+                        "{:<8} {:>10} {:>10} {:>13} {:>10} {:>11} {:>11} {:>12}{}",
                         size_label(size),
                         fmt(Mode::Tcp),
                         fmt(Mode::Bypass),
+                        fmt(Mode::SockhashOnly),
                         fmt(Mode::Unix),
                         ratio(t(Mode::Bypass), t(Mode::Tcp)),
+                        ratio(t(Mode::SockhashOnly), t(Mode::Tcp)),
                         ratio(t(Mode::Bypass), t(Mode::Unix)),
                         check_mark(cell(Mode::Bypass)),
+                    );
+                }
+            }
+            if self.has(cpu, BenchTest::Churn) {
+                let _ = writeln!(
+                    s,
+                    "\nConnection churn (connect, request, response, close), connections/s, median of rounds; ratio, higher is better"
+                );
+                let _ = writeln!(
+                    s,
+                    "{:<8} {:>10} {:>10} {:>13} {:>11} {:>11} {:>11}",
+                    "size",
+                    "tcp",
+                    "bypass",
+                    "sockhash-only",
+                    "bypass/tcp",
+                    "shonly/tcp",
+                    "redirected"
+                );
+                for size in self.sizes(cpu, BenchTest::Churn) {
+                    let cell = |m| self.get(cpu, BenchTest::Churn, size, m);
+                    let r = |m| cell(m).and_then(Cell::conn_rate);
+                    let fmt = |m| r(m).map_or("-".to_string(), |v| format!("{v:.0}"));
+                    let _ = writeln!(
+                        s,
+                        "{:<8} {:>10} {:>10} {:>13} {:>11} {:>11} {:>11}",
+                        size_label(size),
+                        fmt(Mode::Tcp),
+                        fmt(Mode::Bypass),
+                        fmt(Mode::SockhashOnly),
+                        ratio(r(Mode::Bypass), r(Mode::Tcp)),
+                        ratio(r(Mode::SockhashOnly), r(Mode::Tcp)),
+                        cell(Mode::Bypass)
+                            .and_then(Cell::redirected_share)
+                            .map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0)),
+                    );
+                }
+            }
+            if self
+                .cells
+                .keys()
+                .any(|k| k.0 == cpu && k.3 == Mode::Compare)
+            {
+                let _ = writeln!(
+                    s,
+                    "\nCompared objects (--compare-objects) against tcp and bypass: latency one way µs (lower is better), stream MB/s and churn connections/s (higher is better)"
+                );
+                let _ = writeln!(
+                    s,
+                    "{:<9} {:<8} {:>10} {:>10} {:>10} {:>12} {:>15}",
+                    "test", "size", "tcp", "bypass", "compare", "compare/tcp", "bypass/compare"
+                );
+                let mut keys: Vec<(BenchTest, usize)> = self
+                    .cells
+                    .keys()
+                    .filter(|k| k.0 == cpu && k.3 == Mode::Compare)
+                    .map(|k| (k.1, k.2))
+                    .collect();
+                keys.dedup();
+                for (test, size) in keys {
+                    let v = |m| {
+                        let c = self.get(cpu, test, size, m)?;
+                        match test {
+                            BenchTest::Latency => c.latency().map(|v| v / 1000.0),
+                            BenchTest::Stream => c.throughput().map(|v| v / 1e6),
+                            BenchTest::Churn => c.conn_rate(),
+                        }
+                    };
+                    let fmt = |m| v(m).map_or("-".to_string(), |x| format!("{x:.2}"));
+                    let _ = writeln!(
+                        s,
+                        "{:<9} {:<8} {:>10} {:>10} {:>10} {:>12} {:>15}",
+                        test_name(test),
+                        size_label(size),
+                        fmt(Mode::Tcp),
+                        fmt(Mode::Bypass),
+                        fmt(Mode::Compare),
+                        ratio(v(Mode::Compare), v(Mode::Tcp)),
+                        ratio(v(Mode::Bypass), v(Mode::Compare)),
+                    );
+                }
+            }
+            let stat_rows: Vec<(&Key, &Cell)> = self
+                .cells
+                .iter()
+                .filter(|(k, c)| k.0 == cpu && c.prog.is_some())
+                .collect();
+            if !stat_rows.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "\nBPF program cost (kernel BPF statistics), ns per run over every run of the cell (runs)"
+                );
+                let _ = writeln!(
+                    s,
+                    "{:<9} {:<8} {:<14} {:>22} {:>22}",
+                    "test", "size", "mode", "sock_ops", "sk_msg"
+                );
+                for ((_, test, size, mode), c) in stat_rows {
+                    let (so, sm) = c.ns_per_run();
+                    let p = c.prog.unwrap_or_default();
+                    let fmt = |v: Option<f64>, runs: u64| match v {
+                        Some(v) => format!("{v:.0} ({runs})"),
+                        None => "- (0)".to_string(),
+                    };
+                    let _ = writeln!(
+                        s,
+                        "{:<9} {:<8} {:<14} {:>22} {:>22}",
+                        test_name(*test),
+                        size_label(*size),
+                        mode.name(),
+                        fmt(so, p.sock_ops.runs),
+                        fmt(sm, p.sk_msg.runs),
                     );
                 }
             }
@@ -233,6 +424,7 @@ impl Results {
         let (mut app, mut red, mut msgs, mut runs, mut tcp_red) = (0u64, 0u64, 0u64, 0u32, 0u64);
         let mut min_share: Option<f64> = None;
         let mut eagain = 0u64;
+        let (mut sh_runs, mut sh_ins, mut sh_red, mut addr_retries) = (0u32, 0u64, 0u64, 0u64);
         for (k, c) in &self.cells {
             eagain += c.eagain;
             match k.3 {
@@ -246,16 +438,37 @@ impl Results {
                     }
                 }
                 Mode::Tcp => tcp_red += c.redirected_msgs,
-                Mode::Unix => {}
+                Mode::SockhashOnly => {
+                    sh_runs += c.runs;
+                    sh_ins += c.inserted;
+                    sh_red += c.redirected_msgs;
+                }
+                Mode::Unix | Mode::Compare => {}
             }
+            addr_retries += c.addr_retries;
         }
         let mut s = String::new();
         if runs > 0 {
             let _ = writeln!(
                 s,
-                "Bypass check: {runs} bypass runs; the sk_msg program redirected {msgs} messages, {red} of the {app} bytes the applications wrote ({:.2}%; lowest single run {:.2}%); plain-TCP runs: {tcp_red} messages redirected.",
+                "Bypass check: {runs} bypass runs; the sk_msg program redirected {msgs} messages, {red} of the {app} bytes the applications wrote ({:.2}%; {}); plain-TCP runs: {tcp_red} messages redirected.",
                 if app > 0 { red as f64 * 100.0 / app as f64 } else { 0.0 },
-                min_share.unwrap_or(0.0) * 100.0,
+                match min_share {
+                    Some(m) => format!("lowest single latency or stream run {:.2}%", m * 100.0),
+                    None => "churn runs only, not held to a share".to_string(),
+                },
+            );
+        }
+        if sh_runs > 0 {
+            let _ = writeln!(
+                s,
+                "Sockhash-only check: {sh_runs} runs; sock_ops put {sh_ins} sockets in the sockhash, {sh_red} messages were redirected (sk_msg is not attached there)."
+            );
+        }
+        if addr_retries > 0 {
+            let _ = writeln!(
+                s,
+                "Churn: {addr_retries} connects found no free local port (EADDRNOTAVAIL) and were retried after 1 ms (see docs/benchmarks.md)."
             );
         }
         if eagain > 0 {
@@ -297,6 +510,22 @@ impl Results {
                             ),
                     );
                 }
+                BenchTest::Churn => {
+                    o = o.with(
+                        "churn",
+                        Json::obj()
+                            .with("conns_per_s_median", c.conn_rate().map(|v| v as u64))
+                            .with(
+                                "conns_per_s_per_round",
+                                Json::Arr(
+                                    c.conn_rates.iter().map(|v| Json::U64(*v as u64)).collect(),
+                                ),
+                            )
+                            .with("conns_measured", c.hist.count())
+                            .with("conn_time_ns_median", c.hist.quantile(0.5))
+                            .with("addr_retries", c.addr_retries),
+                    );
+                }
                 BenchTest::Stream => {
                     o = o.with(
                         "throughput_bytes_per_s",
@@ -311,7 +540,7 @@ impl Results {
                     );
                 }
             }
-            if *mode != Mode::Unix {
+            if !matches!(mode, Mode::Unix | Mode::Compare) {
                 o = o.with(
                     "bypass_counters",
                     Json::obj()
@@ -319,10 +548,26 @@ impl Results {
                         .with("redirected_bytes", c.redirected_bytes)
                         .with("redirected_msgs", c.redirected_msgs)
                         .with("no_peer_msgs", c.no_peer)
+                        .with("inserted_sockets", c.inserted)
                         .with(
                             "min_carried_permille",
                             c.min_carried.map(|v| (v * 1000.0).round() as u64),
                         ),
+                );
+            }
+            if let Some(p) = c.prog {
+                let (so, sm) = c.ns_per_run();
+                let prog = |r: ProgRun, ns: Option<f64>| {
+                    Json::obj()
+                        .with("run_time_ns", r.time_ns)
+                        .with("run_cnt", r.runs)
+                        .with("ns_per_run", ns.map(|v| v.round() as u64))
+                };
+                o = o.with(
+                    "bpf_stats",
+                    Json::obj()
+                        .with("sock_ops", prog(p.sock_ops, so))
+                        .with("sk_msg", prog(p.sk_msg, sm)),
                 );
             }
             arr.push(o);
@@ -330,10 +575,12 @@ impl Results {
         Json::Arr(arr)
     }
 
-    /// The SVG chart: one row per CPU placement, latency on the left, throughput on the right.
+    /// The SVG chart: one row per CPU placement, latency on the left, throughput in the
+    /// middle, connection churn (when measured) on the right.
     pub fn svg(&self, title: &str) -> String {
         let cpus = self.cpus();
-        let (w, row_h, top) = (980.0, 330.0, 56.0);
+        let churn = self.cells.keys().any(|k| k.1 == BenchTest::Churn);
+        let (w, row_h, top) = (if churn { 1470.0 } else { 980.0 }, 330.0, 56.0);
         let h = top + row_h * cpus.len().max(1) as f64 + 10.0;
         let mut s = String::new();
         let _ = writeln!(
@@ -347,8 +594,12 @@ impl Results {
             w / 2.0,
             xml(title)
         );
-        // Legend.
-        for (i, m) in Mode::ALL.iter().enumerate() {
+        // Legend: the modes measured.
+        let modes: Vec<Mode> = Mode::ALL
+            .into_iter()
+            .filter(|m| self.cells.keys().any(|k| k.3 == *m))
+            .collect();
+        for (i, m) in modes.iter().enumerate() {
             let x = w / 2.0 - 150.0 + i as f64 * 110.0;
             let _ = writeln!(
                 s,
@@ -369,6 +620,7 @@ impl Results {
                     match test {
                         BenchTest::Latency => c.latency().map(|v| v / 1000.0),
                         BenchTest::Stream => c.throughput().map(|v| v / 1e6),
+                        BenchTest::Churn => c.conn_rate(),
                     }
                 };
                 let title = match test {
@@ -378,6 +630,10 @@ impl Results {
                     ),
                     BenchTest::Stream => format!(
                         "--cpu {}: stream throughput (MB/s, log scale, higher is better)",
+                        cpu_name(*cpu)
+                    ),
+                    BenchTest::Churn => format!(
+                        "--cpu {}: churn (connections/s, higher is better)",
                         cpu_name(*cpu)
                     ),
                 };
@@ -398,6 +654,9 @@ impl Results {
             }
             if self.has(*cpu, BenchTest::Stream) {
                 panel(500.0, BenchTest::Stream, &mut s);
+            }
+            if self.has(*cpu, BenchTest::Churn) {
+                panel(990.0, BenchTest::Churn, &mut s);
             }
         }
         s.push_str("</svg>\n");
@@ -431,13 +690,16 @@ fn color(m: Mode) -> &'static str {
     match m {
         Mode::Tcp => "#d62728",
         Mode::Bypass => "#1f77b4",
+        Mode::SockhashOnly => "#2ca02c",
         Mode::Unix => "#7f7f7f",
+        Mode::Compare => "#ff7f0e",
     }
 }
 
 fn dash(m: Mode) -> &'static str {
     match m {
         Mode::Unix => r#" stroke-dasharray="5,4""#,
+        Mode::Compare => r#" stroke-dasharray="2,2""#,
         _ => "",
     }
 }
@@ -593,7 +855,7 @@ fn plot_panel(
 mod tests {
     use super::*;
     use crate::plan::Job;
-    use crate::setup::Counters;
+    use crate::setup::{Counters, ProgRun, ProgStats};
     use crate::worker::Report;
 
     fn m(test: BenchTest, size: usize, mode: Mode, value: u64, redirected: u64) -> Measurement {
@@ -613,6 +875,15 @@ mod tests {
                 server.measured_bytes = value;
                 server.measured_ns = 1_000_000_000;
             }
+            BenchTest::Churn => {
+                client.measured_conns = value;
+                client.measured_ns = 1_000_000_000;
+                client.trips = value;
+                for _ in 0..value {
+                    client.hist.record(80_000);
+                }
+                server.bytes_sent = 1000;
+            }
         }
         Measurement {
             job: Job {
@@ -629,6 +900,21 @@ mod tests {
                 redirected_bytes: redirected,
                 no_peer: 0,
                 paired: 1,
+                inserted: 2,
+            }),
+            prog_stats: mode.loaded().then_some(ProgStats {
+                sock_ops: ProgRun {
+                    time_ns: 2150,
+                    runs: 10,
+                },
+                sk_msg: if mode == Mode::Bypass {
+                    ProgRun {
+                        time_ns: 1440,
+                        runs: 10,
+                    }
+                } else {
+                    ProgRun::default()
+                },
             }),
         }
     }
@@ -638,10 +924,20 @@ mod tests {
         for (mode, lat, tput, red_l, red_s) in [
             (Mode::Tcp, 20_000, 2_000_000_000, 0, 0),
             (Mode::Bypass, 10_000, 4_000_000_000, 2000, 1000),
+            (Mode::SockhashOnly, 20_400, 1_960_000_000, 0, 0),
             (Mode::Unix, 8_000, 8_000_000_000, 0, 0),
         ] {
             r.add(&m(BenchTest::Latency, 64, mode, lat, red_l));
             r.add(&m(BenchTest::Stream, 64, mode, tput, red_s));
+        }
+        // Churn: no Unix pair; a bypass churn run redirects part of the bytes (the first
+        // request may go through TCP), which is reported, not flagged.
+        for (mode, rate, red) in [
+            (Mode::Tcp, 12_000, 0),
+            (Mode::Bypass, 11_000, 1000),
+            (Mode::SockhashOnly, 11_880, 0),
+        ] {
+            r.add(&m(BenchTest::Churn, 64, mode, rate, red));
         }
         r
     }
@@ -656,7 +952,75 @@ mod tests {
         assert!(t.contains("2.00x"), "{t}"); // throughput bypass/tcp
         assert!(t.contains("4000.0"), "{t}");
         assert!(!t.contains("(!)"), "{t}");
-        assert!(sample().problems().is_empty());
+        assert!(sample().problems().is_empty(), "{:?}", sample().problems());
+        // Sockhash-only columns: 20.4 µs RTT / 2 against 10 µs; 0.98x of TCP's throughput.
+        assert!(t.contains("sockhash-only"), "{t}");
+        assert!(t.contains("0.98x"), "{t}");
+        // Churn: rates, ratios, the bypass's redirected share.
+        assert!(t.contains("Connection churn"), "{t}");
+        assert!(t.contains("12000"), "{t}");
+        assert!(t.contains("0.92x"), "{t}");
+        assert!(t.contains("0.99x"), "{t}");
+        assert!(t.contains("50.0%"), "{t}");
+        // ns/run per program: 2150 ns over 10 runs; sk_msg never ran in sockhash-only.
+        assert!(t.contains("BPF program cost"), "{t}");
+        assert!(t.contains("215 (10)"), "{t}");
+        assert!(t.contains("144 (10)"), "{t}");
+        assert!(t.contains("- (0)"), "{t}");
+        assert_eq!(t.matches("215 (10)").count(), 3 + 3, "{t}");
+        let c = sample().check_summary();
+        assert!(
+            c.contains("Sockhash-only check: 3 runs; sock_ops put 6 sockets in the sockhash, 0 messages were redirected"),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn compared_objects_get_their_table_and_cost_rows() {
+        let mut r = sample();
+        r.add(&m(BenchTest::Latency, 64, Mode::Compare, 11_000, 0));
+        r.add(&m(BenchTest::Churn, 64, Mode::Compare, 11_500, 0));
+        let t = r.table();
+        assert!(t.contains("Compared objects"), "{t}");
+        // Latency one way 5.5 µs against tcp's 10 and bypass's 5 (5.47, 10.05 and 5.02 with
+        // the histogram's bucket midpoints); churn 11500 against 12000.
+        assert!(t.contains("0.54x"), "{t}");
+        assert!(t.contains("0.92x"), "{t}");
+        assert!(t.contains("0.96x"), "{t}");
+        assert_eq!(t.matches("compare ").count(), 2 + 1, "{t}");
+        assert!(r.problems().is_empty());
+        let j = r.json().render();
+        assert_eq!(j.matches("\"mode\":\"compare\"").count(), 2);
+        assert_eq!(j.matches("\"bpf_stats\":").count(), 6 + 2, "{j}");
+        // The compare mode has no bypass counters.
+        assert_eq!(j.matches("\"bypass_counters\":").count(), 3 + 3 + 3, "{j}");
+        assert!(r.svg("t").contains(">compare</text>"));
+        assert!(!sample().svg("t").contains(">compare</text>"));
+    }
+
+    #[test]
+    fn a_churn_only_run_states_no_lowest_share() {
+        let mut r = Results::default();
+        r.add(&m(BenchTest::Churn, 64, Mode::Bypass, 100, 10));
+        let c = r.check_summary();
+        assert!(c.contains("churn runs only"), "{c}");
+        assert!(r.problems().is_empty());
+        assert!(sample()
+            .check_summary()
+            .contains("lowest single latency or stream run 100.00%"));
+    }
+
+    #[test]
+    fn sockhash_only_runs_that_missed_the_map_or_redirected_are_flagged() {
+        let mut r = Results::default();
+        let mut a = m(BenchTest::Latency, 64, Mode::SockhashOnly, 1000, 0);
+        a.counters.as_mut().unwrap().inserted = 0;
+        r.add(&a);
+        r.add(&m(BenchTest::Stream, 64, Mode::SockhashOnly, 1000, 100));
+        let p = r.problems();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("no socket in the sockhash"), "{p:?}");
+        assert!(p[1].contains("redirected in a mode meant"), "{p:?}");
     }
 
     #[test]
@@ -679,13 +1043,20 @@ mod tests {
         let r = sample();
         let j = r.json().render();
         assert!(j.starts_with('[') && j.ends_with(']'));
-        assert_eq!(j.matches("\"mode\":").count(), 6);
+        assert_eq!(j.matches("\"mode\":").count(), 4 + 4 + 3);
+        assert_eq!(j.matches("\"mode\":\"sockhash-only\"").count(), 3);
         assert!(j.contains("\"one_way_median\":5023"), "{j}");
         assert!(j.contains("\"median\":4000000000"), "{j}");
+        assert!(j.contains("\"conns_per_s_median\":11000"), "{j}");
+        assert_eq!(j.matches("\"bpf_stats\":").count(), 6, "{j}");
+        assert!(j.contains("\"ns_per_run\":144"), "{j}");
+        assert!(j.contains("\"ns_per_run\":215"), "{j}");
+        assert!(j.contains("\"inserted_sockets\":2"), "{j}");
         let svg = r.svg("a <title> & more");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("&lt;title&gt; &amp; more"));
-        assert_eq!(svg.matches("<polyline").count(), 6);
+        assert_eq!(svg.matches("<polyline").count(), 4 + 4 + 3);
+        assert!(svg.contains("churn (connections/s"));
         assert_eq!(svg.matches('<').count(), svg.matches('>').count());
     }
 

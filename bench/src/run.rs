@@ -26,6 +26,10 @@ pub struct Run {
     pub elapsed: Duration,
     /// The 1-minute load average before and after.
     pub load: (Option<f64>, Option<f64>),
+    /// How kernel BPF statistics were turned on (`None`: off, or refused).
+    pub stats: Option<&'static str>,
+    /// The compared programs (`object:program` of sock_ops and sk_msg).
+    pub compared: Option<(String, String)>,
 }
 
 /// The 1-minute load average.
@@ -72,8 +76,45 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
     } else {
         Vec::new()
     };
-    let bypass = LoadedBypass::load(&cgroups.bypass, &prefixes)?;
+    let bypass = LoadedBypass::load(&cgroups.bypass, &prefixes, "")?;
     signals.check()?;
+    let sockhash = if plan.jobs.iter().any(|j| j.mode == Mode::SockhashOnly) {
+        let l = LoadedBypass::load(&cgroups.sockhash, &prefixes, "-sockhash-only")?;
+        l.detach_sk_msg()?;
+        signals.check()?;
+        Some(l)
+    } else {
+        None
+    };
+    let compare = if args.compare_objects.is_empty() {
+        None
+    } else {
+        let c = crate::setup::Compared::load(&args.compare_objects, &cgroups.compare)?;
+        log::info(&format!(
+            "compare mode: sock_ops {} and sk_msg {} on {}",
+            c.names.0,
+            c.names.1,
+            cgroups.compare.display()
+        ));
+        signals.check()?;
+        Some(c)
+    };
+    let stats = if args.no_bpf_stats {
+        None
+    } else {
+        match loader::stats::enable_run_time() {
+            Ok(g) => {
+                log::debug(&format!("BPF run-time statistics on ({})", g.method()));
+                Some(g)
+            }
+            Err(e) => {
+                log::warn(&format!(
+                    "kernel BPF statistics are not available ({e}): no ns/run in the results"
+                ));
+                None
+            }
+        }
+    };
     log::info(&format!(
         "bench: {} measurements of {} ms (warm-up {} ms) in {} rounds, about {} s; cgroups under {}; Ctrl-C stops and cleans up",
         plan.jobs.len(),
@@ -87,6 +128,9 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
         signals: &signals,
         cgroups: &cgroups,
         bypass: &bypass,
+        sockhash: sockhash.as_ref(),
+        compare: compare.as_ref(),
+        stats: stats.is_some(),
         netns: netns.as_ref(),
         exe,
         cpus: cpus.clone(),
@@ -118,7 +162,12 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
         results.add(&m);
     }
     progress.finish();
+    let stats_method = stats.as_ref().map(|g| g.method());
     drop(env);
+    drop(stats);
+    let compared = compare.as_ref().map(|c| c.names.clone());
+    drop(compare);
+    drop(sockhash);
     drop(bypass);
     drop(cgroups);
     drop(netns);
@@ -129,6 +178,8 @@ pub fn run(args: &BenchArgs) -> Result<Run> {
         cpus,
         elapsed: started.elapsed(),
         load: (load_before, load_average()),
+        stats: stats_method,
+        compared,
     })
 }
 
@@ -169,9 +220,16 @@ impl Progress {
                 Some(v) => format!("{:.1} MB/s", v / 1e6),
                 None => "-".into(),
             },
+            BenchTest::Churn => match m.conn_rate() {
+                Some(v) => format!("{v:.0} conn/s"),
+                None => "-".into(),
+            },
         };
-        let carried = match (j.mode, m.carried()) {
-            (Mode::Bypass, Some(c)) => format!(", {:.1}% redirected", c * 100.0),
+        let carried = match (j.mode, m.carried(), m.counters) {
+            (Mode::Bypass, Some(c), _) => format!(", {:.1}% redirected", c * 100.0),
+            (Mode::SockhashOnly, _, Some(k)) => {
+                format!(", {} inserted, {} redirected", k.inserted, k.redirected)
+            }
             _ => String::new(),
         };
         let elapsed = self.started.elapsed().as_secs_f64();

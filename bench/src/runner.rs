@@ -13,7 +13,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{BenchCpu, BenchTest};
 use crate::plan::{test_name, Job, Mode};
-use crate::setup::{Cgroups, Counters, LoadedBypass, Netns, Signals, NETNS_SERVER};
+use crate::setup::{
+    Cgroups, Compared, Counters, LoadedBypass, Netns, ProgStats, Signals, NETNS_SERVER,
+};
 use crate::worker::{Report, Role};
 
 /// Everything a measurement needs from the run.
@@ -24,6 +26,12 @@ pub struct Env<'a> {
     pub cgroups: &'a Cgroups,
     /// The loaded bypass.
     pub bypass: &'a LoadedBypass,
+    /// The second load, sk_msg detached (when the sockhash-only mode is measured).
+    pub sockhash: Option<&'a LoadedBypass>,
+    /// The compared programs (`--compare-objects`).
+    pub compare: Option<&'a Compared>,
+    /// Whether kernel BPF statistics are on (program run time is read around each run).
+    pub stats: bool,
     /// The namespaces of `--scenario netns`.
     pub netns: Option<&'a Netns>,
     /// This binary.
@@ -47,8 +55,12 @@ pub struct Measurement {
     pub client: Report,
     /// The server's report.
     pub server: Report,
-    /// How the bypass counters moved (TCP and bypass modes).
+    /// How the bypass counters moved (TCP modes: the load the mode meets, or for plain TCP
+    /// the bypass's own load).
     pub counters: Option<Counters>,
+    /// How the programs' run time and runs moved (bypass and sockhash-only modes, with
+    /// statistics on).
+    pub prog_stats: Option<ProgStats>,
 }
 
 impl Measurement {
@@ -61,6 +73,12 @@ impl Measurement {
     pub fn throughput(&self) -> Option<f64> {
         (self.job.test == BenchTest::Stream && self.server.measured_ns > 0)
             .then(|| self.server.measured_bytes as f64 * 1e9 / self.server.measured_ns as f64)
+    }
+
+    /// Churn: connections per second after the warm-up.
+    pub fn conn_rate(&self) -> Option<f64> {
+        (self.job.test == BenchTest::Churn && self.client.measured_ns > 0)
+            .then(|| self.client.measured_conns as f64 * 1e9 / self.client.measured_ns as f64)
     }
 
     /// The share of the application's bytes the bypass redirected (0 when none).
@@ -296,10 +314,26 @@ fn spawn(
 pub fn measure(env: &Env, job: &Job) -> Result<Measurement> {
     env.signals.check()?;
     let (scpu, ccpu) = placement(job.cpu, &env.cpus)?;
-    let before = match job.mode {
-        Mode::Unix => None,
-        _ => Some(env.bypass.counters()?),
+    let load: Option<&LoadedBypass> = match job.mode {
+        Mode::Unix | Mode::Compare => None,
+        Mode::Tcp | Mode::Bypass => Some(env.bypass),
+        Mode::SockhashOnly => Some(
+            env.sockhash
+                .context("the sockhash-only mode needs its load")?,
+        ),
     };
+    let before = load.map(LoadedBypass::counters).transpose()?;
+    let read_stats = || -> Result<Option<ProgStats>> {
+        if !env.stats {
+            return Ok(None);
+        }
+        Ok(match (job.mode, load, env.compare) {
+            (Mode::Compare, _, Some(c)) => Some(c.prog_stats()?),
+            (m, Some(l), _) if m.loaded() => Some(l.prog_stats()?),
+            _ => None,
+        })
+    };
+    let stats_before = read_stats()?;
     let start_deadline = Instant::now() + Duration::from_secs(10);
     let (mut server, mut client) = match job.mode {
         Mode::Unix => {
@@ -316,11 +350,12 @@ pub fn measure(env: &Env, job: &Job) -> Result<Measurement> {
             let client = spawn(env, job, Role::Client, ccpu, &cg, Some(b.as_raw_fd()))?;
             (server, client)
         }
-        Mode::Tcp | Mode::Bypass => {
-            let cg = if job.mode == Mode::Bypass {
-                &env.cgroups.bypass
-            } else {
-                &env.cgroups.tcp
+        Mode::Tcp | Mode::Bypass | Mode::SockhashOnly | Mode::Compare => {
+            let cg = match job.mode {
+                Mode::Bypass => &env.cgroups.bypass,
+                Mode::SockhashOnly => &env.cgroups.sockhash,
+                Mode::Compare => &env.cgroups.compare,
+                _ => &env.cgroups.tcp,
             };
             let addr = if env.netns.is_some() {
                 NETNS_SERVER
@@ -362,15 +397,23 @@ pub fn measure(env: &Env, job: &Job) -> Result<Measurement> {
     let sreport = server.result(env.signals, Instant::now() + Duration::from_secs(10))?;
     client.finish(env.signals)?;
     server.finish(env.signals)?;
-    let counters = match before {
-        Some(b) => Some(env.bypass.counters()?.since(&b)),
-        None => None,
+    let counters = match (before, load) {
+        (Some(b), Some(l)) => Some(l.counters()?.since(&b)),
+        _ => None,
+    };
+    let prog_stats = match (stats_before, read_stats()?) {
+        (Some(b), Some(a)) => Some(ProgStats {
+            sock_ops: a.sock_ops.since(&b.sock_ops),
+            sk_msg: a.sk_msg.since(&b.sk_msg),
+        }),
+        _ => None,
     };
     Ok(Measurement {
         job: *job,
         client: creport,
         server: sreport,
         counters,
+        prog_stats,
     })
 }
 

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use loader::Map;
+use loader::{Map, Program};
 use programs::Counter;
 
 use tcpbypass::bypass::Pins;
@@ -101,15 +101,19 @@ impl Signals {
     }
 }
 
-/// `<cgroup2 mount>/tcpbypass-bench-<pid>/` with two children: `bypass` (the bypass is
-/// attached here) and `tcp` (plain TCP). Drop moves any leftover process out and removes all
-/// three.
+/// `<cgroup2 mount>/tcpbypass-bench-<pid>/` with three children: `bypass` (the bypass is
+/// attached here), `sockhash` (the sockhash-only load: sock_ops without sk_msg) and `tcp`
+/// (plain TCP). Drop moves any leftover process out and removes all four.
 #[derive(Debug)]
 pub struct Cgroups {
     root: PathBuf,
     dir: PathBuf,
     /// The cgroup with the bypass.
     pub bypass: PathBuf,
+    /// The cgroup with sock_ops only.
+    pub sockhash: PathBuf,
+    /// The cgroup of the compared programs.
+    pub compare: PathBuf,
     /// The cgroup without it.
     pub tcp: PathBuf,
 }
@@ -126,12 +130,14 @@ impl Cgroups {
             .with_context(|| tcpbypass::commands::at(&dir, "creating the cgroup"))?;
         let cg = Cgroups {
             bypass: dir.join("bypass"),
+            sockhash: dir.join("sockhash"),
+            compare: dir.join("compare"),
             tcp: dir.join("tcp"),
             root,
             dir,
         };
         loader::env::check_cgroup2(&cg.dir)?;
-        for d in [&cg.bypass, &cg.tcp] {
+        for d in [&cg.bypass, &cg.sockhash, &cg.compare, &cg.tcp] {
             fs::create_dir(d).with_context(|| tcpbypass::commands::at(d, "creating the cgroup"))?;
         }
         Ok(cg)
@@ -164,7 +170,13 @@ fn remove_cgroup(dir: &Path, root: &Path) {
 
 impl Drop for Cgroups {
     fn drop(&mut self) {
-        for d in [&self.bypass, &self.tcp, &self.dir] {
+        for d in [
+            &self.bypass,
+            &self.sockhash,
+            &self.compare,
+            &self.tcp,
+            &self.dir,
+        ] {
             remove_cgroup(d, &self.root);
         }
     }
@@ -176,6 +188,44 @@ impl Drop for Cgroups {
 pub struct LoadedBypass {
     pin_dir: PathBuf,
     counters: Map,
+    sock_ops: Program,
+    sk_msg: Program,
+}
+
+/// Run time and runs of one program (kernel BPF statistics), or their movement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProgRun {
+    /// Nanoseconds spent running.
+    pub time_ns: u64,
+    /// Runs.
+    pub runs: u64,
+}
+
+impl ProgRun {
+    fn of(p: &Program) -> Result<ProgRun> {
+        let i = p.info()?;
+        Ok(ProgRun {
+            time_ns: i.run_time_ns,
+            runs: i.run_cnt,
+        })
+    }
+
+    /// `self - before`.
+    pub fn since(&self, before: &ProgRun) -> ProgRun {
+        ProgRun {
+            time_ns: self.time_ns.saturating_sub(before.time_ns),
+            runs: self.runs.saturating_sub(before.runs),
+        }
+    }
+}
+
+/// The statistics of both programs of a load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProgStats {
+    /// sock_ops.
+    pub sock_ops: ProgRun,
+    /// sk_msg.
+    pub sk_msg: ProgRun,
 }
 
 /// The bypass counters that tell whether it carried the traffic.
@@ -189,6 +239,8 @@ pub struct Counters {
     pub no_peer: u64,
     /// Server sockets paired.
     pub paired: u64,
+    /// Sockets sock_ops put in the sockhash.
+    pub inserted: u64,
 }
 
 impl Counters {
@@ -201,16 +253,17 @@ impl Counters {
                 .saturating_sub(before.redirected_bytes),
             no_peer: self.no_peer.saturating_sub(before.no_peer),
             paired: self.paired.saturating_sub(before.paired),
+            inserted: self.inserted.saturating_sub(before.inserted),
         }
     }
 }
 
 impl LoadedBypass {
-    /// Loads the bypass on `cgroup`, pinned under a unique directory on /sys/fs/bpf, with
-    /// the extra address prefixes `prefixes`.
-    pub fn load(cgroup: &Path, prefixes: &[String]) -> Result<LoadedBypass> {
+    /// Loads the bypass on `cgroup`, pinned under a unique directory on /sys/fs/bpf
+    /// (`tcpbypass-bench-<pid><tag>`), with the extra address prefixes `prefixes`.
+    pub fn load(cgroup: &Path, prefixes: &[String], tag: &str) -> Result<LoadedBypass> {
         let pin_dir = PathBuf::from(format!(
-            "/sys/fs/bpf/tcpbypass-bench-{}",
+            "/sys/fs/bpf/tcpbypass-bench-{}{tag}",
             std::process::id()
         ));
         let options = LoadOptions {
@@ -231,18 +284,20 @@ impl LoadedBypass {
         }
         let outcome = tcpbypass::load(&options)?;
         // From here on, a failure unloads.
-        let lb =
-            Map::open_pinned(Pins::new(&pin_dir).map(programs::names::COUNTERS)).map(|counters| {
-                LoadedBypass {
-                    pin_dir: pin_dir.clone(),
-                    counters,
-                }
-            });
+        let pins = Pins::new(&pin_dir);
+        let lb = (|| {
+            Ok::<_, loader::Error>(LoadedBypass {
+                pin_dir: pin_dir.clone(),
+                counters: Map::open_pinned(pins.map(programs::names::COUNTERS))?,
+                sock_ops: Program::open_pinned(pins.sock_ops())?,
+                sk_msg: Program::open_pinned(pins.sk_msg())?,
+            })
+        })();
         let lb = match lb {
             Ok(lb) => lb,
             Err(e) => {
                 let _ = tcpbypass::unload(&pin_dir);
-                return Err(anyhow::Error::new(e).context("opening the counters map"));
+                return Err(anyhow::Error::new(e).context("opening the loaded bypass's pins"));
             }
         };
         if outcome != LoadOutcome::Loaded {
@@ -262,7 +317,30 @@ impl LoadedBypass {
             redirected_bytes: read(Counter::RedirectedBytes)?,
             no_peer: read(Counter::NoPeer)?,
             paired: read(Counter::Paired)?,
+            inserted: read(Counter::Inserted)?,
         })
+    }
+
+    /// The run time and runs of both programs now (kernel BPF statistics: zero while off).
+    pub fn prog_stats(&self) -> Result<ProgStats> {
+        Ok(ProgStats {
+            sock_ops: ProgRun::of(&self.sock_ops)?,
+            sk_msg: ProgRun::of(&self.sk_msg)?,
+        })
+    }
+
+    /// Detaches the sk_msg program from the sockhash: sock_ops still puts the sockets in the
+    /// sockhash (the kernel switches them to its sockmap socket operations), but nothing
+    /// redirects a message. The unload that drop runs finds it detached, which is fine.
+    pub fn detach_sk_msg(&self) -> Result<()> {
+        let sh = Map::open_pinned(Pins::new(&self.pin_dir).map(programs::names::SOCK_HASH))
+            .context("opening the sockhash")?;
+        loader::sk_msg::detach(&self.sk_msg, &sh).context("detaching sk_msg from the sockhash")?;
+        // The query needs 5.19; older kernels are taken at the detach's word.
+        if loader::sk_msg::attached(&sh).is_ok_and(|ids| !ids.is_empty()) {
+            bail!("a program is still attached to the sockhash after detaching sk_msg");
+        }
+        Ok(())
     }
 }
 
@@ -350,5 +428,140 @@ impl Drop for Netns {
                 log::warn(&format!("removing the network namespace {n}: {e:#}"));
             }
         }
+    }
+}
+
+/// Another implementation's sock_ops/sk_msg pair (`--compare-objects`), read from one or two
+/// ELF objects by `loader::elf` and loaded beside ours: sock_ops attached to the `compare`
+/// cgroup, sk_msg to the object's sockmap or sockhash. Maps are created as each object
+/// declares them; a map of the same name, type, key and value size in both objects is one map
+/// (the way bpftool's map pinning shares them), global data sections never are. Drop
+/// detaches both and closes everything (the kernel frees the maps, which returns the sockets
+/// to plain TCP).
+#[derive(Debug)]
+pub struct Compared {
+    // Field order is drop order: sock_ops off the cgroup first, then sk_msg off the map.
+    _sock_ops_att: loader::CgroupAttachment,
+    _sk_msg_att: loader::ProgAttachment,
+    sock_ops: Program,
+    sk_msg: Program,
+    _maps: Vec<std::rc::Rc<Map>>,
+    /// `object:program` of sock_ops and of sk_msg, for the report.
+    pub names: (String, String),
+}
+
+impl Compared {
+    /// Loads the pair from `paths` and attaches it to `cgroup`.
+    pub fn load(paths: &[PathBuf], cgroup: &Path) -> Result<Compared> {
+        use loader::elf::{MapOrigin, Object, ObjectExt};
+        use loader::{MapType, ProgramType};
+        use std::rc::Rc;
+
+        let mut shared: Vec<(String, Rc<Map>)> = Vec::new();
+        let mut sock_ops: Vec<(String, Program)> = Vec::new();
+        let mut sk_msg: Vec<(String, Program)> = Vec::new();
+        for path in paths {
+            let at = || format!("{}", path.display());
+            let obj = Object::read_file(path).with_context(|| format!("reading {}", at()))?;
+            let btf = obj.load_btf().ok().flatten();
+            let created = obj
+                .create_maps_with(btf.as_ref())
+                .with_context(|| format!("creating the maps of {}", at()))?;
+            let mut mine: Vec<Rc<Map>> = Vec::new();
+            for (om, map) in obj.maps.iter().zip(created) {
+                let same = |m: &Map| {
+                    m.map_type() == map.map_type()
+                        && m.key_size() == map.key_size()
+                        && m.value_size() == map.value_size()
+                };
+                let global = matches!(om.origin, MapOrigin::GlobalData { .. });
+                let existing = shared
+                    .iter()
+                    .find(|(n, m)| !global && *n == om.spec.name && same(m))
+                    .map(|(_, m)| m.clone());
+                let m = match existing {
+                    Some(m) => m,
+                    None => {
+                        let m = Rc::new(map);
+                        if !global {
+                            shared.push((om.spec.name.clone(), m.clone()));
+                        }
+                        m
+                    }
+                };
+                mine.push(m);
+            }
+            let refs: Vec<&Map> = mine.iter().map(|m| m.as_ref()).collect();
+            for p in &obj.programs {
+                let list = match p.prog_type() {
+                    Some(ProgramType::SockOps) => &mut sock_ops,
+                    Some(ProgramType::SkMsg) => &mut sk_msg,
+                    _ => continue,
+                };
+                let spec = obj.program_spec(p, btf.as_ref())?;
+                let prog = Program::load(&spec, &p.program, &refs)
+                    .with_context(|| format!("loading {} of {}", p.name, at()))?;
+                let file = path
+                    .file_name()
+                    .map_or_else(at, |f| f.to_string_lossy().into());
+                list.push((format!("{file}:{}", p.name), prog));
+            }
+            // Keep the maps alive (programs hold their own references too).
+            for m in mine {
+                if !shared.iter().any(|(_, s)| Rc::ptr_eq(s, &m)) {
+                    shared.push((String::new(), m));
+                }
+            }
+        }
+        let one = |v: Vec<(String, Program)>, what: &str| -> Result<(String, Program)> {
+            let n = v.len();
+            let mut it = v.into_iter();
+            match (it.next(), n) {
+                (Some(p), 1) => Ok(p),
+                _ => bail!(
+                    "--compare-objects: the objects hold {n} {what} programs; exactly one is needed"
+                ),
+            }
+        };
+        let (so_name, so) = one(sock_ops, "sock_ops")?;
+        let (sm_name, sm) = one(sk_msg, "sk_msg")?;
+        let socks: Vec<&Rc<Map>> = shared
+            .iter()
+            .filter(|(n, m)| {
+                !n.is_empty() && matches!(m.map_type(), MapType::SockHash | MapType::SockMap)
+            })
+            .map(|(_, m)| m)
+            .collect();
+        let [sockmap] = socks[..] else {
+            bail!(
+                "--compare-objects: the objects declare {} sockmaps/sockhashes; exactly one is needed to attach sk_msg to",
+                socks.len()
+            );
+        };
+        let sk_msg_att =
+            loader::sk_msg::attach(&sm, sockmap).context("attaching the compared sk_msg")?;
+        let sock_ops_att = loader::cgroup::attach(
+            &so,
+            cgroup,
+            loader::AttachType::CgroupSockOps,
+            loader::AttachMode::Auto,
+        )
+        .context("attaching the compared sock_ops")?;
+        Ok(Compared {
+            _sock_ops_att: sock_ops_att,
+            _sk_msg_att: sk_msg_att,
+            sock_ops: so,
+            sk_msg: sm,
+            _maps: shared.into_iter().map(|(_, m)| m).collect(),
+            names: (so_name, sm_name),
+        })
+    }
+
+    /// The run time and runs of both programs now.
+    pub fn prog_stats(&self) -> Result<ProgStats> {
+        Ok(ProgStats {
+            sock_ops: ProgRun::of(&self.sock_ops)?,
+            sk_msg: ProgRun::of(&self.sk_msg)?,
+        })
     }
 }

@@ -97,21 +97,29 @@ pub struct Report {
     pub measured_ns: u64,
     /// Blocking reads or writes that failed with EAGAIN and were retried.
     pub eagain: u64,
-    /// Latency client: round-trip times in ns after the warm-up.
+    /// Latency client: round-trip times in ns after the warm-up; churn client: the time of
+    /// each whole connection (connect to close) after the warm-up.
     pub hist: Histogram,
+    /// Churn client: connections completed after the warm-up (in `measured_ns`).
+    pub measured_conns: u64,
+    /// Churn client: `connect` calls that failed with EADDRNOTAVAIL (no local port free) and
+    /// were retried after a pause.
+    pub addr_retries: u64,
 }
 
 impl Report {
     /// The `result ...` line.
     pub fn line(&self) -> String {
         format!(
-            "result bytes_sent={} bytes_recv={} trips={} measured_bytes={} measured_ns={} eagain={} hist={}",
+            "result bytes_sent={} bytes_recv={} trips={} measured_bytes={} measured_ns={} eagain={} measured_conns={} addr_retries={} hist={}",
             self.bytes_sent,
             self.bytes_recv,
             self.trips,
             self.measured_bytes,
             self.measured_ns,
             self.eagain,
+            self.measured_conns,
+            self.addr_retries,
             self.hist.encode()
         )
     }
@@ -130,6 +138,8 @@ impl Report {
                 "measured_bytes" => r.measured_bytes = num()?,
                 "measured_ns" => r.measured_ns = num()?,
                 "eagain" => r.eagain = num()?,
+                "measured_conns" => r.measured_conns = num()?,
+                "addr_retries" => r.addr_retries = num()?,
                 "hist" => r.hist = Histogram::decode(v)?,
                 _ => {}
             }
@@ -290,6 +300,36 @@ pub fn run(args: &WorkerArgs) -> Result<ExitCode> {
         enter_netns(ns)?;
     }
     let mut out = io::stdout();
+    if args.test == BenchTest::Churn {
+        if args.transport != Transport::Tcp {
+            bail!("the churn test runs over TCP only");
+        }
+        let addr = args
+            .addr
+            .context("--addr is required with --transport tcp")?;
+        let report = match args.role {
+            Role::Server => {
+                // std sets SO_REUSEADDR on a listener: a restart never meets TIME_WAIT.
+                let l = TcpListener::bind(SocketAddr::new(addr, 0))
+                    .with_context(|| format!("listening on {addr}"))?;
+                writeln!(out, "port {}", l.local_addr()?.port())?;
+                out.flush()?;
+                churn_server(&l, args.size)?
+            }
+            Role::Client => {
+                let port = args.port.context("--port is required for a TCP client")?;
+                churn_client(
+                    SocketAddr::new(addr, port),
+                    args.size,
+                    Duration::from_millis(args.duration_ms),
+                    Duration::from_millis(args.warmup_ms),
+                )?
+            }
+        };
+        writeln!(out, "{}", report.line())?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut conn = match args.transport {
         Transport::Unix => {
             let fd = args.fd.context("--fd is required with --transport unix")?;
@@ -334,6 +374,7 @@ pub fn run(args: &WorkerArgs) -> Result<ExitCode> {
         (Role::Server, BenchTest::Latency) => latency_server(&mut conn, args.size)?,
         (Role::Client, BenchTest::Stream) => stream_client(&mut conn, args.size, duration)?,
         (Role::Server, BenchTest::Stream) => stream_server(&mut conn, args.size, warmup)?,
+        (_, BenchTest::Churn) => unreachable!("handled above"),
     };
     report.bytes_sent = conn.sent;
     report.bytes_recv = conn.recv;
@@ -441,6 +482,99 @@ fn stream_server(conn: &mut Conn, size: usize, warmup: Duration) -> Result<Repor
     })
 }
 
+/// Churn server: accepts connections one after the other; each sends one request of `size`
+/// bytes, gets it back, and the server closes first (so TIME_WAIT stays on this side and the
+/// client's ports are free again at once). A connection closed without a request is the
+/// client's end-of-run signal.
+fn churn_server(l: &TcpListener, size: usize) -> Result<Report> {
+    let mut buf = vec![0u8; size];
+    let mut r = Report::default();
+    loop {
+        let (s, _) = l.accept().context("accepting")?;
+        s.set_nodelay(true)?;
+        let mut c = Conn::new(OwnedFd::from(s));
+        let got = c.read_exact_or_eof(&mut buf).context("reading a request")?;
+        if got {
+            c.write_all(&buf).context("sending a reply")?;
+        }
+        r.bytes_sent += c.sent;
+        r.bytes_recv += c.recv;
+        r.eagain += c.eagain;
+        if !got {
+            return Ok(r);
+        }
+        r.trips += 1;
+    }
+}
+
+/// `connect`, retrying EINTR and, after a pause, EADDRNOTAVAIL (every local port in use or in
+/// TIME_WAIT); the retries are counted.
+fn connect_retrying(addr: SocketAddr, retries: &mut u64) -> Result<TcpStream> {
+    loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => return Ok(s),
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) && *retries < 100_000 => {
+                *retries += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).with_context(|| format!("connecting to {addr}")),
+        }
+    }
+}
+
+/// Churn client: for `duration`, connect, send `size` bytes, read them back, wait for the
+/// server's close, close; counts the connections completed after the warm-up. Ends with one
+/// empty connection that tells the server to stop.
+fn churn_client(
+    addr: SocketAddr,
+    size: usize,
+    duration: Duration,
+    warmup: Duration,
+) -> Result<Report> {
+    let msg = vec![0x3cu8; size];
+    let mut reply = vec![0u8; size];
+    let mut r = Report::default();
+    let start = Instant::now();
+    let mut measured_from: Option<Instant> = None;
+    let mut last = start;
+    loop {
+        let t0 = Instant::now();
+        let since = t0 - start;
+        // At least one connection, however slow the machine.
+        if since >= duration && r.trips > 0 {
+            break;
+        }
+        let s = connect_retrying(addr, &mut r.addr_retries)?;
+        s.set_nodelay(true)?;
+        let mut c = Conn::new(OwnedFd::from(s));
+        c.write_all(&msg).context("sending a request")?;
+        if !c.read_exact_or_eof(&mut reply).context("reading a reply")? {
+            bail!("the server closed a connection without replying");
+        }
+        c.drain().context("waiting for the server's close")?;
+        r.bytes_sent += c.sent;
+        r.bytes_recv += c.recv;
+        r.eagain += c.eagain;
+        drop(c);
+        let now = Instant::now();
+        r.trips += 1;
+        if since >= warmup {
+            measured_from.get_or_insert(t0);
+            r.measured_conns += 1;
+            r.hist.record((now - t0).as_nanos() as u64);
+        }
+        last = now;
+    }
+    r.measured_ns = measured_from.map_or(0, |f| (last - f).as_nanos() as u64);
+    // The end-of-run signal: a connection without a request.
+    let s = connect_retrying(addr, &mut r.addr_retries)?;
+    s.shutdown(std::net::Shutdown::Write).ok();
+    let mut c = Conn::new(OwnedFd::from(s));
+    c.drain().ok();
+    Ok(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +591,8 @@ mod tests {
             measured_bytes: 4,
             measured_ns: 5,
             eagain: 6,
+            measured_conns: 7,
+            addr_retries: 8,
             hist: h,
         };
         assert_eq!(Report::parse(&r.line()), Some(r));
@@ -491,6 +627,36 @@ mod tests {
         stream_client(&mut c, 1000, duration).unwrap();
         let (r, recv) = server.join().unwrap();
         (r, c.sent, recv, wall.elapsed())
+    }
+
+    #[test]
+    fn churn_counts_every_connection_and_stops_the_server() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || churn_server(&l, 100).unwrap());
+        let r = churn_client(addr, 100, Duration::from_millis(30), Duration::ZERO).unwrap();
+        let s = server.join().unwrap();
+        assert!(r.trips >= 1);
+        assert_eq!(s.trips, r.trips);
+        assert_eq!(r.measured_conns, r.trips);
+        assert_eq!(r.hist.count(), r.trips);
+        assert_eq!(r.bytes_sent, r.trips * 100);
+        assert_eq!(r.bytes_recv, r.trips * 100);
+        assert_eq!(s.bytes_sent, r.trips * 100);
+        // A warm-up longer than the run: connections happen, none is measured.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || churn_server(&l, 10).unwrap());
+        let r = churn_client(
+            addr,
+            10,
+            Duration::from_millis(10),
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+        assert_eq!(server.join().unwrap().trips, r.trips);
+        assert!(r.trips >= 1);
+        assert_eq!((r.measured_conns, r.measured_ns), (0, 0));
     }
 
     // These tests check the loops' byte and trip accounting, not speed: every assertion

@@ -70,6 +70,7 @@ pub mod pin;
 pub mod program;
 pub mod ringbuf;
 pub mod sk_msg;
+pub mod stats;
 mod sys;
 pub mod test_run;
 #[cfg(feature = "testing")]

@@ -357,6 +357,10 @@ pub struct ProgInfo {
     pub nr_func_info: u32,
     /// How many `line_info` records the program was loaded with.
     pub nr_line_info: u32,
+    /// Nanoseconds spent running, summed while BPF statistics were on ([`crate::stats`]).
+    pub run_time_ns: u64,
+    /// Runs counted while BPF statistics were on.
+    pub run_cnt: u64,
 }
 
 impl ProgInfo {
@@ -377,6 +381,8 @@ impl ProgInfo {
             btf_id: r.btf_id,
             nr_func_info: r.nr_func_info,
             nr_line_info: r.nr_line_info,
+            run_time_ns: r.run_time_ns,
+            run_cnt: r.run_cnt,
         }
     }
 

@@ -116,8 +116,12 @@ pub mod bpf {
             BPF_LINK_GET_FD_BY_ID: u32 = 30;
             /// Iterate over link ids.
             BPF_LINK_GET_NEXT_ID: u32 = 31;
+            /// Turn on kernel-wide BPF statistics while the returned fd is open (5.8).
+            BPF_ENABLE_STATS: u32 = 32;
             /// Detach a link.
             BPF_LINK_DETACH: u32 = 34;
+            /// `enum bpf_stats_type`: run time and run count in `bpf_prog_info`.
+            BPF_STATS_RUN_TIME: u32 = 0;
 
             /// `enum bpf_map_type`.
             BPF_MAP_TYPE_HASH: u32 = 1;

@@ -194,6 +194,14 @@ pub struct LinkDetachAttr {
     pub link_fd: u32,
 }
 
+/// `BPF_ENABLE_STATS`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EnableStatsAttr {
+    /// `enum bpf_stats_type`.
+    pub stats_type: u32,
+}
+
 /// `BPF_MAP_*_BATCH`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -338,6 +346,7 @@ unsafe impl Pod for LinkCreateAttr {}
 unsafe impl Pod for RawTracepointAttr {}
 unsafe impl Pod for LinkUpdateAttr {}
 unsafe impl Pod for LinkDetachAttr {}
+unsafe impl Pod for EnableStatsAttr {}
 unsafe impl Pod for BtfInfoRaw {}
 unsafe impl Pod for ProgInfoRaw {}
 unsafe impl Pod for MapInfoRaw {}
@@ -358,6 +367,7 @@ const _: () = {
     assert!(std::mem::size_of::<RawTracepointAttr>() == 16);
     assert!(std::mem::size_of::<LinkUpdateAttr>() == 16);
     assert!(std::mem::size_of::<LinkDetachAttr>() == 4);
+    assert!(std::mem::size_of::<EnableStatsAttr>() == 4);
     assert!(std::mem::size_of::<RawTracepointAttr>() == 16);
     assert!(std::mem::size_of::<BtfInfoRaw>() == 32);
     assert!(std::mem::size_of::<ProgInfoRaw>() == 232);

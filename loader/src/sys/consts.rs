@@ -70,6 +70,8 @@ pub enum Cmd {
     LinkGetNextId = uapi::bpf::BPF_LINK_GET_NEXT_ID,
     /// `BPF_LINK_DETACH`.
     LinkDetach = uapi::bpf::BPF_LINK_DETACH,
+    /// `BPF_ENABLE_STATS`.
+    EnableStats = uapi::bpf::BPF_ENABLE_STATS,
     /// `BPF_PROG_TEST_RUN`.
     ProgTestRun = uapi::bpf::BPF_PROG_TEST_RUN,
     /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`.
@@ -114,6 +116,7 @@ impl Cmd {
             Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
             Cmd::LinkGetNextId => "BPF_LINK_GET_NEXT_ID",
             Cmd::LinkDetach => "BPF_LINK_DETACH",
+            Cmd::EnableStats => "BPF_ENABLE_STATS",
             Cmd::ProgTestRun => "BPF_PROG_TEST_RUN",
             Cmd::MapLookupAndDeleteElem => "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
             Cmd::MapLookupBatch => "BPF_MAP_LOOKUP_BATCH",

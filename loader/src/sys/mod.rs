@@ -770,6 +770,16 @@ pub fn link_detach(link: BorrowedFd<'_>) -> Result<(), SyscallError> {
     bpf(Cmd::LinkDetach, &mut a).map(|_| ())
 }
 
+/// `BPF_ENABLE_STATS` with `BPF_STATS_RUN_TIME`: the kernel counts every program's run time
+/// and runs (`bpf_prog_info.run_time_ns`, `run_cnt`) while the returned fd is open (5.8).
+pub fn enable_stats_run_time() -> Result<OwnedFd, SyscallError> {
+    let mut a = EnableStatsAttr {
+        stats_type: uapi::bpf::BPF_STATS_RUN_TIME,
+    };
+    let fd = bpf(Cmd::EnableStats, &mut a)?;
+    own_fd(fd, "BPF_ENABLE_STATS")
+}
+
 /// `BPF_OBJ_GET_INFO_BY_FD` into a zeroed `T`.
 pub fn obj_info<T: Pod>(fd: BorrowedFd<'_>) -> Result<T, SyscallError> {
     let mut info = T::default();

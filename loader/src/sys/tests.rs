@@ -576,6 +576,26 @@ fn prog_query_asks_for_the_count_then_the_ids() {
 }
 
 #[test]
+fn enable_stats_asks_for_run_time_and_owns_the_fd() {
+    fake(
+        |cmd, _, _| match cmd {
+            Cmd::EnableStats => new_fd(),
+            _ => errno(libc::EINVAL),
+        },
+        |calls| {
+            let fd = enable_stats_run_time().unwrap();
+            assert!(fd.as_raw_fd() > 2);
+            let calls = calls.borrow();
+            assert_eq!(calls.len(), 1);
+            assert_eq!(calls[0].0, Cmd::EnableStats);
+            assert_eq!(calls[0].1, uapi::bpf::BPF_STATS_RUN_TIME.to_le_bytes());
+        },
+    );
+    let e = fake(|_, _, _| errno(libc::EINVAL), |_| enable_stats_run_time()).unwrap_err();
+    assert_eq!(e.call, "BPF_ENABLE_STATS");
+}
+
+#[test]
 fn link_create_update_detach() {
     let prog = File::open("/dev/null").unwrap();
     let target = File::open("/dev/null").unwrap();
@@ -1138,6 +1158,17 @@ fn attr_layouts_match_the_header() {
         .find(|c| c.name.as_deref() == Some("link_detach"))
         .unwrap();
     check_offsets!(ld, LinkDetachAttr, link_fd);
+
+    let es = attr
+        .children
+        .iter()
+        .find(|c| c.name.as_deref() == Some("enable_stats"))
+        .unwrap();
+    assert_eq!(
+        find(es, "type"),
+        Some(offset_of!(EnableStatsAttr, stats_type))
+    );
+    assert_eq!(es.size, size_of::<EnableStatsAttr>());
 
     let rt = attr
         .children
