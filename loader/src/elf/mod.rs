@@ -61,11 +61,12 @@ fn takes_btf(m: &ObjectMap) -> bool {
 pub trait ObjectProgramExt {
     /// The spec to load this program with: the symbol name, the section's program and
     /// expected attach type, and `license`. For `fentry[.s]/`, `fexit[.s]/`,
-    /// `fmod_ret[.s]/`, `tp_btf/` and `lsm[.s]/` sections, the attach target after the `/` is
-    /// looked up in kernel BTF ([`ProgramSpec::tracing`], [`ProgramSpec::lsm`]; an
-    /// [`Error::Object`] naming the program when it is absent). An [`Error::Unsupported`]
-    /// when the section name is unknown or the type needs a BTF attach target this loader
-    /// does not resolve (iter, struct_ops, freplace, lsm_cgroup).
+    /// `fmod_ret[.s]/`, `tp_btf/`, `lsm[.s]/` and `iter[.s]/` sections, the attach target
+    /// after the `/` is looked up in kernel BTF ([`ProgramSpec::tracing`],
+    /// [`ProgramSpec::lsm`], [`ProgramSpec::iter`]; an [`Error::Object`] naming the program
+    /// when it is absent). An [`Error::Unsupported`] when the section name is unknown or the
+    /// type needs a BTF attach target this loader does not resolve (struct_ops, freplace,
+    /// lsm_cgroup).
     fn spec(&self, license: &str) -> Result<ProgramSpec>;
 }
 
@@ -112,6 +113,9 @@ fn btf_target_spec(p: &ObjectProgram, kind: SectionKind) -> Result<ProgramSpec> 
             Some(t),
         ) => ProgramSpec::tracing(&p.name, at, t),
         (ProgramType::Lsm, Some(AttachType::LsmMac), Some(t)) => ProgramSpec::lsm(&p.name, t),
+        (ProgramType::Tracing, Some(AttachType::TraceIter), Some(t)) => {
+            ProgramSpec::iter(&p.name, t)
+        }
         _ => {
             return Err(Error::Unsupported(format!(
                 "program {} (section {:?}): {} programs need a BTF attach target \
