@@ -11,8 +11,9 @@ use std::os::fd::{AsFd, AsRawFd};
 pub use bpfobj::sections::{self, section_kind, SectionKind};
 pub use bpfobj::write::{self, MapFormat, Writer};
 pub use bpfobj::{
-    ElfError, MapOrigin, Object, ObjectMap, ObjectProgram, Pinning, SlotValue, BPF_F_RDONLY_PROG,
-    EM_BPF, MAX_FILE_SIZE, MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS64,
+    ElfError, KconfigExtern, KconfigType, MapOrigin, Object, ObjectMap, ObjectProgram, Pinning,
+    SlotValue, BPF_F_RDONLY_PROG, EM_BPF, MAX_FILE_SIZE, MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64,
+    R_BPF_64_ABS64,
 };
 
 use uapi::bpf;
