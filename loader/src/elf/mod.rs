@@ -220,6 +220,15 @@ impl ObjectExt for Object {
                 r => r,
             }
             .map_err(|e| named(m, e))?;
+            if let MapOrigin::Kconfig { externs } = &m.origin {
+                let value =
+                    crate::kconfig::values(externs, m.spec.value_size).map_err(|e| named(m, e))?;
+                if value.iter().any(|&b| b != 0) {
+                    map.put(&0u32.to_ne_bytes(), &value, UpdateFlags::Any)
+                        .map_err(|e| named(m, e))?;
+                }
+                map.freeze().map_err(|e| named(m, e))?;
+            }
             if let MapOrigin::GlobalData { init } = &m.origin {
                 if init.iter().any(|&b| b != 0) {
                     map.put(&0u32.to_ne_bytes(), init, UpdateFlags::Any)
