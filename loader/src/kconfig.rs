@@ -8,10 +8,9 @@
 //!   x86-64) that a kprobe can be put on: a kprobe perf event on it opens (libbpf's probe;
 //!   without the kprobe PMU, the answer is no).
 //! - Any other `LINUX_*` name: 0 when the extern is weak, an error otherwise.
-//! - `CONFIG_*` (any other name): the kernel configuration in `/boot/config-$(uname -r)`:
-//!   `y`/`n`/`m`, numbers and strings, read into the extern's type as libbpf does. libbpf
-//!   also reads `/proc/config.gz`; this loader does not decompress it, so a kernel that only
-//!   has that gives the error a missing value gives.
+//! - `CONFIG_*` (any other name): the kernel configuration in `/boot/config-$(uname -r)`, or
+//!   else `/proc/config.gz` (decompressed by this crate's own small gzip decoder): `y`/`n`/`m`,
+//!   numbers and strings, read into the extern's type as libbpf does.
 //!
 //! A value not found is 0 for a weak extern and an error naming it otherwise.
 
@@ -49,7 +48,8 @@ pub fn values(externs: &[KconfigExtern], size: u32) -> Result<Vec<u8>> {
             }
             return Err(invalid(
                 e,
-                "value not found (the kernel configuration is read from /boot/config-$(uname -r))",
+                "value not found (the kernel configuration is read from /boot/config-$(uname -r) or \
+                 /proc/config.gz)",
             ));
         };
         let bytes = encode(e, &value)?;
@@ -169,11 +169,19 @@ pub fn encode(e: &KconfigExtern, value: &Value) -> Result<Vec<u8>> {
     })
 }
 
-/// The running kernel's configuration, from `/boot/config-$(uname -r)`.
+/// The largest kernel configuration read (a full one is a few hundred KiB).
+const MAX_CONFIG: usize = 64 << 20;
+
+/// The running kernel's configuration, as libbpf finds it: `/boot/config-$(uname -r)`,
+/// else `/proc/config.gz`.
 fn running_config() -> Option<HashMap<String, Value>> {
     let release = uname_release()?;
-    let text = std::fs::read_to_string(format!("/boot/config-{release}")).ok()?;
-    Some(parse_config(&text))
+    if let Ok(text) = std::fs::read_to_string(format!("/boot/config-{release}")) {
+        return Some(parse_config(&text));
+    }
+    let gz = std::fs::read("/proc/config.gz").ok()?;
+    let text = crate::gunzip::gunzip(&gz, MAX_CONFIG).ok()?;
+    Some(parse_config(&String::from_utf8_lossy(&text)))
 }
 
 fn uname_release() -> Option<String> {

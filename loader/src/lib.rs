@@ -51,6 +51,7 @@ pub mod elf;
 pub mod env;
 mod error;
 pub mod features;
+mod gunzip;
 pub mod kconfig;
 mod legacy;
 pub mod link;
