@@ -61,6 +61,8 @@ pub mod elf;
 pub mod env;
 mod error;
 pub mod features;
+mod gunzip;
+pub mod kconfig;
 mod legacy;
 pub mod link;
 pub mod lock;

@@ -4,9 +4,9 @@
 //! A [`ProgramSpec`] also carries what BTF-typed programs need: the attach target's BTF id
 //! (and the module BTF object or target program it belongs to), `BPF_F_SLEEPABLE`, and the
 //! `fd_array` that `ld_map_idx` loads and module kfunc calls index. The constructors
-//! [`ProgramSpec::tracing`], [`ProgramSpec::tp_btf`] and [`ProgramSpec::lsm`] resolve targets
-//! by name in kernel BTF ([`crate::btf`]); [`ProgramSpec::kfunc_call`] makes the call
-//! instruction of a kernel function by name.
+//! [`ProgramSpec::tracing`], [`ProgramSpec::tp_btf`], [`ProgramSpec::lsm`] and
+//! [`ProgramSpec::iter`] resolve targets by name in kernel BTF ([`crate::btf`]);
+//! [`ProgramSpec::kfunc_call`] makes the call instruction of a kernel function by name.
 //!
 //! # Maps by index (`fd_array`)
 //!
@@ -212,6 +212,21 @@ impl ProgramSpec {
         let (id, obj) = kernel_target(Kind::Func, &format!("bpf_lsm_{hook}"))?;
         Ok(ProgramSpec::new(name, ProgramType::Lsm)
             .expected_attach_type(AttachType::LsmMac)
+            .attach_btf_id(id, obj))
+    }
+
+    /// A BPF iterator program (`BPF_PROG_TYPE_TRACING` with [`AttachType::TraceIter`], Linux
+    /// 5.8) over `target` (e.g. `"task"`, `"bpf_map_elem"`): the target is the kernel function
+    /// `bpf_iter_<target>`, as libbpf resolves `SEC("iter/<target>")`. Its context is that
+    /// function's arguments (`struct bpf_iter__<target>`). It needs no trampoline; a link
+    /// (`BPF_LINK_CREATE` with `BPF_TRACE_ITER`) and `BPF_ITER_CREATE` run it.
+    ///
+    /// Fails with [`Error::Btf`] ([`BtfError::NotFound`]) when the kernel has no iterator of
+    /// that name.
+    pub fn iter(name: &str, target: &str) -> Result<ProgramSpec> {
+        let (id, obj) = kernel_target(Kind::Func, &format!("bpf_iter_{target}"))?;
+        Ok(ProgramSpec::new(name, ProgramType::Tracing)
+            .expected_attach_type(AttachType::TraceIter)
             .attach_btf_id(id, obj))
     }
 

@@ -534,3 +534,50 @@ fn socket_storage_map_created_with_opaque_btf() {
     assert_eq!(map.get(&key(&b)).unwrap(), None, "storage is per socket");
     assert!(OpaqueMapBtf::load(4, 0).is_err());
 }
+
+#[test]
+fn iter_program_over_tasks() {
+    let test = "iter_program_over_tasks";
+    require_kernel!(test);
+    let Some(k) = vmlinux_or_skip(test) else {
+        return;
+    };
+    let Ok(id) = k.func_id("bpf_iter_task") else {
+        return skip(test, "no bpf_iter_task in kernel BTF (Linux < 5.8)");
+    };
+    let spec = ProgramSpec::iter("iter_tasks", "task").unwrap();
+    assert_eq!(spec.prog_type, ProgramType::Tracing);
+    assert_eq!(spec.expected_attach_type, Some(AttachType::TraceIter));
+    assert_eq!(spec.attach_btf_id, Some(id));
+    assert_eq!(spec.attach_btf_obj, None);
+    // An iterator needs no trampoline: it loads under lockdown too. Its context is
+    // bpf_iter_task's arguments: the task (the second) may be NULL.
+    let mut b = Builder::new();
+    b.ldx(Size::DW, R2, R1, 8)
+        .jeq(R2, 0, "out")
+        .label("out")
+        .mov64(R0, 0)
+        .exit();
+    let prog = Program::load(&spec, &b.build().unwrap(), &[]).unwrap();
+    assert_eq!(prog.prog_type(), ProgramType::Tracing);
+    let info = prog.info().unwrap();
+    // bpf_prog_info has attach_btf_id from 6.0 on (zero before).
+    assert!(info.attach_btf_id == id || info.attach_btf_id == 0);
+
+    // SEC("iter/task") in an object resolves the same way (the corpus's iter_task.o).
+    let path = loader::testing::runtime_path("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus/iter_task.o");
+    let obj = loader::elf::Object::read_file(&path).unwrap();
+    let p = obj.program("count_tasks").unwrap();
+    let from_elf = loader::elf::ObjectProgramExt::spec(p, &obj.license).unwrap();
+    assert_eq!(from_elf.expected_attach_type, Some(AttachType::TraceIter));
+    assert_eq!(from_elf.attach_btf_id, Some(id));
+
+    assert!(matches!(
+        ProgramSpec::iter("x", "no_such_iterator_tcpbypass"),
+        Err(Error::Btf(BtfError::NotFound {
+            kind: Kind::Func,
+            ..
+        }))
+    ));
+}

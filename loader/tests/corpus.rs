@@ -32,6 +32,17 @@ const EXPECTED_REFUSALS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The `.kconfig` offsets of the corpus's `__kconfig` externs, worked out by hand from
+/// libbpf's rules (alignment descending, then size ascending, then name; see
+/// `kconfig_externs.c`).
+const KCONFIG_LAYOUT: &[(&str, u32)] = &[
+    ("CONFIG_TCPBYPASS_ABSENT", 0),
+    ("LINUX_KERNEL_VERSION", 8),
+    ("LINUX_HAS_BPF_COOKIE", 12),
+    ("LINUX_HAS_SYSCALL_WRAPPER", 13),
+    ("CONFIG_TCPBYPASS_ABSENT_STR", 14),
+];
+
 /// The corpus directory, `loader/tests/corpus`.
 fn corpus_dir() -> PathBuf {
     // At run time when set (the kernel matrix stages the package elsewhere in its guests).
@@ -399,6 +410,25 @@ fn check_object(file: &str, obj: &Object, listing: &Listing) -> Vec<String> {
                             origin,
                         },
                     );
+                } else if sym.section == "*UND*" {
+                    // A __kconfig extern: its place in libbpf's .kconfig map, as
+                    // kconfig_externs.c works it out by libbpf's rules.
+                    match KCONFIG_LAYOUT.iter().find(|(n, _)| *n == sym.name) {
+                        Some(&(_, offset)) => {
+                            expected.insert(
+                                at,
+                                Expected {
+                                    name: ".kconfig".into(),
+                                    kind: MapRefKind::Value { offset },
+                                    origin,
+                                },
+                            );
+                        }
+                        None => problems.push(format!(
+                            "{file}: {origin}: extern {} is not in KCONFIG_LAYOUT",
+                            sym.name
+                        )),
+                    }
                 } else if listing.code_sections.contains(&sym.section) {
                     // A callback's address: symbol + imm bytes.
                     let target = (sym.value as i64 + r.imm) / 8;
@@ -522,4 +552,56 @@ fn section_names_carry_libbpf_program_flags() {
     assert_eq!(flags("sleepable_syscall"), 1 << 4);
     assert_eq!(flags("sleepable_uprobe"), 1 << 4);
     assert_eq!(flags("frags_xdp"), 1 << 5);
+}
+
+#[test]
+fn kconfig_externs_are_laid_out_as_libbpf_lays_them_out() {
+    use loader::elf::{KconfigType, MapOrigin};
+    let bytes = std::fs::read(corpus_dir().join("kconfig_externs.o")).expect("committed object");
+    let obj = Object::parse(&bytes).unwrap();
+    let m = obj.map(".kconfig").expect("a .kconfig map");
+    assert_eq!(
+        (m.spec.key_size, m.spec.value_size, m.spec.max_entries),
+        (4, 22, 1)
+    );
+    assert_eq!(m.spec.flags, loader::elf::BPF_F_RDONLY_PROG);
+    let MapOrigin::Kconfig { externs } = &m.origin else {
+        panic!("{:?}", m.origin);
+    };
+    let layout: Vec<(&str, u32, u32, bool)> = externs
+        .iter()
+        .map(|e| (e.name.as_str(), e.offset, e.size, e.weak))
+        .collect();
+    assert_eq!(
+        layout,
+        [
+            ("CONFIG_TCPBYPASS_ABSENT", 0, 8, true),
+            ("LINUX_KERNEL_VERSION", 8, 4, false),
+            ("LINUX_HAS_BPF_COOKIE", 12, 1, false),
+            ("LINUX_HAS_SYSCALL_WRAPPER", 13, 1, false),
+            ("CONFIG_TCPBYPASS_ABSENT_STR", 14, 8, true),
+        ]
+    );
+    assert_eq!(externs[0].kind, KconfigType::Int { signed: false });
+    assert_eq!(externs[2].kind, KconfigType::Bool);
+    assert_eq!(externs[4].kind, KconfigType::CharArray);
+    // Each extern's lddw reads its place in .kconfig, in source order.
+    let p = obj.program("read_kconfig").unwrap();
+    let refs: Vec<(String, MapRefKind)> = p
+        .program
+        .map_refs()
+        .iter()
+        .map(|r| (r.name.clone(), r.kind))
+        .collect();
+    let kconfig_offsets: Vec<u32> = refs
+        .iter()
+        .filter(|(n, _)| n == ".kconfig")
+        .map(|(_, k)| match k {
+            MapRefKind::Value { offset } => *offset,
+            k => panic!("{k:?}"),
+        })
+        .collect();
+    assert_eq!(kconfig_offsets, [8, 12, 13, 0, 14]);
+    // The BTF the kernel gets has them allocated at those offsets (an extern VAR is refused).
+    assert!(obj.btf.is_some());
 }

@@ -61,6 +61,8 @@ struct Type {
     members: Vec<(u32, u32, u32)>,
     /// VAR linkage.
     linkage: u32,
+    /// INT: the word after the header (encoding << 24 | offset << 16 | bits).
+    int_data: u32,
     /// Where the type starts in the section's bytes.
     at: usize,
 }
@@ -150,6 +152,7 @@ impl<'a> Btf<'a> {
                 array: None,
                 members: Vec::new(),
                 linkage: 0,
+                int_data: 0,
                 at,
             };
             let extra = match kind {
@@ -167,6 +170,7 @@ impl<'a> Btf<'a> {
             match kind {
                 KIND_ARRAY => t.array = Some((rd(pos)?, rd(pos + 8)?)),
                 KIND_VAR => t.linkage = rd(pos)?,
+                KIND_INT => t.int_data = rd(pos)?,
                 KIND_STRUCT | KIND_UNION | KIND_DATASEC => {
                     for i in 0..vlen {
                         let o = pos + 12 * i;
@@ -381,6 +385,74 @@ impl<'a> Btf<'a> {
 }
 
 impl Btf<'_> {
+    /// The variables of the `.kconfig` DATASEC (libbpf's `__kconfig` externs): (name, type,
+    /// size, alignment). A type libbpf cannot read a value into is an error naming it.
+    pub fn kconfig_vars(&self) -> Result<Vec<(String, crate::KconfigType, u32, u32)>, ElfError> {
+        let Some(sec) = self.datasec_id(".kconfig") else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for &(var_id, _, _) in &self.ty(sec)?.members {
+            let var = self.ty(var_id)?;
+            let name = self.name(var.name_off)?;
+            if var.kind != KIND_VAR {
+                return Err(err(format!(".kconfig member {name} is not a VAR")));
+            }
+            let unsupported = || err(format!("extern (kconfig) {name}: type is unsupported"));
+            let (kind, align) = self
+                .kconfig_type(var.size_or_type, 0)?
+                .ok_or_else(unsupported)?;
+            let size = self.size_of(var.size_or_type, 0)?;
+            out.push((name.to_string(), kind, size, align));
+        }
+        Ok(out)
+    }
+
+    /// libbpf's `find_kcfg_type`, with the type's alignment; `None`: not a kconfig type.
+    fn kconfig_type(
+        &self,
+        id: u32,
+        depth: usize,
+    ) -> Result<Option<(crate::KconfigType, u32)>, ElfError> {
+        use crate::KconfigType as K;
+        if depth > MAX_DEPTH {
+            return Err(err("type nesting too deep"));
+        }
+        let (_, t) = self.skip_mods(id)?;
+        let size = t.size_or_type;
+        Ok(match t.kind {
+            KIND_ENUM if size == 4 && self.name(t.name_off)? == "libbpf_tristate" => {
+                Some((K::Tristate, 4))
+            }
+            KIND_INT => {
+                // encoding: SIGNED 1, CHAR 2, BOOL 4.
+                let enc = t.int_data >> 24;
+                if enc & 4 != 0 {
+                    (size == 1).then_some((K::Bool, 1))
+                } else if enc & 2 != 0 || size == 1 {
+                    Some((K::Char, 1))
+                } else if matches!(size, 2 | 4 | 8) {
+                    Some((
+                        K::Int {
+                            signed: enc & 1 != 0,
+                        },
+                        size,
+                    ))
+                } else {
+                    None
+                }
+            }
+            KIND_ARRAY => {
+                let (elem, n) = t.array.unwrap_or((0, 0));
+                match self.kconfig_type(elem, depth + 1)? {
+                    Some((K::Char, _)) if n > 0 => Some((K::CharArray, 1)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+    }
+
     /// The id of the DATASEC called `name`.
     pub fn datasec_id(&self, name: &str) -> Option<u32> {
         self.types
@@ -437,6 +509,13 @@ impl Btf<'_> {
                 };
                 if let Some(off) = var_offset(sec, name).and_then(|o| u32::try_from(o).ok()) {
                     put(t.at + 12 + 12 * i + 4, off);
+                    // An extern given a place (a `.kconfig` variable) is allocated now: the
+                    // kernel refuses extern VARs, and libbpf rewrites them the same way.
+                    if let Ok(v) = self.ty(var_id) {
+                        if v.kind == KIND_VAR && v.linkage == uapi::btf::BTF_VAR_GLOBAL_EXTERN {
+                            put(v.at + 12, uapi::btf::BTF_VAR_GLOBAL_ALLOCATED);
+                        }
+                    }
                 }
             }
         }

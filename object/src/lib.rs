@@ -21,8 +21,9 @@
 //!
 //! Hostile input never panics and never allocates more than a small multiple of the input
 //! size: every offset, size and count is checked against the file before it is used, and
-//! goblin is only handed ranges that were checked first. Everything out of scope (externs,
-//! BTF line info, …) is a typed error or ignored as documented in `docs/elf.md`. CO-RE
+//! goblin is only handed ranges that were checked first. Everything out of scope (`__ksym`
+//! externs, kfunc calls, BTF line info, …) is a typed error or ignored as documented in
+//! `docs/elf.md`. `__kconfig` externs become libbpf's `.kconfig` map ([`KconfigExtern`]). CO-RE
 //! relocations are read and placed in each program ([`CoreRelo`]); applying them needs the
 //! target kernel's BTF and is `loader::core`'s job.
 
@@ -150,6 +151,49 @@ pub enum MapOrigin {
         /// The section's initial bytes.
         init: Vec<u8>,
     },
+    /// libbpf's `.kconfig` map: a single-entry, read-only array holding the values of the
+    /// object's `__kconfig` externs (`extern bool LINUX_HAS_BPF_COOKIE __kconfig;`), which
+    /// the loader fills in from the running kernel before freezing it.
+    Kconfig {
+        /// The externs, in libbpf's layout order (see [`KconfigExtern`]).
+        externs: Vec<KconfigExtern>,
+    },
+}
+
+/// How libbpf reads a `__kconfig` extern's value (its BTF type, `find_kcfg_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KconfigType {
+    /// `bool` (a 1-byte BTF INT with the BOOL encoding): `y` is 1, `n` 0.
+    Bool,
+    /// A 1-byte integer: the `y`/`m`/`n` character itself, or a number.
+    Char,
+    /// `enum libbpf_tristate`: `n` 0, `y` 1, `m` 2.
+    Tristate,
+    /// An integer of 2, 4 or 8 bytes.
+    Int {
+        /// Whether it is signed.
+        signed: bool,
+    },
+    /// A `char` array: a string value, NUL-terminated within the array.
+    CharArray,
+}
+
+/// One `__kconfig` extern of an object: a variable of the `.kconfig` DATASEC with extern
+/// linkage and an undefined symbol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KconfigExtern {
+    /// Its name (`CONFIG_HZ`, `LINUX_KERNEL_VERSION`, …).
+    pub name: String,
+    /// Its type.
+    pub kind: KconfigType,
+    /// Its byte offset in the `.kconfig` map's value. libbpf's layout: externs sorted by
+    /// alignment (largest first), then size (smallest first), then name, each placed at the
+    /// next offset its alignment allows.
+    pub offset: u32,
+    /// Its size in bytes.
+    pub size: u32,
+    /// Declared `__weak`: a value the kernel does not have is 0 instead of an error.
+    pub weak: bool,
 }
 
 /// libbpf's `pinning` attribute of a BTF map.

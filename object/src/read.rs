@@ -18,8 +18,9 @@ use goblin::elf::{Elf, SectionHeader, Sym};
 
 use super::btf::Btf;
 use super::{
-    sections, ElfError, MapOrigin, Object, ObjectMap, ObjectProgram, Pinning, SlotValue,
-    BPF_F_RDONLY_PROG, EM_BPF, MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS64,
+    sections, ElfError, KconfigExtern, MapOrigin, Object, ObjectMap, ObjectProgram, Pinning,
+    SlotValue, BPF_F_RDONLY_PROG, EM_BPF, MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64,
+    R_BPF_64_ABS64,
 };
 use crate::types::{MapSpec, MapType};
 
@@ -145,7 +146,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Object, ElfError> {
         &maps,
         (&func_info, &core_relos),
     )?;
-    let btf = btf.as_ref().map(|b| fixed_btf(&t, &layout, b));
+    let btf = btf.as_ref().map(|b| fixed_btf(&t, &layout, &maps.maps, b));
     Ok(Object {
         license: layout.license,
         kern_version: layout.kern_version,
@@ -671,6 +672,9 @@ fn read_maps(
         read_btf_maps(t, mi, btf, map_rels.get(&mi).copied(), &mut out)?;
     }
     read_data_maps(t, layout, btf, &mut out)?;
+    if let Some(b) = btf {
+        read_kconfig_map(t, b, &mut out)?;
+    }
     let maps = &out.maps;
     for (i, m) in maps.iter().enumerate() {
         if maps[..i].iter().any(|o| o.spec.name == m.spec.name) {
@@ -846,6 +850,89 @@ fn read_data_maps(
     Ok(())
 }
 
+/// The name libbpf gives the map of `__kconfig` externs (and the DATASEC they are in).
+pub(crate) const KCONFIG_MAP: &str = ".kconfig";
+
+/// libbpf's `.kconfig` map, when the object has `__kconfig` externs: every variable of the
+/// `.kconfig` DATASEC that is an undefined global or weak symbol, laid out as libbpf does
+/// (sorted by alignment, largest first, then by size, smallest first, then by name, each at
+/// the next offset its alignment allows), in one single-entry read-only array after the
+/// global data maps.
+fn read_kconfig_map(t: &Tables<'_>, btf: &Btf<'_>, out: &mut Maps) -> Result<(), ElfError> {
+    // Undefined global and weak symbols by name (one pass: no quadratic search on hostile
+    // input), weak or not.
+    let undefined: HashMap<String, bool> = t
+        .syms
+        .iter()
+        .enumerate()
+        .filter(|(_, sym)| sym.st_shndx == 0 && matches!(sym.st_bind(), STB_GLOBAL | STB_WEAK))
+        .filter_map(|(i, sym)| Some((t.sym_name(i).ok()?, sym.st_bind() == STB_WEAK)))
+        .collect();
+    let mut externs = Vec::new();
+    for (name, kind, size, align) in btf.kconfig_vars()? {
+        let Some(&weak) = undefined.get(&name) else {
+            continue;
+        };
+        externs.push((
+            align,
+            KconfigExtern {
+                name,
+                kind,
+                offset: 0,
+                size,
+                weak,
+            },
+        ));
+    }
+    if externs.is_empty() {
+        return Ok(());
+    }
+    externs.sort_by(|(a_align, a), (b_align, b)| {
+        b_align
+            .cmp(a_align)
+            .then(a.size.cmp(&b.size))
+            .then(a.name.cmp(&b.name))
+    });
+    let mut end = 0u64;
+    for (align, e) in &mut externs {
+        let off = end.next_multiple_of(u64::from((*align).max(1)));
+        end = off + u64::from(e.size);
+        if end > MAX_DATA_SECTION {
+            return Err(ElfError::TooMany {
+                what: "bytes of __kconfig externs",
+                count: end,
+                max: MAX_DATA_SECTION,
+            });
+        }
+        e.offset = off as u32;
+    }
+    let spec =
+        MapSpec::new(KCONFIG_MAP, MapType::Array, 4, end as u32, 1).with_flags(BPF_F_RDONLY_PROG);
+    out.maps.push(ObjectMap {
+        spec,
+        pinning: Pinning::None,
+        origin: MapOrigin::Kconfig {
+            externs: externs.into_iter().map(|(_, e)| e).collect(),
+        },
+        inner: None,
+        init_slots: Vec::new(),
+        btf_key_type_id: 0,
+        btf_value_type_id: btf.datasec_id(KCONFIG_MAP).unwrap_or(0),
+    });
+    Ok(())
+}
+
+/// The externs of the `.kconfig` map of `maps` by name: (map index, extern).
+fn kconfig_externs(maps: &[ObjectMap]) -> HashMap<&str, (usize, &KconfigExtern)> {
+    let mut out = HashMap::new();
+    for (i, m) in maps.iter().enumerate() {
+        if let MapOrigin::Kconfig { externs } = &m.origin {
+            out.extend(externs.iter().map(|e| (e.name.as_str(), (i, e))));
+        }
+    }
+    out
+}
+
 /// Stage 6 (programs): every global function outside `.text` becomes a program, its
 /// subprograms appended and its relocations applied (see [`Ctx2::build`]); the object's
 /// instruction total is bounded by [`crate::MAX_TOTAL_INSNS`].
@@ -868,7 +955,9 @@ fn build_programs(
         .enumerate()
         .map(|(i, f)| ((f.section, f.start), i))
         .collect();
+    let kconfig = kconfig_externs(&maps.maps);
     let ctxt = Ctx2 {
+        kconfig: &kconfig,
         sections,
         syms: &t.syms,
         funcs,
@@ -898,11 +987,21 @@ fn build_programs(
 /// Stage 7: the BTF the kernel gets: DATASEC sizes from the sections, variable offsets from
 /// the symbols (by name, within the section), and hidden global functions of `.text` made
 /// static, as libbpf does.
-fn fixed_btf(t: &Tables<'_>, layout: &Layout, b: &Btf<'_>) -> Vec<u8> {
+fn fixed_btf(t: &Tables<'_>, layout: &Layout, maps: &[ObjectMap], b: &Btf<'_>) -> Vec<u8> {
     let (sections, syms, text_idx) = (&t.sections, &t.syms, layout.text_idx);
     let sym_name = |i: usize| t.sym_name(i);
-    let size_of = |name: &str| sections.iter().find(|s| s.name == name).map(|s| s.size());
+    let kconfig = maps.iter().find_map(|m| match &m.origin {
+        MapOrigin::Kconfig { .. } => Some((m.spec.value_size, kconfig_externs(maps))),
+        _ => None,
+    });
+    let size_of = |name: &str| match &kconfig {
+        Some((size, _)) if name == KCONFIG_MAP => Some(u64::from(*size)),
+        _ => sections.iter().find(|s| s.name == name).map(|s| s.size()),
+    };
     let var_offset = |sec: &str, var: &str| {
+        if let (Some((_, externs)), KCONFIG_MAP) = (&kconfig, sec) {
+            return externs.get(var).map(|(_, e)| u64::from(e.offset));
+        }
         let si = sections.iter().position(|s| s.name == sec)?;
         syms.iter().enumerate().find_map(|(i, sym)| {
             (sym.st_shndx == si
@@ -1105,6 +1204,8 @@ struct Ctx2<'c, 'a> {
     func_info: &'c HashMap<String, Vec<(u32, u32)>>,
     /// `.BTF.ext` CO-RE relocations by section.
     core_relos: &'c CoreRelos,
+    /// The `__kconfig` externs by name: (index of the `.kconfig` map, extern).
+    kconfig: &'c HashMap<&'c str, (usize, &'c KconfigExtern)>,
 }
 
 impl Ctx2<'_, '_> {
@@ -1180,10 +1281,32 @@ impl Ctx2<'_, '_> {
                     let sym = &self.syms[r.sym];
                     let name = sym_name(r.sym)?;
                     if sym.st_shndx == 0 {
-                        return Err(ElfError::Unsupported(format!(
-                            "extern symbol {name} (kconfig/ksym externs and kfunc calls are not \
-                             supported)"
-                        )));
+                        let Some(&(mi, ext)) = self.kconfig.get(name.as_str()) else {
+                            return Err(ElfError::Unsupported(format!(
+                                "extern symbol {name} (not a __kconfig extern of the object's \
+                                 BTF; ksym externs and kfunc calls are not supported)"
+                            )));
+                        };
+                        if r.r_type != R_BPF_64_64
+                            || !is_lddw
+                            || at + 1 >= out.len()
+                            || k + 1 >= func.len
+                        {
+                            return Err(bad(format!(
+                                "the kconfig extern {name} is referenced by an instruction \
+                                 that is not a complete lddw"
+                            )));
+                        }
+                        // As libbpf: the extern's place in the .kconfig map (imm ignored).
+                        out[at].src = op::PSEUDO_MAP_VALUE;
+                        out[at].imm = 0;
+                        out[at + 1].imm = ext.offset as i32;
+                        map_refs.push(MapRef {
+                            insn: at,
+                            name: self.maps[mi].spec.name.clone(),
+                            kind: MapRefKind::Value { offset: ext.offset },
+                        });
+                        continue;
                     }
                     if sym.st_shndx >= SHN_LORESERVE || sym.st_shndx >= self.sections.len() {
                         return Err(bad(format!(

@@ -1216,6 +1216,8 @@ pub mod btf {
             BTF_VAR_STATIC: u32 = 0;
             /// A global variable with storage.
             BTF_VAR_GLOBAL_ALLOCATED: u32 = 1;
+            /// An extern variable (defined elsewhere: `__kconfig`, `__ksym`).
+            BTF_VAR_GLOBAL_EXTERN: u32 = 2;
             /// A function of one object file only.
             BTF_FUNC_STATIC: u32 = 0;
             /// A global function.

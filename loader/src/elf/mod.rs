@@ -11,8 +11,9 @@ use std::os::fd::{AsFd, AsRawFd};
 pub use bpfobj::sections::{self, section_kind, SectionKind};
 pub use bpfobj::write::{self, MapFormat, Writer};
 pub use bpfobj::{
-    ElfError, MapOrigin, Object, ObjectMap, ObjectProgram, Pinning, SlotValue, BPF_F_RDONLY_PROG,
-    EM_BPF, MAX_FILE_SIZE, MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS64,
+    ElfError, KconfigExtern, KconfigType, MapOrigin, Object, ObjectMap, ObjectProgram, Pinning,
+    SlotValue, BPF_F_RDONLY_PROG, EM_BPF, MAX_FILE_SIZE, MAX_TOTAL_INSNS, R_BPF_64_32, R_BPF_64_64,
+    R_BPF_64_ABS64,
 };
 
 use uapi::bpf;
@@ -61,11 +62,12 @@ fn takes_btf(m: &ObjectMap) -> bool {
 pub trait ObjectProgramExt {
     /// The spec to load this program with: the symbol name, the section's program and
     /// expected attach type, and `license`. For `fentry[.s]/`, `fexit[.s]/`,
-    /// `fmod_ret[.s]/`, `tp_btf/` and `lsm[.s]/` sections, the attach target after the `/` is
-    /// looked up in kernel BTF ([`ProgramSpec::tracing`], [`ProgramSpec::lsm`]; an
-    /// [`Error::Object`] naming the program when it is absent). An [`Error::Unsupported`]
-    /// when the section name is unknown or the type needs a BTF attach target this loader
-    /// does not resolve (iter, struct_ops, freplace, lsm_cgroup).
+    /// `fmod_ret[.s]/`, `tp_btf/`, `lsm[.s]/` and `iter[.s]/` sections, the attach target
+    /// after the `/` is looked up in kernel BTF ([`ProgramSpec::tracing`],
+    /// [`ProgramSpec::lsm`], [`ProgramSpec::iter`]; an [`Error::Object`] naming the program
+    /// when it is absent). An [`Error::Unsupported`] when the section name is unknown or the
+    /// type needs a BTF attach target this loader does not resolve (struct_ops, freplace,
+    /// lsm_cgroup).
     fn spec(&self, license: &str) -> Result<ProgramSpec>;
 }
 
@@ -112,6 +114,9 @@ fn btf_target_spec(p: &ObjectProgram, kind: SectionKind) -> Result<ProgramSpec> 
             Some(t),
         ) => ProgramSpec::tracing(&p.name, at, t),
         (ProgramType::Lsm, Some(AttachType::LsmMac), Some(t)) => ProgramSpec::lsm(&p.name, t),
+        (ProgramType::Tracing, Some(AttachType::TraceIter), Some(t)) => {
+            ProgramSpec::iter(&p.name, t)
+        }
         _ => {
             return Err(Error::Unsupported(format!(
                 "program {} (section {:?}): {} programs need a BTF attach target \
@@ -216,6 +221,15 @@ impl ObjectExt for Object {
                 r => r,
             }
             .map_err(|e| named(m, e))?;
+            if let MapOrigin::Kconfig { externs } = &m.origin {
+                let value =
+                    crate::kconfig::values(externs, m.spec.value_size).map_err(|e| named(m, e))?;
+                if value.iter().any(|&b| b != 0) {
+                    map.put(&0u32.to_ne_bytes(), &value, UpdateFlags::Any)
+                        .map_err(|e| named(m, e))?;
+                }
+                map.freeze().map_err(|e| named(m, e))?;
+            }
             if let MapOrigin::GlobalData { init } = &m.origin {
                 if init.iter().any(|&b| b != 0) {
                     map.put(&0u32.to_ne_bytes(), init, UpdateFlags::Any)
