@@ -7,7 +7,7 @@
 //! the tracepoint of this process's own system calls; nothing attaches to a cgroup or an
 //! interface, and every link is dropped (detaching its program) before the test returns.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use asm::{AtomicOp, Builder, Helper, Reg::*, Size};
@@ -43,47 +43,14 @@ fn vmlinux_or_skip(test: &str) -> Option<Arc<btf::KernelBtf>> {
     }
 }
 
-/// `BPF_PROG_TEST_RUN` of `prog` on `data` (`union bpf_attr`'s `test` struct of
-/// `linux/bpf.h`, through offset 48): the program's return value.
-fn test_run(prog: BorrowedFd<'_>, data: &[u8]) -> std::io::Result<u32> {
-    #[repr(C)]
-    #[derive(Default)]
-    struct TestRun {
-        prog_fd: u32,
-        retval: u32,
-        data_size_in: u32,
-        data_size_out: u32,
-        data_in: u64,
-        data_out: u64,
-        repeat: u32,
-        duration: u32,
-        ctx_size_in: u32,
-        ctx_size_out: u32,
-        ctx_in: u64,
-        ctx_out: u64,
-    }
-    let mut a = TestRun {
-        prog_fd: prog.as_raw_fd() as u32,
-        data_size_in: data.len() as u32,
-        data_in: data.as_ptr() as u64,
+/// `BPF_PROG_TEST_RUN` of `prog` on `data` once: the program's return value.
+fn test_run(prog: &Program, data: &[u8]) -> loader::Result<u32> {
+    let run = loader::test_run::TestRun {
+        data_in: data,
         repeat: 1,
         ..Default::default()
     };
-    const BPF_PROG_TEST_RUN: libc::c_long = 10;
-    // SAFETY: `a` is a live, initialised attribute of the size passed; its one pointer is to
-    // `data`, alive for the call, whose length it states; no output buffers are given.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_TEST_RUN,
-            &mut a as *mut TestRun,
-            std::mem::size_of::<TestRun>() as libc::c_uint,
-        )
-    };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(a.retval)
+    Ok(prog.test_run(&run)?.retval)
 }
 
 /// A 64-byte IPv4 frame for `SCHED_CLS` test runs.
@@ -234,7 +201,7 @@ fn ld_map_idx_binds_maps_by_position_or_by_fd_array() {
 
     // By position: maps[0] is slot 0.
     let p = Program::load(&spec, &prog, &[&a, &b]).unwrap();
-    test_run(p.as_fd(), &packet()).unwrap();
+    test_run(&p, &packet()).unwrap();
     assert_eq!((value(&a), value(&b)), (0x11, 0x22));
     assert_eq!(p.cached_info().map_ids.len(), 2);
 
@@ -246,7 +213,7 @@ fn ld_map_idx_binds_maps_by_position_or_by_fd_array() {
         FdSlot::Map("idx_a".into()),
     ]);
     let p = Program::load(&named, &prog, &[&a, &b]).unwrap();
-    test_run(p.as_fd(), &packet()).unwrap();
+    test_run(&p, &packet()).unwrap();
     assert_eq!((value(&a), value(&b)), (0x22, 0x11));
 
     // load_with binds fd_array names by its lookup.
@@ -257,7 +224,7 @@ fn ld_map_idx_binds_maps_by_position_or_by_fd_array() {
         _ => None,
     })
     .unwrap();
-    test_run(p.as_fd(), &packet()).unwrap();
+    test_run(&p, &packet()).unwrap();
     assert_eq!((value(&a), value(&b)), (0x22, 0x11));
 
     // Too few maps: refused before the kernel, naming the instruction.
@@ -304,7 +271,7 @@ fn kfunc_call_by_name_reads_the_kernel_skb() {
         Err(e) => panic!("{e:#}"),
     };
     let data = packet();
-    assert_eq!(test_run(p.as_fd(), &data).unwrap(), data.len() as u32);
+    assert_eq!(test_run(&p, &data).unwrap(), data.len() as u32);
 
     // A function that is not in kernel BTF is a typed error.
     assert!(matches!(

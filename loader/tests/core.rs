@@ -3,8 +3,6 @@
 //! kernel BTF's own answers (`loader::btf::vmlinux()`), loaded, and run with
 //! `BPF_PROG_TEST_RUN` (a private helper here, on raw `libc`).
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-
 use loader::btf::{self, Kind};
 use loader::elf::{Object, ObjectExt};
 use loader::testing::kernel_or_skip;
@@ -20,42 +18,14 @@ fn corpus(name: &str) -> Object {
     Object::read_file(dir.join(name)).unwrap()
 }
 
-/// `BPF_PROG_TEST_RUN` of `prog` on `data`: the program's return value.
-fn test_run(prog: BorrowedFd<'_>, data: &[u8]) -> std::io::Result<u32> {
-    #[repr(C)]
-    #[derive(Default)]
-    struct TestRun {
-        prog_fd: u32,
-        retval: u32,
-        data_size_in: u32,
-        data_size_out: u32,
-        data_in: u64,
-        data_out: u64,
-        repeat: u32,
-        duration: u32,
-    }
-    let mut a = TestRun {
-        prog_fd: prog.as_raw_fd() as u32,
-        data_size_in: data.len() as u32,
-        data_in: data.as_ptr() as u64,
+/// `BPF_PROG_TEST_RUN` of `prog` on `data` once: the program's return value.
+fn test_run(prog: &Program, data: &[u8]) -> loader::Result<u32> {
+    let run = loader::test_run::TestRun {
+        data_in: data,
         repeat: 1,
         ..Default::default()
     };
-    const BPF_PROG_TEST_RUN: libc::c_long = 10;
-    // SAFETY: `a` is a live, initialised attribute of the size passed; its one pointer is to
-    // `data`, alive for the call, whose length it states; no output buffers are given.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_TEST_RUN,
-            &mut a as *mut TestRun,
-            std::mem::size_of::<TestRun>() as libc::c_uint,
-        )
-    };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(a.retval)
+    Ok(prog.test_run(&run)?.retval)
 }
 
 #[test]
@@ -125,7 +95,7 @@ fn core_fields_resolve_against_the_running_kernel() {
     let prog = Program::load(&spec, &skb.program, &refs).unwrap();
     // The test run pulls the 14-byte Ethernet header before a socket filter sees the frame.
     let frame = [0u8; 60];
-    assert_eq!(test_run(prog.as_fd(), &frame).unwrap(), 46);
+    assert_eq!(test_run(&prog, &frame).unwrap(), 46);
 
     let bss_i = obj.maps.iter().position(|m| m.spec.name == ".bss").unwrap();
     let read_out = || -> Vec<u64> {
@@ -196,7 +166,7 @@ fn core_fields_resolve_against_the_running_kernel() {
         }
         Err(e) => panic!("{e:#}"),
     };
-    test_run(tprog.as_fd(), &frame).unwrap();
+    test_run(&tprog, &frame).unwrap();
     let out = read_out();
     // SAFETY: gettid and getpid have no preconditions.
     let (tid, pid) = unsafe { (libc::gettid() as u64, libc::getpid() as u64) };
@@ -286,7 +256,7 @@ fn bootstrap_shapes_relocate_load_and_run() {
         Program::load(&spec, &r.program, &refs)
     };
     let tc_prog = load("tc_ttl").unwrap();
-    assert_eq!(test_run(tc_prog.as_fd(), &ipv4_frame()).unwrap(), 64);
+    assert_eq!(test_run(&tc_prog, &ipv4_frame()).unwrap(), 64);
     let bss = obj.maps.iter().position(|m| m.spec.name == ".bss").unwrap();
     let v = maps[bss].get(&0u32.to_ne_bytes()).unwrap().unwrap();
     // .bss: unlinks (u64) at 0, last_saddr (u32) at 8 (core_bootstrap.dis).
@@ -355,7 +325,7 @@ fn subprogram_relocations_follow_the_subprogram_into_each_program() {
     assert_eq!((i2[0].off, i2[4].off, i2[5].off), (cb, mark, len));
     // The socket filter returns mark + len: 0 + the frame less its Ethernet header.
     let frame = [0u8; 60];
-    assert_eq!(test_run(loaded.programs[0].as_fd(), &frame).unwrap(), 46);
+    assert_eq!(test_run(&loaded.programs[0], &frame).unwrap(), 46);
 }
 
 /// Against the object's own BTF every relocation finds the local layout again (flavors
@@ -389,8 +359,5 @@ fn bitfields_are_read_through_the_kernels_layout() {
     let obj = corpus("core_bitfields.o");
     let loaded = obj.load().unwrap();
     // ihl 5, version 4: the frame's first IP byte is 0x45.
-    assert_eq!(
-        test_run(loaded.programs[0].as_fd(), &ipv4_frame()).unwrap(),
-        0x504
-    );
+    assert_eq!(test_run(&loaded.programs[0], &ipv4_frame()).unwrap(), 0x504);
 }
