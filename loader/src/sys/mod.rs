@@ -220,6 +220,18 @@ pub(crate) fn map_lookup_elem(
     value: &mut [u8],
     flags: u64,
 ) -> Result<bool, SyscallError> {
+    map_read(Cmd::MapLookupElem, fd, key, value, flags)
+}
+
+/// A command that reads one element into `value` (lookup, lookup-and-delete): `Ok(false)` on
+/// ENOENT. An empty `key` is passed as NULL.
+fn map_read(
+    cmd: Cmd,
+    fd: BorrowedFd<'_>,
+    key: &[u8],
+    value: &mut [u8],
+    flags: u64,
+) -> Result<bool, SyscallError> {
     let mut a = MapElemAttr {
         map_fd: raw(fd),
         key: ptr_or_null(key),
@@ -227,7 +239,7 @@ pub(crate) fn map_lookup_elem(
         flags,
         ..Default::default()
     };
-    match bpf(Cmd::MapLookupElem, &mut a) {
+    match bpf(cmd, &mut a) {
         Ok(_) => Ok(true),
         Err(e) if is_errno(&e, libc::ENOENT) => Ok(false),
         Err(e) => Err(e),
@@ -275,18 +287,7 @@ pub(crate) fn map_lookup_and_delete_elem(
     value: &mut [u8],
     flags: u64,
 ) -> Result<bool, SyscallError> {
-    let mut a = MapElemAttr {
-        map_fd: raw(fd),
-        key: ptr_or_null(key),
-        value: ptr(value.as_mut_ptr()),
-        flags,
-        ..Default::default()
-    };
-    match bpf(Cmd::MapLookupAndDeleteElem, &mut a) {
-        Ok(_) => Ok(true),
-        Err(e) if is_errno(&e, libc::ENOENT) => Ok(false),
-        Err(e) => Err(e),
-    }
+    map_read(Cmd::MapLookupAndDeleteElem, fd, key, value, flags)
 }
 
 /// Buffers of one `BPF_MAP_*_BATCH` call. The caller guarantees: `keys` holds `count` keys
