@@ -1164,7 +1164,8 @@ fn verify_object_applies_co_re_and_names_a_failed_relocation() {
     if let Err(e) = loader::btf::vmlinux() {
         return eprintln!("SKIP verify_object_applies_co_re_and_names_a_failed_relocation: {e}");
     }
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("loader/tests/corpus");
+    let corpus = loader::testing::runtime_path("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"))
+        .join("loader/tests/corpus");
     let o = run(&[
         "verify",
         "--object",

@@ -12,7 +12,8 @@
 //!   else `/proc/config.gz` (decompressed by this crate's own small gzip decoder): `y`/`n`/`m`,
 //!   numbers and strings, read into the extern's type as libbpf does.
 //!
-//! A value not found is 0 for a weak extern and an error naming it otherwise.
+//! A value not found is 0 for a weak extern and an error naming it otherwise. With no kernel
+//! configuration at all, an object with `CONFIG_*` externs does not load (as with libbpf).
 
 use std::collections::HashMap;
 
@@ -28,6 +29,15 @@ fn invalid(e: &KconfigExtern, msg: impl std::fmt::Display) -> Error {
 pub fn values(externs: &[KconfigExtern], size: u32) -> Result<Vec<u8>> {
     let needs_config = externs.iter().any(|e| !e.name.starts_with("LINUX_"));
     let config = if needs_config { running_config() } else { None };
+    if needs_config && config.is_none() {
+        // As libbpf: an object that reads the configuration does not load without one, weak
+        // externs included (a guess of 0 could hide a feature the kernel has).
+        return Err(Error::Unsupported(
+            "the object reads CONFIG_* externs and no kernel configuration was found \
+             (/boot/config-$(uname -r), /proc/config.gz)"
+                .into(),
+        ));
+    }
     let mut out = vec![0u8; size as usize];
     for e in externs {
         let value = match e.name.as_str() {

@@ -311,6 +311,10 @@ build_initramfs() {
     cp "$busybox" "$root/bin/busybox"
   fi
   cp "$vm/init" "$root/init" && chmod 755 "$root/init"
+  # The kernel's configuration where a distribution keeps it: libbpf and our loader read
+  # CONFIG_* externs from /boot/config-$(uname -r) (loader::kconfig).
+  mkdir -p "$root/boot"
+  cp "$kdir"/root/boot/config-* "$root/boot/" 2>/dev/null || true
   cp "$vm/suite.sh" "$root/matrix/suite.sh"
   cp "${tcpbypass_of[$arch]}" "$root/bin/tcpbypass"
   # The benchmark's binary (built beside tcpbypass for its smoke test), which suite.sh finds
