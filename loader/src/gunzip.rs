@@ -346,14 +346,16 @@ mod tests {
     #[test]
     fn proc_config_gz_decodes_as_gzip_does() {
         let Ok(gz) = std::fs::read("/proc/config.gz") else {
-            return eprintln!("SKIP: no /proc/config.gz");
+            return eprintln!(
+                "SKIP proc_config_gz_decodes_as_gzip_does: /proc/config.gz missing (kernel built without IKCONFIG_PROC)"
+            );
         };
         let Ok(out) = std::process::Command::new("gzip")
             .arg("-dc")
             .arg("/proc/config.gz")
             .output()
         else {
-            return eprintln!("SKIP: no gzip");
+            return eprintln!("SKIP proc_config_gz_decodes_as_gzip_does: gzip not installed");
         };
         assert_eq!(gunzip(&gz, 64 << 20).unwrap(), out.stdout);
     }

@@ -268,7 +268,9 @@ mod tests {
     #[test]
     fn numbers_match_the_system_headers() {
         let Ok(rt) = std::fs::read_to_string("/usr/include/linux/rtnetlink.h") else {
-            eprintln!("SKIP numbers_match_the_system_headers: no linux/rtnetlink.h");
+            eprintln!(
+                "SKIP numbers_match_the_system_headers: linux/rtnetlink.h missing (no kernel headers installed)"
+            );
             return;
         };
         assert!(rt.contains("RTM_NEWQDISC\t= 36,"));
