@@ -53,6 +53,19 @@ fn info(kind: u32, vlen: u32) -> u32 {
     (kind << 24) | vlen
 }
 
+/// Fresh strings and types whose type 1 is `int` (signed, 32 bits).
+fn with_int() -> (Strings, Vec<u32>) {
+    let mut strings = Strings { bytes: vec![0] };
+    let int_name = strings.add("int");
+    let types = vec![
+        int_name,
+        info(BTF_KIND_INT, 0),
+        4,
+        (BTF_INT_SIGNED << 24) | 32,
+    ];
+    (strings, types)
+}
+
 fn is_identifier(s: &str) -> bool {
     let mut c = s.chars();
     matches!(c.next(), Some(f) if f == '_' || f.is_ascii_alphabetic())
@@ -64,16 +77,8 @@ fn is_identifier(s: &str) -> bool {
 ///
 /// Fails when a function's name is not a C identifier (the kernel would refuse the BTF).
 pub fn debug_info(program: &asm::Program, file: &str) -> Result<DebugInfo, ElfError> {
-    let mut strings = Strings { bytes: vec![0] };
-    let mut types: Vec<u32> = Vec::new();
     // [1] int, [2] void *, [3] int (void *ctx).
-    let int_name = strings.add("int");
-    types.extend_from_slice(&[
-        int_name,
-        info(BTF_KIND_INT, 0),
-        4,
-        (BTF_INT_SIGNED << 24) | 32,
-    ]);
+    let (mut strings, mut types) = with_int();
     types.extend_from_slice(&[0, info(BTF_KIND_PTR, 0), 0]);
     let ctx_name = strings.add("ctx");
     types.extend_from_slice(&[0, info(BTF_KIND_FUNC_PROTO, 1), 1, ctx_name, 2]);
@@ -154,16 +159,8 @@ pub fn map_types(key_size: u32, value_size: u32) -> Result<MapTypes, ElfError> {
             "map types of key size {key_size} and value size {value_size}: sizes must not be 0"
         )));
     }
-    let mut strings = Strings { bytes: vec![0] };
-    let mut types: Vec<u32> = Vec::new();
-    let int_name = strings.add("int");
     // [1] int, [2] unsigned char.
-    types.extend_from_slice(&[
-        int_name,
-        info(BTF_KIND_INT, 0),
-        4,
-        (BTF_INT_SIGNED << 24) | 32,
-    ]);
+    let (mut strings, mut types) = with_int();
     let uchar = strings.add("unsigned char");
     types.extend_from_slice(&[uchar, info(BTF_KIND_INT, 0), 1, 8]);
     let bytes_name = strings.add("bytes");
