@@ -146,6 +146,7 @@ fn counter_help(c: Counter) -> &'static str {
         Counter::TcpFirst => "Connections kept on TCP because the client wrote before the pairing.",
         Counter::RcvqFallback => "Senders moved to TCP by the receive-queue bound (their peer held too much unread).",
         Counter::CompatFallback => "Connections moved to TCP in both directions by the setsockopt guard.",
+        Counter::SharedEndpoint => "Clients that took the place of another client waiting for its server with the same local address and port; that connection stays on TCP.",
     }
 }
 

@@ -328,13 +328,28 @@ fn wait_maps_empty(what: &str, bp: &Bypass) -> Duration {
 }
 
 /// Counter deltas of a stretch of bypassed traffic that must add up exactly: `n` connections,
-/// every one paired, nothing through TCP, no insert failure.
+/// every one paired except those whose client was displaced from ACTIVE by another client
+/// sharing its ephemeral port (`shared_endpoint`, the product's own count; a displacement
+/// that lands while the server is already pairing costs nothing, so it is a bound), every
+/// paired server inserted, nothing through TCP first, no insert failure.
 fn assert_counters(what: &str, d: &HashMap<String, u64>, n: u64) {
-    assert_eq!(d["paired"], n, "{what}: paired ≠ connections: {d:?}");
+    let shared = d["shared_endpoint"];
+    if shared > 0 {
+        eprintln!(
+            "{what}: NOTE {shared} client(s) shared an ephemeral port with another client              waiting for its server; {} of {n} connections stayed on TCP",
+            n - d["paired"].min(n)
+        );
+    }
+    assert!(d["paired"] <= n, "{what}: paired > connections: {d:?}");
+    assert!(
+        n - d["paired"] <= shared,
+        "{what}: {} connections unpaired, {shared} explained by shared ephemeral ports: {d:?}",
+        n - d["paired"]
+    );
     assert_eq!(
         d["inserted"],
-        2 * n,
-        "{what}: inserted ≠ 2 × connections: {d:?}"
+        n + d["paired"],
+        "{what}: inserted ≠ clients + paired servers: {d:?}"
     );
     assert_eq!(d["errors"], 0, "{what}: errors counted: {d:?}");
     assert_eq!(d["map_full"], 0, "{what}: map_full counted: {d:?}");
@@ -359,7 +374,7 @@ fn assert_no_tcp(what: &str, d: &HashMap<String, u64>, n: u64) {
             fell_back <= 2 * n,
             "{what}: at most one fallback per socket"
         );
-    } else {
+    } else if d["shared_endpoint"] == 0 {
         assert_eq!(d["no_peer"], 0, "{what}: messages went through TCP: {d:?}");
     }
 }
@@ -417,15 +432,17 @@ fn hold(t: &Topo, bp: &Bypass, cg: &Path, m: &Mode, port: u16, bypassed: bool) -
     let counts = map_counts(bp);
     let d = peak.delta(&st0);
     if bypassed {
+        // Every client, and the server of every pair (all of them unless a client shared
+        // its ephemeral port with another waiting one: see assert_counters).
         assert_eq!(
             peak.sockets,
-            2 * n,
-            "{what}: sockets in the sockhash at peak"
+            n + d["paired"],
+            "{what}: sockets in the sockhash at peak: {d:?}"
         );
         assert_eq!(
-            counts[names::PEERS],
-            2 * n as usize,
-            "{what}: tb_peers at peak"
+            counts[names::PEERS] as u64,
+            2 * d["paired"],
+            "{what}: tb_peers at peak: {d:?}"
         );
         assert_eq!(
             counts[names::ACTIVE],
@@ -468,16 +485,19 @@ fn hold(t: &Topo, bp: &Bypass, cg: &Path, m: &Mode, port: u16, bypassed: bool) -
         assert_no_tcp(what, &d, n);
         let greetings = 16 * n;
         // As in assert_no_tcp: a sender the receive-queue bound moved to TCP sends the rest
-        // through TCP, so only without a fallback must every byte be redirected.
+        // through TCP, and so does an unpaired connection (shared ephemeral port), so only
+        // without either must every byte be redirected.
         assert!(
-            d["rcvq_fallback"] > 0 || d["redirected_bytes"] >= want + 16 * n + greetings,
+            d["rcvq_fallback"] > 0
+                || d["shared_endpoint"] > 0
+                || d["redirected_bytes"] >= want + 16 * n + greetings,
             "{what}: redirected {} bytes < {want} + headers + greetings",
             d["redirected_bytes"]
         );
         assert_eq!(
             st2.sockets,
-            2 * n,
-            "{what}: sockets still held after the transfer"
+            n + d["paired"],
+            "{what}: sockets still held after the transfer: {d:?}"
         );
     } else {
         assert!(d.values().all(|v| *v == 0), "{what}: counters moved: {d:?}");

@@ -35,11 +35,17 @@ pub enum Counter {
     /// ([`crate::GUARDED_SOCKOPTS`]) on a paired socket, so the connection moved to TCP in both
     /// directions. Counted once per connection.
     CompatFallback = 9,
+    /// `sock_ops`: a client took the ACTIVE place of another client still waiting for its
+    /// server with the same local endpoint (the kernel shares an ephemeral port between
+    /// connections to different destinations). The other connection's server then finds a
+    /// handshake that is not its own and stays on TCP, with that connection (unless it was
+    /// already pairing at that moment). Counted once per such event.
+    SharedEndpoint = 10,
 }
 
 impl Counter {
     /// Every counter, in index order.
-    pub const ALL: [Counter; 10] = [
+    pub const ALL: [Counter; 11] = [
         Counter::Inserted,
         Counter::Redirected,
         Counter::RedirectedBytes,
@@ -50,6 +56,7 @@ impl Counter {
         Counter::TcpFirst,
         Counter::RcvqFallback,
         Counter::CompatFallback,
+        Counter::SharedEndpoint,
     ];
 
     /// The index in the counters map.
@@ -75,6 +82,7 @@ impl Counter {
             Counter::TcpFirst => "tcp_first",
             Counter::RcvqFallback => "rcvq_fallback",
             Counter::CompatFallback => "compat_fallback",
+            Counter::SharedEndpoint => "shared_endpoint",
         }
     }
 

@@ -35,6 +35,9 @@ pub(crate) mod stack {
     pub const PORT: i16 = -156;
     /// A COUNTERS key (u32).
     pub const CTR: i16 = -160;
+    /// `sock_ops` only: the `Waiting` value a client registers in ACTIVE (56 bytes: its
+    /// `ConnKey`, then its `snd_nxt` and `rcv_nxt`).
+    pub const WAIT: i16 = -216;
 }
 
 /// Field offsets inside a `ConnKey` (see [`crate::key`]).

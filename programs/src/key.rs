@@ -10,6 +10,7 @@
 //! |--------------|-------|---------------------------------------------------------------------|
 //! | [`ConnKey`]  | 48    | 0: u64 netns cookie, 8: local addr\[16\], 24: remote addr\[16\], 40: u32 local port, 44: u32 remote port |
 //! | [`Endpoint`] | 32    | 0: u64 netns cookie (loopback only, else 0), 8: addr\[16\], 24: u32 port, 28: u32 zero |
+//! | [`Waiting`]  | 56    | 0: the client's `ConnKey`, 48: u32 client `snd_nxt`, 52: u32 client `rcv_nxt` |
 //! | [`PrefixKey`]| 20    | 0: u32 prefix length, 4: addr\[16\]                                  |
 //! | port key     | 4     | 0: u32 port ([`port_key`])                                          |
 
@@ -21,6 +22,8 @@ use std::str::FromStr;
 pub const CONN_KEY_LEN: usize = 48;
 /// Size of an [`Endpoint`] in bytes.
 pub const ENDPOINT_LEN: usize = 32;
+/// Size of a [`Waiting`] value in bytes.
+pub const WAITING_LEN: usize = 56;
 /// Size of a [`PrefixKey`] in bytes.
 pub const PREFIX_KEY_LEN: usize = 20;
 /// Size of a port key ([`port_key`]) in bytes.
@@ -257,6 +260,47 @@ impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let a = SocketAddr::new(denormalize(self.addr), self.port as u16);
         write!(f, "[netns {}] {a}", self.netns_cookie)
+    }
+}
+
+/// An ACTIVE value: a client waiting for its server, under its local [`Endpoint`].
+///
+/// The endpoint alone does not name a connection: the kernel gives one ephemeral port to
+/// several connections to different destinations at once, and under DNAT or REDIRECT the
+/// server cannot know the destination the client used. The two sequence numbers of the
+/// handshake do: when the client's `ACTIVE_ESTABLISHED` runs, its `snd_nxt` is its initial
+/// sequence number + 1 and its `rcv_nxt` the server's + 1, and when the server's
+/// `PASSIVE_ESTABLISHED` runs its `rcv_nxt` and `snd_nxt` are the same two numbers. A server
+/// pairs only with the client whose numbers match its own; NAT does not rewrite them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Waiting {
+    /// The client's key.
+    pub client: ConnKey,
+    /// The client's `snd_nxt` at `ACTIVE_ESTABLISHED`: its initial sequence number + 1.
+    pub client_seq: u32,
+    /// The client's `rcv_nxt` at `ACTIVE_ESTABLISHED`: the server's initial sequence
+    /// number + 1.
+    pub server_seq: u32,
+}
+
+impl Waiting {
+    /// The 56 bytes the `sock_ops` program writes.
+    pub fn to_bytes(&self) -> [u8; WAITING_LEN] {
+        let mut b = [0u8; WAITING_LEN];
+        b[..CONN_KEY_LEN].copy_from_slice(&self.client.to_bytes());
+        b[48..52].copy_from_slice(&self.client_seq.to_ne_bytes());
+        b[52..56].copy_from_slice(&self.server_seq.to_ne_bytes());
+        b
+    }
+
+    /// Reads a value back (from an ACTIVE map dump).
+    pub fn from_bytes(b: &[u8]) -> Result<Waiting, KeyError> {
+        check_len("Waiting", WAITING_LEN, b)?;
+        Ok(Waiting {
+            client: ConnKey::from_bytes(&b[..CONN_KEY_LEN])?,
+            client_seq: u32::from_ne_bytes(get(b, 48)),
+            server_seq: u32::from_ne_bytes(get(b, 52)),
+        })
     }
 }
 
@@ -499,6 +543,29 @@ mod tests {
         let v6lo = Endpoint::new(99, sa("[::1]:1"));
         assert_eq!(v6lo.netns_cookie, 99);
         assert_eq!(Endpoint::from_bytes(&b).unwrap(), lo);
+    }
+
+    #[test]
+    fn waiting_layout() {
+        let k = ConnKey::new(7, sa("10.0.0.5:40000"), sa("10.96.0.10:80"));
+        let w = Waiting {
+            client: k,
+            client_seq: 0x0102_0304,
+            server_seq: 0xa0b0_c0d0,
+        };
+        let b = w.to_bytes();
+        assert_eq!(&b[..48], &k.to_bytes());
+        assert_eq!(&b[48..52], &0x0102_0304u32.to_ne_bytes());
+        assert_eq!(&b[52..56], &0xa0b0_c0d0u32.to_ne_bytes());
+        assert_eq!(Waiting::from_bytes(&b).unwrap(), w);
+        assert!(matches!(
+            Waiting::from_bytes(&b[..48]),
+            Err(KeyError::WrongLength {
+                expected: 56,
+                got: 48,
+                ..
+            })
+        ));
     }
 
     #[test]

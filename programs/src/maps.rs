@@ -5,7 +5,7 @@
 //! references by [`MapDef::name`]. Key layouts are described (and built) in [`crate::key`].
 
 use crate::counters::Counter;
-use crate::key::{CONN_KEY_LEN, ENDPOINT_LEN, PORT_KEY_LEN, PREFIX_KEY_LEN};
+use crate::key::{CONN_KEY_LEN, ENDPOINT_LEN, PORT_KEY_LEN, PREFIX_KEY_LEN, WAITING_LEN};
 use crate::uapi;
 
 /// Map names, at most 15 bytes each (the kernel's `BPF_OBJ_NAME_LEN` is 16 with the NUL).
@@ -14,7 +14,8 @@ pub mod names {
     pub const SOCK_HASH: &str = "tb_socks";
     /// HASH: own `ConnKey` → the peer socket's `ConnKey`.
     pub const PEERS: &str = "tb_peers";
-    /// HASH: a client's local `Endpoint` → the client's `ConnKey`, until its server pairs.
+    /// HASH: a client's local `Endpoint` → `Waiting` (the client's `ConnKey` and handshake
+    /// sequence numbers), until its server pairs.
     pub const ACTIVE: &str = "tb_active";
     /// LPM_TRIE: destination prefixes whose connections may be bypassed.
     pub const PREFIXES: &str = "tb_prefixes";
@@ -154,7 +155,7 @@ const MAPS: [MapDef; 7] = [
         name: names::ACTIVE,
         kind: MapKind::Hash,
         key_size: ENDPOINT_LEN as u32,
-        value_size: CONN_KEY_LEN as u32,
+        value_size: WAITING_LEN as u32,
         max_entries: MAX_CONNS,
         flags: 0,
         per_socket: true,
@@ -217,7 +218,7 @@ pub fn map(name: &str) -> Option<&'static MapDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{ConnKey, Endpoint, PrefixKey};
+    use crate::key::{ConnKey, Endpoint, PrefixKey, Waiting};
     use std::collections::HashSet;
 
     #[test]
@@ -295,7 +296,7 @@ mod tests {
         );
         assert_eq!(
             active.value_size as usize,
-            ConnKey::default().to_bytes().len()
+            Waiting::default().to_bytes().len()
         );
 
         let prefixes = map(names::PREFIXES).unwrap();

@@ -5,14 +5,24 @@
 //!
 //! - `ACTIVE_ESTABLISHED` (a client): if the remote address is in PREFIXES, neither port is
 //!   excluded and loopback is allowed (cookies available), insert the socket under its own
-//!   `ConnKey` and register it in ACTIVE under its local endpoint.
-//! - `PASSIVE_ESTABLISHED` (a server): if a client registered the endpoint the server sees as
-//!   remote, insert the socket, then *claim* the client: `PEERS[client] = own key` with
-//!   `BPF_NOEXIST`. If that fails with `-EEXIST` the client's `sk_msg` got there first and
-//!   wrote TAINT (it sent bytes through TCP): no pair, count `TcpFirst`. Otherwise link the
-//!   other direction, `PEERS[own] = client key`. Either way the client stops waiting in ACTIVE.
-//! - `STATE_CB` to `TCP_CLOSE`: delete the socket's PEERS and ACTIVE entries (and its
-//!   `tb_backlog` count when built with the receive-queue bound).
+//!   `ConnKey` and register it in ACTIVE under its local endpoint, with its handshake
+//!   sequence numbers (a `Waiting` value). If another client with the same endpoint still
+//!   waits there (the kernel shares an ephemeral port between connections to different
+//!   destinations), count `SharedEndpoint` and take its place: that connection's server will
+//!   find no match and stay on TCP. (Taking the place rather than giving way keeps a client
+//!   whose server never comes — a remote backend behind a service address — from blocking
+//!   its port for the bypass as long as it lives.)
+//! - `PASSIVE_ESTABLISHED` (a server): if a client waits under the endpoint the server sees
+//!   as remote *and* its sequence numbers are the server's (`rcv_nxt`, `snd_nxt`), so that it
+//!   is this connection's client and not another one sharing the endpoint, insert the
+//!   socket, then *claim* the client: `PEERS[client] = own key` with `BPF_NOEXIST`. If that
+//!   fails with `-EEXIST` the client's `sk_msg` got there first and wrote TAINT (it sent
+//!   bytes through TCP): no pair, count `TcpFirst`. Otherwise link the other direction,
+//!   `PEERS[own] = client key`. Either way the client stops waiting in ACTIVE (if the entry
+//!   is still its own).
+//! - `STATE_CB` to `TCP_CLOSE`: delete the socket's PEERS entry, its ACTIVE entry if it is
+//!   its own (the endpoint may be another client's by then), and its `tb_backlog` count when
+//!   built with the receive-queue bound.
 //!
 //! It always returns 1.
 
@@ -39,6 +49,11 @@ const OWN_LOCAL: i16 = stack::OWN + conn::LOCAL;
 const OWN_REMOTE: i16 = stack::OWN + conn::REMOTE;
 const OWN_LOCAL_PORT: i16 = stack::OWN + conn::LOCAL_PORT;
 const OWN_REMOTE_PORT: i16 = stack::OWN + conn::REMOTE_PORT;
+/// Offsets in a `Waiting` value (see [`crate::key::Waiting`]).
+const WAITING_CLIENT_SEQ: i16 = 48;
+const WAITING_SERVER_SEQ: i16 = 52;
+const WAIT_CLIENT_SEQ: i16 = stack::WAIT + WAITING_CLIENT_SEQ;
+const WAIT_SERVER_SEQ: i16 = stack::WAIT + WAITING_SERVER_SEQ;
 
 /// The checks both ends of a connection pass before anything is inserted: a loopback address
 /// only with netns cookies (r9 holds the loopback bits), and neither port excluded. Jumps to
@@ -50,6 +65,33 @@ fn ends_allowed(e: &mut Emitter, cfg: &Config) {
     }
     e.port_excluded(OWN_LOCAL_PORT, "out");
     e.port_excluded(OWN_REMOTE_PORT, "out");
+}
+
+/// Jumps to `other` unless the `Waiting` value r0 points to is this server's client: its
+/// `snd_nxt` is our `rcv_nxt` and its `rcv_nxt` our `snd_nxt` (the two initial sequence
+/// numbers + 1), not another client's that shares the endpoint. Keeps r0.
+fn waiting_is_ours(e: &mut Emitter, other: &str) {
+    e.b.ldx(Size::W, R1, R0, WAITING_CLIENT_SEQ)
+        .ldx(Size::W, R2, R6, ctx::RCV_NXT)
+        .jne(R1, R2, other)
+        .comment("not our client: its ISN is not the one we received")
+        .ldx(Size::W, R1, R0, WAITING_SERVER_SEQ)
+        .ldx(Size::W, R2, R6, ctx::SND_NXT)
+        .jne(R1, R2, other)
+        .comment("not our client: it did not receive our ISN");
+}
+
+/// Deletes ACTIVE[r10 + EP] if it still holds this server's client (another client sharing
+/// the endpoint may have taken the place since the lookup).
+fn release_client(e: &mut Emitter, why: &str) {
+    let done = e.fresh("released");
+    e.b.ld_map(R1, names::ACTIVE);
+    e.stack_ptr(R2, stack::EP);
+    e.b.call(Helper::MapLookupElem).jeq(R0, 0, &done);
+    waiting_is_ours(e, &done);
+    e.b.ld_map(R1, names::ACTIVE);
+    e.stack_ptr(R2, stack::EP);
+    e.b.call(Helper::MapDeleteElem).comment(why).label(&done);
 }
 
 /// Assembles the `sock_ops` program (`BPF_PROG_TYPE_SOCK_OPS`).
@@ -90,9 +132,25 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
         .comment("sockhash[own key] = this socket");
     e.check_insert("out");
     e.endpoint(OWN_LOCAL, OWN_LOCAL_PORT, LOCAL_LOOPBACK);
-    e.map_update(names::ACTIVE, stack::EP, stack::OWN, uapi::BPF_ANY)
-        .comment("active[own local endpoint] = own key");
-    e.check_insert("inserted");
+    e.copy(Size::DW, R10, stack::OWN, stack::WAIT, 48);
+    e.b.comment("waiting.client = own key")
+        .ldx(Size::W, R1, R6, ctx::SND_NXT)
+        .stx(Size::W, R10, WAIT_CLIENT_SEQ, R1)
+        .comment("waiting.client_seq = snd_nxt (our ISN + 1)")
+        .ldx(Size::W, R1, R6, ctx::RCV_NXT)
+        .stx(Size::W, R10, WAIT_SERVER_SEQ, R1)
+        .comment("waiting.server_seq = rcv_nxt (the server's ISN + 1)");
+    e.map_update(names::ACTIVE, stack::EP, stack::WAIT, uapi::BPF_NOEXIST)
+        .comment("active[own local endpoint] = waiting, if no other client waits there")
+        .jeq(R0, 0, "inserted")
+        .jne32(R0, -uapi::EEXIST, "register_failed")
+        .comment("-EEXIST: another client with our endpoint waits (a shared ephemeral port)");
+    e.count(Counter::SharedEndpoint, None);
+    e.map_update(names::ACTIVE, stack::EP, stack::WAIT, uapi::BPF_ANY)
+        .comment("take its place: its server will not find it (that connection stays on TCP)")
+        .jeq(R0, 0, "inserted");
+    e.b.label("register_failed");
+    e.count_failure();
     e.b.ja("inserted");
 
     // PASSIVE_ESTABLISHED: the server.
@@ -104,6 +162,7 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
     e.b.call(Helper::MapLookupElem)
         .comment("a client waiting with our remote endpoint?")
         .jeq(R0, 0, "out");
+    waiting_is_ours(&mut e, "out");
     e.copy(Size::DW, R0, 0, stack::PEER, 48);
     e.b.comment("peer key = the client's key");
     // In the sockhash BEFORE the client can see the pairing: a client redirect that found
@@ -125,11 +184,9 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
     e.b.ja("unpaired");
     e.b.label("claim_failed");
     e.count_failure();
-    e.b.label("unpaired").ld_map(R1, names::ACTIVE);
-    e.stack_ptr(R2, stack::EP);
-    e.b.call(Helper::MapDeleteElem)
-        .comment("no pair: the client is no longer waiting")
-        .ja("inserted")
+    e.b.label("unpaired");
+    release_client(&mut e, "no pair: the client is no longer waiting");
+    e.b.ja("inserted")
         .comment("in the sockhash, unpaired: its sk_msg taints it on its first send");
     e.b.label("claimed");
     e.map_update(names::PEERS, stack::OWN, stack::PEER, uapi::BPF_ANY)
@@ -137,10 +194,8 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
         .jeq(R0, 0, "paired");
     e.b.comment("failed: client -> server only (order-safe)");
     e.count_failure();
-    e.b.label("paired").ld_map(R1, names::ACTIVE);
-    e.stack_ptr(R2, stack::EP);
-    e.b.call(Helper::MapDeleteElem)
-        .comment("the client is no longer waiting");
+    e.b.label("paired");
+    release_client(&mut e, "the client is no longer waiting");
     e.count(Counter::Paired, None);
     e.b.ja("inserted");
 
@@ -167,8 +222,22 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
     e.endpoint(OWN_LOCAL, OWN_LOCAL_PORT, LOCAL_LOOPBACK);
     e.b.ld_map(R1, names::ACTIVE);
     e.stack_ptr(R2, stack::EP);
+    e.b.call(Helper::MapLookupElem)
+        .comment("waiting under our local endpoint?")
+        .jeq(R0, 0, "close_active_done");
+    for i in 0..6i16 {
+        e.b.ldx(Size::DW, R1, R0, 8 * i)
+            .ldx(Size::DW, R2, R10, stack::OWN + 8 * i)
+            .jne(R1, R2, "close_active_done");
+        if i == 0 {
+            e.b.comment("another client's entry (a shared endpoint): keep it");
+        }
+    }
+    e.b.ld_map(R1, names::ACTIVE);
+    e.stack_ptr(R2, stack::EP);
     e.b.call(Helper::MapDeleteElem)
-        .comment("delete active[own local endpoint]");
+        .comment("delete active[own local endpoint]: our own");
+    e.b.label("close_active_done");
     if cfg.rcvq_guard.is_some() {
         e.b.ld_map(R1, names::BACKLOG);
         e.stack_ptr(R2, stack::OWN);

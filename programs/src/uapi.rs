@@ -73,7 +73,8 @@ pub use ::uapi::socket::{
 pub mod sock_ops {
     use ::uapi::ctx::bpf_sock_ops::ARGS;
     pub use ::uapi::ctx::bpf_sock_ops::{
-        CB_FLAGS, FAMILY, LOCAL_IP4, LOCAL_IP6, LOCAL_PORT, OP, REMOTE_IP4, REMOTE_IP6, REMOTE_PORT,
+        CB_FLAGS, FAMILY, LOCAL_IP4, LOCAL_IP6, LOCAL_PORT, OP, RCV_NXT, REMOTE_IP4, REMOTE_IP6,
+        REMOTE_PORT, SND_NXT,
     };
 
     /// `args[0]` of `__u32 args[4]`.

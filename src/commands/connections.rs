@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use loader::Map;
-use programs::key::{denormalize, ConnKey};
+use programs::key::{denormalize, ConnKey, CONN_KEY_LEN};
 use programs::names;
 
 use crate::bypass::{Installed, PinState, Pins};
@@ -116,7 +116,9 @@ fn conn_keys(map: &Map) -> Result<Vec<ConnKey>> {
         .collect()
 }
 
-/// Key → value of a map whose values are `ConnKey`s; entries deleted meanwhile are skipped.
+/// Key → value of a map whose values start with a `ConnKey` (PEERS: the key; ACTIVE: a
+/// `Waiting`, whose first 48 bytes are the client's key); entries deleted meanwhile are
+/// skipped.
 fn conn_values(map: &Map) -> Result<Vec<(Vec<u8>, ConnKey)>> {
     let mut out = Vec::new();
     for k in map.keys() {
@@ -125,7 +127,8 @@ fn conn_values(map: &Map) -> Result<Vec<(Vec<u8>, ConnKey)>> {
             .get(&k)
             .with_context(|| format!("reading {}", map.name()))?
         {
-            out.push((k, ConnKey::from_bytes(&v)?));
+            let key = v.get(..CONN_KEY_LEN).unwrap_or(&v);
+            out.push((k, ConnKey::from_bytes(key)?));
         }
     }
     Ok(out)

@@ -908,6 +908,11 @@ pub mod ctx {
             CB_FLAGS = "bpf_sock_ops_cb_flags" @ 84;
             /// `__u32 state`.
             STATE = "state" @ 88;
+            /// `__u32 rcv_nxt`: the next sequence number the socket expects (a full socket
+            /// only; 0 otherwise).
+            RCV_NXT = "rcv_nxt" @ 100;
+            /// `__u32 snd_nxt`: the next sequence number the socket sends (a full socket only).
+            SND_NXT = "snd_nxt" @ 104;
             /// `__u32 sk_txhash` (writable).
             SK_TXHASH = "sk_txhash" @ 164;
             /// `__u64 bytes_received`.

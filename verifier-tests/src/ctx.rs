@@ -117,6 +117,13 @@ pub fn sock_ops_image(
     b
 }
 
+/// Sets `snd_nxt` and `rcv_nxt` in a `struct bpf_sock_ops` image (the handshake's sequence
+/// numbers, which a server compares with those its client registered).
+pub fn set_seq(img: &mut [u8], snd_nxt: u32, rcv_nxt: u32) {
+    put32(img, sock_ops::SND_NXT, snd_nxt);
+    put32(img, sock_ops::RCV_NXT, rcv_nxt);
+}
+
 /// A `struct sk_msg_md` image for a message of `size` bytes at `data..data_end`.
 pub fn sk_msg_image(a: &SockAddrs, size: u32, data: u64, data_end: u64) -> Vec<u8> {
     let mut b = vec![0u8; sk_msg::SIZE];

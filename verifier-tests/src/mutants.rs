@@ -276,6 +276,33 @@ pub fn claim_with_any(p: &Program, maps: &[MapSpec]) -> Result<Program, Mutation
     Ok(with_insns(p, insns))
 }
 
+/// The server does not compare the handshake's sequence numbers: in `sock_ops`, each
+/// `jne` right after a context load of `rcv_nxt` or `snd_nxt` (the server's checks against
+/// the waiting client's `Waiting` value) becomes `mov64 r1, 0`, so a server pairs with
+/// whichever client waits under its remote endpoint, also another connection's client that
+/// shares the ephemeral port.
+pub fn no_seq_check(p: &Program, maps: &[MapSpec]) -> Result<Program, MutationError> {
+    const M: &str = "server skips the sequence number check";
+    let r = report(p, ProgKind::SockOps, maps, M)?;
+    let mut insns = p.insns().to_vec();
+    let mut n = 0;
+    for (slot, off, _) in &r.ctx_loads {
+        if *off != sock_ops::RCV_NXT as i64 && *off != sock_ops::SND_NXT as i64 {
+            continue;
+        }
+        if let Some(next) = insns.get(slot + 1) {
+            if next.class() == op::JMP && next.code & 0xf0 == op::JNE && next.code & op::X != 0 {
+                insns[slot + 1] = Insn::alu64(AluOp::Mov, Reg::R1, 0);
+                n += 1;
+            }
+        }
+    }
+    if n == 0 {
+        return fail(M, "no jne after a load of rcv_nxt or snd_nxt");
+    }
+    Ok(with_insns(p, insns))
+}
+
 /// The guard's `bpf_map_update_elem` calls whose flags register (r4) is set to `flags` by a
 /// `mov64 r4, imm` right before: (call slot, mov slot).
 fn guard_updates(

@@ -167,6 +167,8 @@ pub enum Delivery {
 #[derive(Debug, Clone)]
 struct Socket {
     addrs: SockAddrs,
+    /// `snd_nxt` and `rcv_nxt` at establishment: the two initial sequence numbers + 1.
+    seq: (u32, u32),
     open: bool,
     /// Its last message was redirected and the guard has not yet acted on it.
     guard_pending: bool,
@@ -187,6 +189,18 @@ impl Drop for World {
     fn drop(&mut self) {
         kernel::uninstall();
     }
+}
+
+/// The initial sequence numbers (client's, server's) of connection `conn`: distinct per
+/// connection, as the kernel's random ones are (a splitmix of the index).
+fn isns(conn: usize) -> (u32, u32) {
+    let mut z = (conn as u64)
+        .wrapping_add(1)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z as u32, (z >> 32) as u32)
 }
 
 fn sim_err(msg: String) -> HarnessError {
@@ -257,10 +271,11 @@ impl World {
         Ok(w)
     }
 
-    fn new_socket(&mut self, ns: u64, addrs: SockAddrs) -> SockId {
+    fn new_socket(&mut self, ns: u64, addrs: SockAddrs, seq: (u32, u32)) -> SockId {
         let id = self.sockets.len() as SockId + 1;
         self.sockets.push(Socket {
             addrs,
+            seq,
             open: true,
             guard_pending: false,
         });
@@ -289,6 +304,8 @@ impl World {
     ) -> Result<(), HarnessError> {
         let flags = kernel::with_kernel(|k| k.sockets.get(&id).map(|s| s.cb_flags).unwrap_or(0));
         let mut img = ctx::sock_ops_image(op, args, &self.sock(id).addrs, flags, state);
+        let (snd_nxt, rcv_nxt) = self.sock(id).seq;
+        ctx::set_seq(&mut img, snd_nxt, rcv_nxt);
         let r = self.sock_ops.run(id, op, &mut img, &[])?;
         if r.ret != 1 {
             return Err(sim_err(format!("sock_ops returned {} for op {op}", r.ret)));
@@ -306,7 +323,12 @@ impl World {
             remote: spec.dst.ip(),
             remote_port: spec.dst.port(),
         };
-        let id = self.new_socket(spec.client_ns, addrs);
+        let (client_isn, server_isn) = isns(self.conns.len());
+        let id = self.new_socket(
+            spec.client_ns,
+            addrs,
+            (client_isn.wrapping_add(1), server_isn.wrapping_add(1)),
+        );
         self.conns.push((*spec, id, None));
         self.run_sock_ops(
             id,
@@ -327,7 +349,12 @@ impl World {
             remote: spec.client.ip(),
             remote_port: spec.client.port(),
         };
-        let id = self.new_socket(spec.server_ns, addrs);
+        let (client_isn, server_isn) = isns(conn);
+        let id = self.new_socket(
+            spec.server_ns,
+            addrs,
+            (server_isn.wrapping_add(1), client_isn.wrapping_add(1)),
+        );
         self.conns[conn].2 = Some(id);
         self.run_sock_ops(
             id,

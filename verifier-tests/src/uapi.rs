@@ -31,6 +31,10 @@ pub mod sock_ops {
     pub const CB_FLAGS: usize = ::uapi::ctx::bpf_sock_ops::CB_FLAGS as usize;
     /// `__u32 state`.
     pub const STATE: usize = ::uapi::ctx::bpf_sock_ops::STATE as usize;
+    /// `__u32 rcv_nxt`.
+    pub const RCV_NXT: usize = ::uapi::ctx::bpf_sock_ops::RCV_NXT as usize;
+    /// `__u32 snd_nxt`.
+    pub const SND_NXT: usize = ::uapi::ctx::bpf_sock_ops::SND_NXT as usize;
     /// `__u32 sk_txhash` (writable).
     pub const SK_TXHASH: usize = ::uapi::ctx::bpf_sock_ops::SK_TXHASH as usize;
     /// `__u64 bytes_received`.

@@ -109,6 +109,22 @@ fn a_claim_with_bpf_any_breaks_the_order() {
 }
 
 #[test]
+fn a_server_that_skips_the_sequence_check_is_caught() {
+    // Without it a server pairs with another connection's client that shares its ephemeral
+    // port (the scale test's blocking churn met one in 10^5 connections on a real kernel).
+    let mut p = real(true);
+    p.sock_ops = mutants::no_seq_check(&p.sock_ops, &p.maps).unwrap();
+    assert_caught("server skips the sequence number check", &p, true);
+    let mut p = real(false);
+    p.sock_ops = mutants::no_seq_check(&p.sock_ops, &p.maps).unwrap();
+    assert_caught(
+        "server skips the sequence number check (no cookies)",
+        &p,
+        false,
+    );
+}
+
+#[test]
 fn swapped_ports_are_caught() {
     let mut p = real(true);
     p.sk_msg = mutants::swapped_ports(&p.sk_msg, ProgKind::SkMsg, &p.maps).unwrap();

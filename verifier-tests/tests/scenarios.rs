@@ -657,3 +657,104 @@ fn a_guarded_option_after_the_sockets_own_rcvq_fallback_leaves_the_peer_redirect
         redirected_to(&w, i, Side::Client)
     );
 }
+
+/// Two connections from one pod share the ephemeral port 10.0.1.1:40001 (the kernel allows it
+/// for different destinations), both clients established before either server: the second
+/// client takes the ACTIVE place (`shared_endpoint`), its server pairs with it and only with
+/// it, the first connection's server finds another client's handshake there and stays on
+/// TCP, and the first client's close leaves the second's entry alone.
+#[test]
+fn clients_sharing_an_ephemeral_port_never_pair_with_the_wrong_server() {
+    let s = setup(&[("10.0.0.0", 8)], &[]);
+    let mut w = world(
+        Config {
+            netns_cookie: true,
+            rcvq_guard: None,
+        },
+        &s,
+    );
+    let a = spec(
+        (1, 1),
+        (AF_INET, AF_INET),
+        "10.0.1.1:40001",
+        "10.0.1.1:80",
+        "10.0.1.1:80",
+    );
+    let b = spec(
+        (1, 2),
+        (AF_INET, AF_INET),
+        "10.0.1.1:40001",
+        "10.0.2.1:80",
+        "10.0.2.1:80",
+    );
+    let ia = w.connect(&a).unwrap();
+    let ib = w.connect(&b).unwrap();
+    assert_eq!(w.counter(Counter::SharedEndpoint), 1);
+    // The first connection's server: the client waiting under 10.0.1.1:40001 is not its own.
+    w.accept(ia).unwrap();
+    let sa_ = w.socket(ia, Side::Server).unwrap();
+    assert!(
+        !w.in_sockhash(sa_),
+        "the first server paired with a client it does not own"
+    );
+    assert_eq!(w.map_len(names::ACTIVE), 1, "the second client still waits");
+    // The second connection pairs with its own server, both ways.
+    w.accept(ib).unwrap();
+    assert_eq!(w.counter(Counter::Paired), 1);
+    assert_eq!(
+        w.send(ib, Side::Client, 10).unwrap(),
+        redirected_to(&w, ib, Side::Server)
+    );
+    assert_eq!(
+        w.send(ib, Side::Server, 10).unwrap(),
+        redirected_to(&w, ib, Side::Client)
+    );
+    // The first connection stays on TCP: its client taints itself on its first send.
+    assert_eq!(w.send(ia, Side::Client, 10).unwrap(), Delivery::Tcp);
+    assert_eq!(w.send(ia, Side::Server, 10).unwrap(), Delivery::Tcp);
+    for i in [ia, ib] {
+        w.close(i, Side::Client).unwrap();
+        w.close(i, Side::Server).unwrap();
+    }
+    for m in [names::PEERS, names::ACTIVE, names::SOCK_HASH] {
+        assert_eq!(w.map_len(m), 0, "{m} not empty");
+    }
+}
+
+/// The first client's close must not take the second client's ACTIVE entry with it: the
+/// second connection (same endpoint, its server not established yet) still pairs.
+#[test]
+fn a_closing_client_leaves_another_clients_entry_alone() {
+    let s = setup(&[("10.0.0.0", 8)], &[]);
+    let mut w = world(
+        Config {
+            netns_cookie: true,
+            rcvq_guard: None,
+        },
+        &s,
+    );
+    let a = spec(
+        (1, 1),
+        (AF_INET, AF_INET),
+        "10.0.1.1:40001",
+        "10.0.1.1:80",
+        "10.0.1.1:80",
+    );
+    let b = spec(
+        (1, 2),
+        (AF_INET, AF_INET),
+        "10.0.1.1:40001",
+        "10.0.2.1:80",
+        "10.0.2.1:80",
+    );
+    let ia = w.connect(&a).unwrap();
+    let ib = w.connect(&b).unwrap();
+    w.close(ia, Side::Client).unwrap();
+    assert_eq!(w.map_len(names::ACTIVE), 1);
+    w.accept(ib).unwrap();
+    assert_eq!(w.counter(Counter::Paired), 1);
+    assert_eq!(
+        w.send(ib, Side::Client, 10).unwrap(),
+        redirected_to(&w, ib, Side::Server)
+    );
+}

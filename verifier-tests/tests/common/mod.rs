@@ -94,14 +94,22 @@ pub struct Plan {
     pub client_ns: u64,
     pub server_ns: u64,
     pub port: u16,
+    /// The client reuses the ephemeral port of an earlier client of its namespace, as the
+    /// kernel does for connections to different destinations (when the 4-tuples stay
+    /// unique; else it gets a fresh port).
+    pub share: bool,
 }
 
 impl fmt::Debug for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:?} ns{}->ns{} :{}",
-            self.kind, self.client_ns, self.server_ns, self.port
+            "{:?} ns{}->ns{} :{}{}",
+            self.kind,
+            self.client_ns,
+            self.server_ns,
+            self.port,
+            if self.share { " (shared port)" } else { "" }
         )
     }
 }
@@ -204,103 +212,127 @@ fn pod6(ns: u64) -> IpAddr {
 
 impl Scenario {
     /// The connection specs: client ports come from a per-namespace counter starting at
-    /// 40000, so namespaces reuse the same loopback 4-tuples.
+    /// 40000, so namespaces reuse the same loopback 4-tuples; a plan with `share` takes the
+    /// most recent port of its namespace that keeps both 4-tuples unique.
     pub fn specs(&self) -> Vec<ConnSpec> {
         let mut next: HashMap<u64, u16> = HashMap::new();
-        self.plans
-            .iter()
-            .map(|p| {
+        let mut out: Vec<ConnSpec> = Vec::new();
+        for p in &self.plans {
+            let reused = if p.share {
+                out.iter()
+                    .rev()
+                    .filter(|o| o.client_ns == p.client_ns)
+                    .map(|o| Self::spec(p, o.client.port()))
+                    .find(|c| {
+                        !out.iter().any(|o| {
+                            (o.client_ns == c.client_ns && o.client == c.client && o.dst == c.dst)
+                                || (o.server_ns == c.server_ns
+                                    && o.server == c.server
+                                    && o.client == c.client)
+                        })
+                    })
+            } else {
+                None
+            };
+            let spec = reused.unwrap_or_else(|| {
                 let port = next.entry(p.client_ns).or_insert(40000);
                 let cport = *port;
                 *port += 1;
-                let (a, b) = (p.client_ns, p.server_ns);
-                let s = |ip: IpAddr, port: u16| SocketAddr::new(ip, port);
-                let (cf, sf, client, dst, server, sns) = match p.kind {
-                    Kind::Plain => (
-                        AF_INET,
-                        AF_INET,
-                        s(pod4(a), cport),
-                        s(pod4(a), p.port),
-                        s(pod4(a), p.port),
-                        a,
-                    ),
-                    Kind::PodToPod => (
-                        AF_INET,
-                        AF_INET,
-                        s(pod4(a), cport),
-                        s(pod4(b), p.port),
-                        s(pod4(b), p.port),
-                        b,
-                    ),
-                    Kind::Dnat => {
-                        let vip = IpAddr::V4(Ipv4Addr::new(10, 96, 0, b as u8));
-                        (
-                            AF_INET,
-                            AF_INET,
-                            s(pod4(a), cport),
-                            s(vip, 80),
-                            s(pod4(b), p.port),
-                            b,
-                        )
-                    }
-                    Kind::Sidecar => (
-                        AF_INET,
-                        AF_INET,
-                        s(pod4(a), cport),
-                        s(pod4(b), p.port),
-                        s(IpAddr::V4(Ipv4Addr::LOCALHOST), 15001),
-                        a,
-                    ),
-                    Kind::Loopback4 => {
-                        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-                        (
-                            AF_INET,
-                            AF_INET,
-                            s(lo, cport),
-                            s(lo, p.port),
-                            s(lo, p.port),
-                            a,
-                        )
-                    }
-                    Kind::Loopback6 => {
-                        let lo = IpAddr::V6(Ipv6Addr::LOCALHOST);
-                        (
-                            AF_INET6,
-                            AF_INET6,
-                            s(lo, cport),
-                            s(lo, p.port),
-                            s(lo, p.port),
-                            a,
-                        )
-                    }
-                    Kind::V4ToDualStack => (
-                        AF_INET,
-                        AF_INET6,
-                        s(pod4(a), cport),
-                        s(pod4(b), p.port),
-                        s(pod4(b), p.port),
-                        b,
-                    ),
-                    Kind::V6 => (
-                        AF_INET6,
-                        AF_INET6,
-                        s(pod6(a), cport),
-                        s(pod6(b), p.port),
-                        s(pod6(b), p.port),
-                        b,
-                    ),
-                };
-                ConnSpec {
-                    client_ns: a,
-                    server_ns: sns,
-                    client_family: cf,
-                    server_family: sf,
-                    client,
-                    dst,
-                    server,
-                }
-            })
-            .collect()
+                Self::spec(p, cport)
+            });
+            out.push(spec);
+        }
+        out
+    }
+
+    /// The spec of plan `p` with client port `cport`.
+    fn spec(p: &Plan, cport: u16) -> ConnSpec {
+        let (a, b) = (p.client_ns, p.server_ns);
+        let s = |ip: IpAddr, port: u16| SocketAddr::new(ip, port);
+        let (cf, sf, client, dst, server, sns) = match p.kind {
+            Kind::Plain => (
+                AF_INET,
+                AF_INET,
+                s(pod4(a), cport),
+                s(pod4(a), p.port),
+                s(pod4(a), p.port),
+                a,
+            ),
+            Kind::PodToPod => (
+                AF_INET,
+                AF_INET,
+                s(pod4(a), cport),
+                s(pod4(b), p.port),
+                s(pod4(b), p.port),
+                b,
+            ),
+            Kind::Dnat => {
+                let vip = IpAddr::V4(Ipv4Addr::new(10, 96, 0, b as u8));
+                (
+                    AF_INET,
+                    AF_INET,
+                    s(pod4(a), cport),
+                    s(vip, 80),
+                    s(pod4(b), p.port),
+                    b,
+                )
+            }
+            Kind::Sidecar => (
+                AF_INET,
+                AF_INET,
+                s(pod4(a), cport),
+                s(pod4(b), p.port),
+                s(IpAddr::V4(Ipv4Addr::LOCALHOST), 15001),
+                a,
+            ),
+            Kind::Loopback4 => {
+                let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+                (
+                    AF_INET,
+                    AF_INET,
+                    s(lo, cport),
+                    s(lo, p.port),
+                    s(lo, p.port),
+                    a,
+                )
+            }
+            Kind::Loopback6 => {
+                let lo = IpAddr::V6(Ipv6Addr::LOCALHOST);
+                (
+                    AF_INET6,
+                    AF_INET6,
+                    s(lo, cport),
+                    s(lo, p.port),
+                    s(lo, p.port),
+                    a,
+                )
+            }
+            Kind::V4ToDualStack => (
+                AF_INET,
+                AF_INET6,
+                s(pod4(a), cport),
+                s(pod4(b), p.port),
+                s(pod4(b), p.port),
+                b,
+            ),
+            Kind::V6 => (
+                AF_INET6,
+                AF_INET6,
+                s(pod6(a), cport),
+                s(pod6(b), p.port),
+                s(pod6(b), p.port),
+                b,
+            ),
+        };
+        ConnSpec {
+            client_ns: a,
+            server_ns: sns,
+            client_family: cf,
+            server_family: sf,
+            client,
+            dst,
+            server,
+        }
     }
 
     pub fn setup(&self) -> Setup {
@@ -341,6 +373,17 @@ fn is_loopback(a: IpAddr) -> bool {
     }
 }
 
+/// The ACTIVE key of a client: the netns cookie for a loopback address (with cookies), its
+/// address and port.
+fn endpoint(sc: &Scenario, c: &ConnSpec) -> (u64, [u8; 16], u16) {
+    let cookie = if sc.cookie && is_loopback(c.client.ip()) {
+        c.client_ns
+    } else {
+        0
+    };
+    (cookie, addr16(c.client.ip()), c.client.port())
+}
+
 /// The client may be bypassed (design: ACTIVE_ESTABLISHED).
 pub fn client_eligible(sc: &Scenario, c: &ConnSpec) -> bool {
     sc.prefixes
@@ -369,6 +412,9 @@ pub struct Stats {
     pub raced: usize,
     /// Servers that found their client tainted (`tcp_first`).
     pub tcp_first: usize,
+    /// Clients that took the ACTIVE place of another client waiting under their endpoint
+    /// (`shared_endpoint`).
+    pub shared: usize,
     /// Stale client sends that found the server's claim (the `-EEXIST` path of `sk_msg`).
     pub claimed_late: usize,
     /// Receive-queue fallbacks that applied (the guard ran: the message was redirected).
@@ -409,6 +455,7 @@ impl std::ops::AddAssign for Stats {
         self.redirected += o.redirected;
         self.raced += o.raced;
         self.tcp_first += o.tcp_first;
+        self.shared += o.shared;
         self.claimed_late += o.claimed_late;
         self.fallbacks += o.fallbacks;
         self.fallbacks_peer_closed += o.fallbacks_peer_closed;
@@ -511,6 +558,8 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
     let mut accepted = vec![false; n];
     // The client sent before its server's PASSIVE_ESTABLISHED (the race).
     let mut raced = vec![false; n];
+    // Model: the client waits in ACTIVE for its server (and no other client took its place).
+    let mut waiting = vec![false; n];
     // Model: the client's sk_msg wrote TAINT (it sent through TCP while unpaired).
     let mut tainted = vec![false; n];
     // Ordering: a message of this connection and direction went through TCP.
@@ -533,6 +582,7 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
     for ev in &sc.events {
         match *ev {
             Ev::Connect(i) => {
+                let shared_before = w.counter(Counter::SharedEndpoint);
                 idx[i] = w.connect(&specs[i]).map_err(|e| format!("{ev:?}: {e}"))?;
                 open[i][0] = true;
                 let inserted = w.in_sockhash(w.socket(idx[i], Side::Client).unwrap());
@@ -543,6 +593,27 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
                     ));
                 }
                 exp_inserted += inserted as u64;
+                // Model: a client waits in ACTIVE under its endpoint; if another client with
+                // the same endpoint still waits there, it takes its place (counting
+                // `shared_endpoint`), and that one's server will not pair.
+                let got = w.counter(Counter::SharedEndpoint) > shared_before;
+                let ep = endpoint(sc, &specs[i]);
+                let displaced: Vec<usize> = (0..n)
+                    .filter(|j| {
+                        inserted && *j != i && waiting[*j] && endpoint(sc, &specs[*j]) == ep
+                    })
+                    .collect();
+                let want = !displaced.is_empty();
+                if strict && got != want {
+                    return Err(format!(
+                        "{ev:?}: shared_endpoint counted = {got}, but another client waits under the same endpoint = {want} ({displaced:?})"
+                    ));
+                }
+                for j in displaced {
+                    waiting[j] = false;
+                }
+                waiting[i] = inserted;
+                st.shared += got as usize;
             }
             Ev::Accept(i) => {
                 let client = w.socket(idx[i], Side::Client).unwrap();
@@ -552,11 +623,16 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
                 accepted[i] = true;
                 let server = w.socket(idx[i], Side::Server).unwrap();
                 let inserted = w.in_sockhash(server);
-                let want = client_eligible(sc, &specs[i]) && server_eligible(sc, &specs[i]);
+                let want =
+                    client_eligible(sc, &specs[i]) && server_eligible(sc, &specs[i]) && waiting[i];
                 if strict && inserted != want {
                     return Err(format!(
-                        "{ev:?}: server in sockhash = {inserted}, but both ends eligible = {want}"
+                        "{ev:?}: server in sockhash = {inserted}, but both ends eligible and its client still waiting in ACTIVE = {want}"
                     ));
+                }
+                if inserted {
+                    // It found its own client and took it out of ACTIVE (paired or not).
+                    waiting[i] = false;
                 }
                 // Observed: the server claimed its client (PEERS[client] = server's key), or
                 // found it tainted.
@@ -565,7 +641,7 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
                 let lost = inserted && before.as_deref() == Some(&TAINT[..]);
                 if strict && claimed != (want && !tainted[i]) {
                     return Err(format!(
-                        "{ev:?}: paired = {claimed}, but both ends eligible = {want} and client tainted = {}",
+                        "{ev:?}: paired = {claimed}, but both ends eligible and waiting = {want} and client tainted = {}",
                         tainted[i]
                     ));
                 }
@@ -815,6 +891,10 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
                 let at = (i, dir_to(side));
                 st.delivered += streams.read_all(at);
                 w.close(idx[i], side).map_err(|e| format!("{ev:?}: {e}"))?;
+                if side == Side::Client {
+                    // Its close takes its own ACTIVE entry out, and no other client's.
+                    waiting[i] = false;
+                }
                 open[i][if side == Side::Client { 0 } else { 1 }] = false;
                 closed[i][if side == Side::Client { 0 } else { 1 }] = true;
                 // Delivery: every message sent to this side while it was open, once, in order.
@@ -904,12 +984,20 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
 // ---- Strategies ----
 
 fn plan() -> impl Strategy<Value = Plan> {
-    (0..KINDS.len(), 1..=3u64, 1..=3u64, 0..SERVER_PORTS.len()).prop_map(|(k, a, b, p)| Plan {
-        kind: KINDS[k],
-        client_ns: a,
-        server_ns: b,
-        port: SERVER_PORTS[p],
-    })
+    (
+        0..KINDS.len(),
+        1..=3u64,
+        1..=3u64,
+        0..SERVER_PORTS.len(),
+        prop::bool::weighted(0.5),
+    )
+        .prop_map(|(k, a, b, p, share)| Plan {
+            kind: KINDS[k],
+            client_ns: a,
+            server_ns: b,
+            port: SERVER_PORTS[p],
+            share,
+        })
 }
 
 /// One send while both ends are open.
