@@ -911,6 +911,59 @@ fn first_write_racing_the_handshake() {
     bp.finish(&[s0.so_id, s0.sm_id]);
 }
 
+/// Two connections from one local endpoint (127.0.0.1:40160, as the kernel shares an
+/// ephemeral port between connections to different destinations) whose clients both wait in
+/// ACTIVE at once: the listeners use `TCP_DEFER_ACCEPT`, so a server socket exists only once
+/// its client's first bytes arrive (the child role `shared_port`). The second client takes
+/// the first's place (`shared_endpoint`); the first connection's server then finds a
+/// handshake that is not its own and stays on TCP. Before the sequence-number check it paired
+/// with the second client and sent its reply into that other connection. Every byte is
+/// compared both ways on both connections.
+#[test]
+fn clients_sharing_an_ephemeral_port() {
+    let Some(_g) = start("clients_sharing_an_ephemeral_port") else {
+        return;
+    };
+    let mut bp = Bypass::new();
+    bp.load(&[]);
+    let s0 = bp.status();
+    let ns = Netns::new();
+    let run = run_id();
+    let plan = format!("role=shared_port;run={run};addr=127.0.0.1:7090;bind=127.0.0.1:40160");
+    let mut child = Child::spawn("shared_port", &plan, bp.cgroup(), Some(&ns));
+    let lines = child.wait(Duration::from_secs(60));
+    let result = lines
+        .iter()
+        .find(|l| l.starts_with("shared "))
+        .cloned()
+        .unwrap_or_default();
+    let d = bp.status().delta(&s0);
+    eprintln!("two clients on one endpoint: {result}, counters {d:?}");
+    assert_eq!(result, "shared ok", "bytes of both connections, both ways");
+    assert_eq!(
+        d["shared_endpoint"], 1,
+        "the second client took the place: {d:?}"
+    );
+    // Connection 1: its server matched nothing (not inserted); connection 2: its server found
+    // its own client, already tainted by its first write (through TCP, before the server
+    // existed), so tcp_first. Nothing is paired; clients and one server were inserted.
+    assert_eq!(d["paired"], 0, "{d:?}");
+    assert_eq!(d["tcp_first"], 1, "{d:?}");
+    assert_eq!(d["inserted"], 3, "{d:?}");
+    assert_eq!(d["redirected"], 0, "{d:?}");
+    assert_eq!(d["errors"] + d["map_full"], 0, "{d:?}");
+    // The close callbacks run as the kernel tears the sockets down: allow them a moment.
+    let t = std::time::Instant::now();
+    for m in [programs::names::PEERS, programs::names::ACTIVE] {
+        while bp.map_entries(m) != 0 && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(bp.map_entries(m), 0, "{m} after both connections closed");
+    }
+    ns.close();
+    bp.finish(&[s0.so_id, s0.sm_id]);
+}
+
 /// The forced case of the race above: the client writes before the server's
 /// PASSIVE_ESTABLISHED. Reordered 4 of 4 connections before the taint rule (docs/programs.md,
 /// "A first write racing the handshake"); now the client taints itself on that first TCP

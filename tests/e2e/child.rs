@@ -1346,6 +1346,113 @@ fn step(p: &Plan, ep: &Epoll, token: usize, e: &mut EpEnd, stopping: bool) {
     }
 }
 
+// ---------------------------------------------------------------- shared_port role
+
+/// Bytes each way on each connection of the `shared_port` role.
+const SHARED_BYTES: usize = 64 << 10;
+
+/// Reads exactly `buf.len()` bytes within `deadline` (poll, then a non-blocking recv: a
+/// socket in the sockhash may wake without data).
+fn recv_exact_by(fd: RawFd, buf: &mut [u8], deadline: Instant) -> std::io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("{got} of {} bytes", buf.len()),
+            ));
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd.
+        unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(1000) as i32) };
+        // SAFETY: recv into the unfilled part of buf.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                buf[got..].as_mut_ptr() as *mut libc::c_void,
+                buf.len() - got,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            0 => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("EOF after {got} bytes"),
+                ))
+            }
+            n if n > 0 => got += n as usize,
+            _ => {
+                let e = errno();
+                if e.kind() != std::io::ErrorKind::WouldBlock
+                    && e.kind() != std::io::ErrorKind::Interrupted
+                {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `shared_port`: two connections from one local endpoint (`bind`, `SO_REUSEADDR`) to two
+/// listeners (`addr` and the next port) with `TCP_DEFER_ACCEPT`, so that each server socket is
+/// created only when its client's first bytes arrive. Both clients connect before either
+/// writes: both wait under the same endpoint at once, as two connections to different
+/// destinations sharing an ephemeral port do. Then connection 1 and connection 2 each move
+/// `SHARED_BYTES` client → server and back, every byte compared with its keystream (a server
+/// paired with the wrong client would send its reply into the other connection). Prints
+/// `@e2e shared ok` or `@e2e shared error=…`.
+fn shared_port(p: &Plan) -> Result<(), String> {
+    let a = p.addr;
+    let b = SocketAddr::new(a.ip(), a.port() + 1);
+    let local = p.bind.ok_or("shared_port needs bind=")?;
+    let mut listeners = Vec::new();
+    for addr in [a, b] {
+        let l = listen(&addr).map_err(|e| format!("listen {addr}: {e}"))?;
+        setopt(l.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 30)
+            .map_err(|e| format!("TCP_DEFER_ACCEPT: {e}"))?;
+        listeners.push(l);
+    }
+    let c1 = connect(&a, Some(&local)).map_err(|e| format!("connect 1 {local} -> {a}: {e}"))?;
+    let c2 = connect(&b, Some(&local)).map_err(|e| format!("connect 2 {local} -> {b}: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for (i, (c, l)) in [(&c1, &listeners[0]), (&c2, &listeners[1])]
+        .into_iter()
+        .enumerate()
+    {
+        let id = i as u32 + 1;
+        let mut up = vec![0u8; SHARED_BYTES];
+        keystream(seed(p.run, id, 0), 0, &mut up);
+        let mut down = vec![0u8; SHARED_BYTES];
+        keystream(seed(p.run, id, 1), 0, &mut down);
+        send_all(c.as_raw_fd(), &up).map_err(|e| format!("conn {id}: client send: {e}"))?;
+        let s = accept(l.as_raw_fd()).map_err(|e| format!("conn {id}: accept: {e}"))?;
+        let mut got = vec![0u8; SHARED_BYTES];
+        recv_exact_by(s.as_raw_fd(), &mut got, deadline)
+            .map_err(|e| format!("conn {id}: server read: {e}"))?;
+        if got != up {
+            return Err(format!(
+                "conn {id}: the server read other bytes than its client sent"
+            ));
+        }
+        send_all(s.as_raw_fd(), &down).map_err(|e| format!("conn {id}: server send: {e}"))?;
+        recv_exact_by(c.as_raw_fd(), &mut got, deadline)
+            .map_err(|e| format!("conn {id}: client read: {e}"))?;
+        if got != down {
+            return Err(format!(
+                "conn {id}: the client read other bytes than its server sent"
+            ));
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------- role entry
 
 /// Shared with the scale test's pod child (tests/scale/child.rs).
@@ -1447,6 +1554,10 @@ pub fn run_if_child() {
                 epoll_loop(&p, None, ends, stop, more_rx);
             }
         }
+        "shared_port" => match shared_port(&p) {
+            Ok(()) => println!("@e2e shared ok"),
+            Err(e) => println!("@e2e shared error={}", e.replace(' ', "_")),
+        },
         other => panic!("unknown role {other}"),
     }
     let snmp_after = tcp_out_segs_here();
