@@ -310,19 +310,85 @@ fn map_counts(bp: &Bypass) -> HashMap<&'static str, usize> {
     CONN_MAPS.iter().map(|m| (*m, bp.map_entries(m))).collect()
 }
 
+/// What is left in the connection maps, decoded, and what the kernel still has of those
+/// connections (`ss` in every namespace of the topology, filtered by their ports): the
+/// evidence a leak report needs.
+fn leftovers(t: &Topo, bp: &Bypass) -> String {
+    use programs::key::{ConnKey, Endpoint, Waiting};
+    let mut out = String::new();
+    let mut ports = std::collections::BTreeSet::new();
+    let conn = |b: &[u8]| {
+        ConnKey::from_bytes(b)
+            .map(|k| k.to_string())
+            .unwrap_or_else(|e| e.to_string())
+    };
+    for (name, ks) in [
+        (names::PEERS, true),
+        (names::BACKLOG, true),
+        (names::ACTIVE, false),
+    ] {
+        for (k, v) in bp.map_dump(name) {
+            let (key, val) = if ks {
+                if let Ok(c) = ConnKey::from_bytes(&k) {
+                    ports.insert(c.local_port);
+                    ports.insert(c.remote_port);
+                }
+                let val = if name == names::PEERS {
+                    conn(&v)
+                } else {
+                    format!(
+                        "{:?}",
+                        v.get(..8)
+                            .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
+                    )
+                };
+                (conn(&k), val)
+            } else {
+                let ep = Endpoint::from_bytes(&k)
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                let w = Waiting::from_bytes(&v)
+                    .map(|w| format!("{w:?}"))
+                    .unwrap_or_default();
+                (ep, w)
+            };
+            out.push_str(&format!("  {name}: {key} => {val}\n"));
+        }
+    }
+    let filter: Vec<String> = ports
+        .iter()
+        .filter(|p| **p != 0)
+        .map(|p| format!("sport = :{p} or dport = :{p}"))
+        .collect();
+    if !filter.is_empty() {
+        let f = filter.join(" or ");
+        for ns in t.pods.iter().chain(std::iter::once(&t.node)) {
+            let o = ns.exec(&["ss", "-tanoie", &f]);
+            let text = String::from_utf8_lossy(&o.stdout);
+            if text.lines().count() > 1 {
+                out.push_str(&format!("  ss in {}:\n{text}", ns.name));
+            }
+        }
+    }
+    out
+}
+
 /// Polls (deadline 60 s) until every connection map is empty; the kernel's close callbacks
-/// run asynchronously. Returns how long it took.
-fn wait_maps_empty(what: &str, bp: &Bypass) -> Duration {
+/// run asynchronously. Returns how long it took. On failure it shows what is left
+/// ([`leftovers`]).
+fn wait_maps_empty(what: &str, t: &Topo, bp: &Bypass) -> Duration {
     let start = Instant::now();
     loop {
         let c = map_counts(bp);
         if c.values().all(|v| *v == 0) {
             return start.elapsed();
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{what}: maps not empty 60 s after the last close: {c:?}"
-        );
+        if start.elapsed() >= Duration::from_secs(60) {
+            panic!(
+                "{what}: maps not empty 60 s after the last close: {c:?}\n{}",
+                leftovers(t, bp)
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -510,7 +576,7 @@ fn hold(t: &Topo, bp: &Bypass, cg: &Path, m: &Mode, port: u16, bypassed: bool) -
     assert_no_errors(what, &cl);
     wait_done(pods);
     let empty_s = if bypassed {
-        wait_maps_empty(what, bp);
+        wait_maps_empty(what, t, bp);
         t2.elapsed().as_secs_f64()
     } else {
         0.0
@@ -683,7 +749,7 @@ fn churn_segment(
     std::thread::sleep(length);
     let (completed, secs, eagain) = stop_churn(&what, pods, go);
     if bypassed {
-        wait_maps_empty(&what, bp);
+        wait_maps_empty(&what, t, bp);
     }
     let d = bp.status().delta(&st0);
     if bypassed {
@@ -986,7 +1052,7 @@ fn run_killed_mid_churn_and_restarted() {
          connections completed ({in_flight} in flight)"
     );
     let (completed, secs, _) = stop_churn("churn across kill and restart", pods, go);
-    wait_maps_empty("after churn across kill and restart", &bp);
+    wait_maps_empty("after churn across kill and restart", &t, &bp);
     let s6 = bp.status();
     let d = s6.delta(&s1);
     assert_counters("churn across kill and restart", &d, completed);

@@ -321,6 +321,23 @@ impl Bypass {
             .len()
     }
 
+    /// Every (key, value) of the pinned map `name` (entries deleted meanwhile are skipped).
+    pub fn map_dump(&self, name: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let path = self.pin_dir.join("maps").join(name);
+        let m = loader::Map::open_pinned(&path)
+            .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+        let keys = m
+            .keys()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_else(|e| panic!("walking {}: {e}", path.display()));
+        keys.into_iter()
+            .filter_map(|k| {
+                let v = m.get(&k).ok().flatten()?;
+                Some((k, v))
+            })
+            .collect()
+    }
+
     /// The `memlock` bytes the kernel charges for the pinned map `name` (its fdinfo).
     pub fn map_memlock(&self, name: &str) -> u64 {
         use std::os::fd::{AsFd, AsRawFd};
