@@ -315,7 +315,7 @@ fn map_counts(bp: &Bypass) -> HashMap<&'static str, usize> {
 /// evidence a leak report needs.
 fn leftovers(t: &Topo, bp: &Bypass) -> String {
     use programs::key::{ConnKey, Endpoint, Waiting};
-    let mut out = String::new();
+    let mut out = format!("  counters: {:?}\n", bp.status().counters);
     let mut ports = std::collections::BTreeSet::new();
     let conn = |b: &[u8]| {
         ConnKey::from_bytes(b)

@@ -20,8 +20,9 @@ pub enum Counter {
     MapFull = 4,
     /// `sock_ops`: a server socket was paired with its client.
     Paired = 5,
-    /// `sock_ops` or `sk_msg`: an insert failed for another reason, or
-    /// `bpf_sock_ops_cb_flags_set` failed.
+    /// `sock_ops` or `sk_msg`: an insert failed for another reason,
+    /// `bpf_sock_ops_cb_flags_set` failed, or a close-time delete failed (the closed
+    /// socket's entry stays behind).
     Errors = 6,
     /// `sock_ops`: a server found its client already tainted (the client sent bytes through
     /// TCP before the server's `PASSIVE_ESTABLISHED`), so the connection stays on TCP for good.

@@ -67,6 +67,18 @@ fn ends_allowed(e: &mut Emitter, cfg: &Config) {
     e.port_excluded(OWN_REMOTE_PORT, "out");
 }
 
+/// After a close-time `bpf_map_delete_elem`: anything but success or `-ENOENT` (the kernel's
+/// hash maps can refuse a delete, e.g. when their bucket lock detects a deadlock) counts
+/// `Errors`, so that an entry left behind by a closed socket is at least reported.
+fn deleted_or_absent(e: &mut Emitter) {
+    let ok = e.fresh("deleted");
+    e.b.jeq(R0, 0, &ok)
+        .jeq32(R0, -uapi::ENOENT, &ok)
+        .comment("absent is fine");
+    e.count(Counter::Errors, None);
+    e.b.label(&ok);
+}
+
 /// Jumps to `other` unless the `Waiting` value r0 points to is this server's client: its
 /// `snd_nxt` is our `rcv_nxt` and its `rcv_nxt` our `snd_nxt` (the two initial sequence
 /// numbers + 1), not another client's that shares the endpoint. Keeps r0.
@@ -219,6 +231,7 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
     e.stack_ptr(R2, stack::OWN);
     e.b.call(Helper::MapDeleteElem)
         .comment("delete peers[own key]");
+    deleted_or_absent(&mut e);
     e.endpoint(OWN_LOCAL, OWN_LOCAL_PORT, LOCAL_LOOPBACK);
     e.b.ld_map(R1, names::ACTIVE);
     e.stack_ptr(R2, stack::EP);
@@ -237,12 +250,14 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
     e.stack_ptr(R2, stack::EP);
     e.b.call(Helper::MapDeleteElem)
         .comment("delete active[own local endpoint]: our own");
+    deleted_or_absent(&mut e);
     e.b.label("close_active_done");
     if cfg.rcvq_guard.is_some() {
         e.b.ld_map(R1, names::BACKLOG);
         e.stack_ptr(R2, stack::OWN);
         e.b.call(Helper::MapDeleteElem)
             .comment("delete backlog[own key] (the receive-queue bound's count)");
+        deleted_or_absent(&mut e);
     }
 
     e.b.label("out").mov64(R0, 1).exit();

@@ -16,6 +16,8 @@ pub const AF_INET6: i32 = socket::AF_INET6;
 pub const E2BIG: i32 = errno::E2BIG;
 /// `EEXIST`: a `BPF_NOEXIST` insert found the key already there.
 pub const EEXIST: i32 = errno::EEXIST;
+/// `ENOENT`: a delete found no such key.
+pub const ENOENT: i32 = errno::ENOENT;
 
 /// `BPF_ANY`: create or update.
 pub const BPF_ANY: i32 = bpf::BPF_ANY as i32;
