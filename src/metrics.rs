@@ -146,6 +146,7 @@ fn counter_help(c: Counter) -> &'static str {
         Counter::TcpFirst => "Connections kept on TCP because the client wrote before the pairing.",
         Counter::RcvqFallback => "Senders moved to TCP by the receive-queue bound (their peer held too much unread).",
         Counter::CompatFallback => "Connections moved to TCP in both directions by the setsockopt guard.",
+        Counter::StaleEntries => "Entries an earlier socket left behind under a new socket's key, found and deleted when it was established (should stay 0).",
         Counter::SharedEndpoint => "Clients that took the place of another client waiting for its server with the same local address and port; that connection stays on TCP.",
     }
 }
@@ -425,10 +426,12 @@ pub fn serve(listener: &TcpListener, ctx: std::sync::Arc<Scrape>) {
                 let spawned = std::thread::Builder::new()
                     .name("metrics-client".into())
                     .spawn(move || {
-                        if let Err(e) = answer(s, &ctx) {
+                        let release = || {
+                            done.fetch_sub(1, Ordering::SeqCst);
+                        };
+                        if let Err(e) = answer(s, &ctx, release) {
                             crate::log::debug(&format!("metrics: {e}"));
                         }
-                        done.fetch_sub(1, Ordering::SeqCst);
                     });
                 if let Err(e) = spawned {
                     busy.fetch_sub(1, Ordering::SeqCst);
@@ -548,9 +551,19 @@ pub fn respond(req: &Request, scrape: impl FnOnce() -> Result<String>) -> Vec<u8
     bytes
 }
 
-fn answer(mut s: TcpStream, ctx: &Scrape) -> std::io::Result<()> {
+/// Answers one request. `release` runs once the reply is written and before the connection
+/// ends, so that a client that reads the reply to the end and connects again finds its slot
+/// free (else it could race the thread's exit and get 503).
+fn answer(mut s: TcpStream, ctx: &Scrape, release: impl FnOnce()) -> std::io::Result<()> {
+    let r = answer_on(&mut s, ctx);
+    release();
+    let _ = s.shutdown(std::net::Shutdown::Both);
+    r
+}
+
+fn answer_on(s: &mut TcpStream, ctx: &Scrape) -> std::io::Result<()> {
     s.set_write_timeout(Some(REQUEST_DEADLINE))?;
-    let reply = match read_head(&mut s).and_then(|h| parse_request(&h)) {
+    let reply = match read_head(s).and_then(|h| parse_request(&h)) {
         Ok(req) => respond(&req, || collect(ctx)),
         Err(ReadError::TooLarge) => simple("431 Request Header Fields Too Large"),
         Err(ReadError::Bad(why)) => {
@@ -559,9 +572,7 @@ fn answer(mut s: TcpStream, ctx: &Scrape) -> std::io::Result<()> {
         }
     };
     s.write_all(&reply)?;
-    s.flush()?;
-    let _ = s.shutdown(std::net::Shutdown::Both);
-    Ok(())
+    s.flush()
 }
 
 fn simple(status: &str) -> Vec<u8> {

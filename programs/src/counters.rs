@@ -42,11 +42,15 @@ pub enum Counter {
     /// handshake that is not its own and stays on TCP, with that connection (unless it was
     /// already pairing at that moment). Counted once per such event.
     SharedEndpoint = 10,
+    /// `sock_ops`: a socket entering the sockhash found a PEERS or BACKLOG entry under its own
+    /// key, left by an earlier socket with the same key whose close did not remove it, and
+    /// deleted it (one count per entry). Should stay 0; a count means entries leaked.
+    StaleEntries = 11,
 }
 
 impl Counter {
     /// Every counter, in index order.
-    pub const ALL: [Counter; 11] = [
+    pub const ALL: [Counter; 12] = [
         Counter::Inserted,
         Counter::Redirected,
         Counter::RedirectedBytes,
@@ -58,6 +62,7 @@ impl Counter {
         Counter::RcvqFallback,
         Counter::CompatFallback,
         Counter::SharedEndpoint,
+        Counter::StaleEntries,
     ];
 
     /// The index in the counters map.
@@ -84,6 +89,7 @@ impl Counter {
             Counter::RcvqFallback => "rcvq_fallback",
             Counter::CompatFallback => "compat_fallback",
             Counter::SharedEndpoint => "shared_endpoint",
+            Counter::StaleEntries => "stale_entries",
         }
     }
 

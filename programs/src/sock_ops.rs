@@ -67,6 +67,27 @@ fn ends_allowed(e: &mut Emitter, cfg: &Config) {
     e.port_excluded(OWN_REMOTE_PORT, "out");
 }
 
+/// A socket that just got into the sockhash has no pairing state yet, so an entry under its
+/// own key in PEERS (or BACKLOG) is one an earlier socket with the same key left behind:
+/// delete it, and count `StaleEntries` when there was one. Without this, such an entry would
+/// pair or taint the new socket by mistake.
+fn forget_stale(e: &mut Emitter, cfg: &Config) {
+    let mut maps = vec![names::PEERS];
+    if cfg.rcvq_guard.is_some() {
+        maps.push(names::BACKLOG);
+    }
+    for m in maps {
+        let none = e.fresh("no_stale");
+        e.b.ld_map(R1, m);
+        e.stack_ptr(R2, stack::OWN);
+        e.b.call(Helper::MapDeleteElem)
+            .comment("an entry of an earlier socket with our key?")
+            .jne(R0, 0, &none);
+        e.count(Counter::StaleEntries, None);
+        e.b.label(&none);
+    }
+}
+
 /// After a close-time `bpf_map_delete_elem`: anything but success or `-ENOENT` (the kernel's
 /// hash maps can refuse a delete, e.g. when their bucket lock detects a deadlock) counts
 /// `Errors`, so that an entry left behind by a closed socket is at least reported.
@@ -143,6 +164,7 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
         .call(Helper::SockHashUpdate)
         .comment("sockhash[own key] = this socket");
     e.check_insert("out");
+    forget_stale(&mut e, cfg);
     e.endpoint(OWN_LOCAL, OWN_LOCAL_PORT, LOCAL_LOOPBACK);
     e.copy(Size::DW, R10, stack::OWN, stack::WAIT, 48);
     e.b.comment("waiting.client = own key")
@@ -185,6 +207,7 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
         .call(Helper::SockHashUpdate)
         .comment("sockhash[own key] = this socket");
     e.check_insert("out");
+    forget_stale(&mut e, cfg);
     // The claim: one atomic decision per client key. Either we create peers[peer key] here,
     // or the client's sk_msg already wrote TAINT there (it sent through TCP first).
     e.map_update(names::PEERS, stack::PEER, stack::OWN, uapi::BPF_NOEXIST)

@@ -86,6 +86,25 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     let sockets = sockhash
         .map(|m| bypass::distinct_keys(m).map(|v| v.len()))
         .transpose()?;
+    // Entries of sockets no longer in the sockhash (closed; their close callback removes
+    // them, or the next socket with the same key does).
+    let closed_entries = match sockhash {
+        Some(sh) => {
+            let live: std::collections::HashSet<Vec<u8>> =
+                bypass::distinct_keys(sh)?.into_iter().collect();
+            let mut n = 0usize;
+            for name in [programs::names::PEERS, programs::names::BACKLOG] {
+                if let Some(m) = inst.map(name) {
+                    n += bypass::distinct_keys(m)?
+                        .iter()
+                        .filter(|k| !live.contains(*k))
+                        .count();
+                }
+            }
+            Some(n)
+        }
+        None => None,
+    };
     // The connection capacity (--max-conns) the per-socket maps were created with.
     let max_conns = sockhash.map(|m| programs::conns_for(m.max_entries()));
     let counters: Vec<(Counter, u64)> = match inst.map(programs::names::COUNTERS) {
@@ -114,6 +133,7 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
             .with("setsockopt", prog_json(&guard))
             .with("rcvq_limit", inst.meta.rcvq_floor)
             .with("sockets", sockets)
+            .with("closed_entries", closed_entries)
             .with("max_conns", max_conns)
             .with("counters", cj);
         println!("{}", j.render());
@@ -163,6 +183,13 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
             "  sockets    {n} in the sockhash, of {} (--max-conns {})",
             m.max_entries(),
             programs::conns_for(m.max_entries())
+        );
+    }
+    if let Some(n) = closed_entries.filter(|n| *n > 0) {
+        println!(
+            "  closed     {n} tb_peers/tb_backlog entries of sockets no longer in the sockhash \
+             (their close callback removes them; one that stays was left behind and goes when \
+             a socket with the same key is established: see stale_entries)"
         );
     }
     if !counters.is_empty() {

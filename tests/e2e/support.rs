@@ -191,6 +191,8 @@ pub struct Status {
     pub loaded: bool,
     pub attached: bool,
     pub sockets: u64,
+    /// `closed_entries`: tb_peers/tb_backlog entries of sockets no longer in the sockhash.
+    pub closed_entries: u64,
     /// The connection capacity the maps were created with (`--max-conns`).
     pub max_conns: u64,
     pub counters: HashMap<String, u64>,
@@ -290,6 +292,7 @@ impl Bypass {
             loaded: json_bool(&s, "loaded").unwrap_or(false),
             attached: json_bool(&s, "attached").unwrap_or(false),
             sockets: json_num(&s, "sockets").unwrap_or(0),
+            closed_entries: json_num(&s, "closed_entries").unwrap_or(0),
             max_conns: json_num(&s, "max_conns").unwrap_or(0),
             ..Default::default()
         };

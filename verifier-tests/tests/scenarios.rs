@@ -758,3 +758,34 @@ fn a_closing_client_leaves_another_clients_entry_alone() {
         redirected_to(&w, ib, Side::Server)
     );
 }
+
+/// An entry an earlier socket with the same key left behind (its close did not delete it)
+/// must not pair or taint the new socket: both ends delete what they find under their own
+/// key when they enter the sockhash, count `stale_entries`, and pair as usual.
+#[test]
+fn entries_left_by_an_earlier_socket_with_the_same_key_are_forgotten() {
+    use programs::key::{ConnKey, TAINT};
+    let s = setup(&[("10.0.0.0", 8)], &[]);
+    let mut w = world(Config::default(), &s);
+    let c = spec(
+        (1, 2),
+        (AF_INET, AF_INET),
+        "10.0.1.1:40001",
+        "10.0.2.1:80",
+        "10.0.2.1:80",
+    );
+    // Stale entries: the client's key tainted, the server's key naming some old socket.
+    let ck = ConnKey::new(1, sa("10.0.1.1:40001"), sa("10.0.2.1:80")).to_bytes();
+    let sk = ConnKey::new(2, sa("10.0.2.1:80"), sa("10.0.1.1:40001")).to_bytes();
+    let old = ConnKey::new(9, sa("10.0.9.9:1"), sa("10.0.9.9:2")).to_bytes();
+    verifier_tests::kernel::with_kernel(|k| {
+        let peers = k.map_mut(names::PEERS).unwrap();
+        assert_eq!(peers.update(&ck, &TAINT, 0, 0), 0);
+        assert_eq!(peers.update(&sk, &old, 0, 0), 0);
+    });
+    let (a, b, i) = exchange(&mut w, &c);
+    assert_eq!(w.counter(Counter::StaleEntries), 2);
+    assert_eq!(w.counter(Counter::Paired), 1);
+    assert_eq!(a, redirected_to(&w, i, Side::Server));
+    assert_eq!(b, redirected_to(&w, i, Side::Client));
+}

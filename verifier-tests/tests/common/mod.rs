@@ -971,6 +971,12 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
             "counters [inserted, paired, redirected, bytes, no_peer, tcp_first, rcvq_fallback, compat_fallback] = {got:?}, expected {want:?}"
         ));
     }
+    if c(Counter::StaleEntries) != 0 {
+        return Err(format!(
+            "stale_entries = {}: a socket found an entry an earlier socket left behind",
+            c(Counter::StaleEntries)
+        ));
+    }
     if !full && (c(Counter::Errors), c(Counter::MapFull)) != (0, 0) {
         return Err(format!(
             "errors = {}, map_full = {} with roomy maps",
