@@ -663,16 +663,11 @@ fn a_guarded_option_after_the_sockets_own_rcvq_fallback_leaves_the_peer_redirect
 /// client takes the ACTIVE place (`shared_endpoint`), its server pairs with it and only with
 /// it, the first connection's server finds another client's handshake there and stays on
 /// TCP, and the first client's close leaves the second's entry alone.
-#[test]
-fn clients_sharing_an_ephemeral_port_never_pair_with_the_wrong_server() {
+/// A world and two connections from 10.0.1.1:40001 (one ephemeral port) to two different
+/// servers, both clients connected (waiting for their servers): (world, first, second).
+fn two_clients_on_one_port() -> (World, usize, usize) {
     let s = setup(&[("10.0.0.0", 8)], &[]);
-    let mut w = world(
-        Config {
-            netns_cookie: true,
-            rcvq_guard: None,
-        },
-        &s,
-    );
+    let mut w = world(Config::default(), &s);
     let a = spec(
         (1, 1),
         (AF_INET, AF_INET),
@@ -689,6 +684,12 @@ fn clients_sharing_an_ephemeral_port_never_pair_with_the_wrong_server() {
     );
     let ia = w.connect(&a).unwrap();
     let ib = w.connect(&b).unwrap();
+    (w, ia, ib)
+}
+
+#[test]
+fn clients_sharing_an_ephemeral_port_never_pair_with_the_wrong_server() {
+    let (mut w, ia, ib) = two_clients_on_one_port();
     assert_eq!(w.counter(Counter::SharedEndpoint), 1);
     // The first connection's server: the client waiting under 10.0.1.1:40001 is not its own.
     w.accept(ia).unwrap();
@@ -725,30 +726,7 @@ fn clients_sharing_an_ephemeral_port_never_pair_with_the_wrong_server() {
 /// second connection (same endpoint, its server not established yet) still pairs.
 #[test]
 fn a_closing_client_leaves_another_clients_entry_alone() {
-    let s = setup(&[("10.0.0.0", 8)], &[]);
-    let mut w = world(
-        Config {
-            netns_cookie: true,
-            rcvq_guard: None,
-        },
-        &s,
-    );
-    let a = spec(
-        (1, 1),
-        (AF_INET, AF_INET),
-        "10.0.1.1:40001",
-        "10.0.1.1:80",
-        "10.0.1.1:80",
-    );
-    let b = spec(
-        (1, 2),
-        (AF_INET, AF_INET),
-        "10.0.1.1:40001",
-        "10.0.2.1:80",
-        "10.0.2.1:80",
-    );
-    let ia = w.connect(&a).unwrap();
-    let ib = w.connect(&b).unwrap();
+    let (mut w, ia, ib) = two_clients_on_one_port();
     w.close(ia, Side::Client).unwrap();
     assert_eq!(w.map_len(names::ACTIVE), 1);
     w.accept(ib).unwrap();
