@@ -20,9 +20,13 @@
 //!   bytes through TCP): no pair, count `TcpFirst`. Otherwise link the other direction,
 //!   `PEERS[own] = client key`. Either way the client stops waiting in ACTIVE (if the entry
 //!   is still its own).
+//! - Both, once in the sockhash: delete any PEERS (and BACKLOG) entry under the socket's own
+//!   key, which only an earlier socket with the same key can have left behind
+//!   (`StaleEntries`).
 //! - `STATE_CB` to `TCP_CLOSE`: delete the socket's PEERS entry, its ACTIVE entry if it is
 //!   its own (the endpoint may be another client's by then), and its `tb_backlog` count when
-//!   built with the receive-queue bound.
+//!   built with the receive-queue bound; a delete that fails other than with `-ENOENT` counts
+//!   `Errors`.
 //!
 //! It always returns 1.
 
