@@ -375,7 +375,7 @@ fn leftovers(t: &Topo, bp: &Bypass) -> String {
 
 /// The most tb_peers/tb_backlog entries a drained bypass may keep 60 s after the last close,
 /// as long as `status` reports them (`closed_entries`). CI met one entry of each, once in
-/// about nine long churn runs (~4 million connections each), not reproduced since: a closed
+/// about nine long churn runs (~3.5 million connections each, half through the bypass), not reproduced since: a closed
 /// socket whose close callback did not remove its entries. The product reports them, and the
 /// next socket with the same key deletes them (`stale_entries`), so they can neither pair nor
 /// taint it; docs/programs.md, "Known limitations".
