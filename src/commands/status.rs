@@ -83,15 +83,15 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
         _ => false,
     };
     let sockhash = inst.map(programs::names::SOCK_HASH);
-    let sockets = sockhash
-        .map(|m| bypass::distinct_keys(m).map(|v| v.len()))
+    // The sockhash's keys, walked once: their number, and which tb_peers/tb_backlog entries
+    // belong to sockets no longer in it (closed; their close callback removes them, or the
+    // next socket with the same key does).
+    let live: Option<std::collections::HashSet<Vec<u8>>> = sockhash
+        .map(|m| bypass::distinct_keys(m).map(|v| v.into_iter().collect()))
         .transpose()?;
-    // Entries of sockets no longer in the sockhash (closed; their close callback removes
-    // them, or the next socket with the same key does).
-    let closed_entries = match sockhash {
-        Some(sh) => {
-            let live: std::collections::HashSet<Vec<u8>> =
-                bypass::distinct_keys(sh)?.into_iter().collect();
+    let sockets = live.as_ref().map(|l| l.len());
+    let closed_entries = match &live {
+        Some(live) => {
             let mut n = 0usize;
             for name in [programs::names::PEERS, programs::names::BACKLOG] {
                 if let Some(m) = inst.map(name) {
