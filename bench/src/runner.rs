@@ -14,7 +14,8 @@ use anyhow::{bail, Context, Result};
 use crate::cli::{BenchCpu, BenchTest};
 use crate::plan::{test_name, Job, Mode};
 use crate::setup::{
-    Cgroups, Compared, Counters, LoadedBypass, Netns, ProgStats, Signals, NETNS_SERVER,
+    Cgroups, Compared, Counters, LoadedBypass, Netns, ProgStats, Signals, LOOPBACK_SERVER,
+    NETNS_SERVER,
 };
 use crate::worker::{Report, Role};
 
@@ -360,7 +361,7 @@ pub fn measure(env: &Env, job: &Job) -> Result<Measurement> {
             let addr = if env.netns.is_some() {
                 NETNS_SERVER
             } else {
-                "127.0.0.1"
+                LOOPBACK_SERVER
             };
             let mut common = vec![
                 "--cgroup".to_string(),

@@ -355,6 +355,13 @@ impl Drop for LoadedBypass {
 
 /// Address of the server end in the netns scenario.
 pub const NETNS_SERVER: &str = "10.77.0.1";
+
+/// The server's address in the loopback scenario. Not 127.0.0.1: the client's source address
+/// on loopback is 127.0.0.1, and an implementation may skip connections whose two ends share
+/// an address (istio-tcpip-bypass's sock_ops does, so with both ends on 127.0.0.1 it would
+/// never redirect and `--compare-objects` would measure nothing). Every mode uses it, so
+/// they stay comparable.
+pub const LOOPBACK_SERVER: &str = "127.0.0.2";
 /// Address of the client end in the netns scenario.
 pub const NETNS_CLIENT: &str = "10.77.0.2";
 /// The prefix covering both.
