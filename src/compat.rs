@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use loader::{Map, ProgAttachment, Program, UpdateFlags};
-use programs::key::ConnKey;
+use programs::key::{peer_value, ConnKey};
 use programs::{names, Counter};
 
 use crate::bypass;
@@ -131,7 +131,7 @@ impl Pair<'_> {
     /// programs/src/setsockopt.rs).
     fn emulate_guard(&mut self) -> Result<()> {
         if let Some((peers, ka, kb)) = &self.emulate {
-            let taint = programs::key::TAINT;
+            let taint = programs::key::TAINT_VALUE;
             peers.put(ka, &taint, UpdateFlags::Exist)?;
             peers.put(kb, &taint, UpdateFlags::Exist)?;
         }
@@ -200,7 +200,9 @@ impl Bypass {
         let key = |s: &TcpStream| -> Result<ConnKey> {
             Ok(ConnKey::new(cookie, s.local_addr()?, s.peer_addr()?))
         };
-        let (ka, kb) = (key(&p.a)?.to_bytes(), key(&p.b)?.to_bytes());
+        let (ka, kb) = (key(&p.a)?, key(&p.b)?);
+        let (va, vb) = (peer_value(&kb), peer_value(&ka));
+        let (ka, kb) = (ka.to_bytes(), kb.to_bytes());
         let socks = map(&self.maps, names::SOCK_HASH)?;
         let peers = map(&self.maps, names::PEERS)?;
         for (k, s) in [(&ka, &p.a), (&kb, &p.b)] {
@@ -208,8 +210,8 @@ impl Bypass {
                 .put(k, &(s.as_raw_fd() as u64).to_ne_bytes(), UpdateFlags::Any)
                 .context("putting a suite socket into the sockhash")?;
         }
-        peers.put(&ka, &kb, UpdateFlags::Any)?;
-        peers.put(&kb, &ka, UpdateFlags::Any)?;
+        peers.put(&ka, &va, UpdateFlags::Any)?;
+        peers.put(&kb, &vb, UpdateFlags::Any)?;
         if emulate {
             p.emulate = Some((peers, ka, kb));
         }

@@ -171,7 +171,7 @@ fn peers_stats(m: &loader::Map) -> Result<(u64, u64, u64)> {
     for k in m.keys() {
         let k = k.with_context(|| format!("listing {}", m.name()))?;
         if let Some(v) = m.get(&k).with_context(|| format!("reading {}", m.name()))? {
-            entries.insert(ConnKey::from_bytes(&k)?, ConnKey::from_bytes(&v)?);
+            entries.insert(ConnKey::from_bytes(&k)?, programs::key::peer_of(&v)?);
         }
     }
     let taint = entries.values().filter(|v| v.is_taint()).count() as u64;

@@ -299,12 +299,7 @@ fn kernel_mem_kib() -> u64 {
     get("Slab:") + get("Percpu:")
 }
 
-const CONN_MAPS: [&str; 4] = [
-    names::SOCK_HASH,
-    names::PEERS,
-    names::ACTIVE,
-    names::BACKLOG,
-];
+const CONN_MAPS: [&str; 3] = [names::SOCK_HASH, names::PEERS, names::ACTIVE];
 
 fn map_counts(bp: &Bypass) -> HashMap<&'static str, usize> {
     CONN_MAPS.iter().map(|m| (*m, bp.map_entries(m))).collect()
@@ -322,26 +317,16 @@ fn leftovers(t: &Topo, bp: &Bypass) -> String {
             .map(|k| k.to_string())
             .unwrap_or_else(|e| e.to_string())
     };
-    for (name, ks) in [
-        (names::PEERS, true),
-        (names::BACKLOG, true),
-        (names::ACTIVE, false),
-    ] {
+    for (name, ks) in [(names::PEERS, true), (names::ACTIVE, false)] {
         for (k, v) in bp.map_dump(name) {
             let (key, val) = if ks {
                 if let Ok(c) = ConnKey::from_bytes(&k) {
                     ports.insert(c.local_port);
                     ports.insert(c.remote_port);
                 }
-                let val = if name == names::PEERS {
-                    conn(&v)
-                } else {
-                    format!(
-                        "{:?}",
-                        v.get(..8)
-                            .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
-                    )
-                };
+                let val = programs::key::peer_of(&v)
+                    .map(|k| k.to_string())
+                    .unwrap_or_else(|e| e.to_string());
                 (conn(&k), val)
             } else {
                 let ep = Endpoint::from_bytes(&k)
@@ -373,8 +358,8 @@ fn leftovers(t: &Topo, bp: &Bypass) -> String {
     out
 }
 
-/// The most tb_peers/tb_backlog entries a drained bypass may keep 60 s after the last close,
-/// as long as `status` reports them (`closed_entries`). CI met one entry of each, once in
+/// The most tb_peers entries a drained bypass may keep 60 s after the last close,
+/// as long as `status` reports them (`closed_entries`). CI met one entry each of tb_peers and of tb_backlog (a map since folded into tb_peers), once in
 /// about nine long churn runs (~3.5 million connections each, half through the bypass), not reproduced since: a closed
 /// socket whose close callback did not remove its entries. The product reports them, and the
 /// next socket with the same key deletes them (`stale_entries`), so they can neither pair nor
@@ -393,7 +378,7 @@ fn wait_maps_empty(what: &str, t: &Topo, bp: &Bypass) -> Duration {
             return start.elapsed();
         }
         if start.elapsed() >= Duration::from_secs(60) {
-            let left = c[names::PEERS] + c[names::BACKLOG];
+            let left = c[names::PEERS];
             let reported = bp.status().closed_entries as usize;
             if c[names::SOCK_HASH] == 0
                 && c[names::ACTIVE] == 0
@@ -879,7 +864,7 @@ fn churn_with_and_without_the_bypass() {
     let d = bp.status().delta(&st_start);
     assert_counters("churn, all bypass segments", &d, bc + bb.completed);
     let counts = map_counts(&bp);
-    let left = counts[names::PEERS] + counts[names::BACKLOG];
+    let left = counts[names::PEERS];
     assert!(
         counts[names::SOCK_HASH] == 0
             && counts[names::ACTIVE] == 0

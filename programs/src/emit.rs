@@ -16,6 +16,7 @@
 use asm::{Builder, Helper, Reg, Reg::*, Size};
 
 use crate::counters::Counter;
+use crate::key::{CONN_KEY_LEN, PEER_VALUE_BACKLOG, PEER_VALUE_LEN};
 use crate::maps::names;
 use crate::uapi;
 
@@ -38,6 +39,9 @@ pub(crate) mod stack {
     /// `sock_ops` only: the `Waiting` value a client registers in ACTIVE (56 bytes: its
     /// `ConnKey`, then its `snd_nxt` and `rcv_nxt`).
     pub const WAIT: i16 = -216;
+    /// A PEERS value being written (56 bytes: the peer's `ConnKey`, then the backlog count;
+    /// all zero for TAINT).
+    pub const VALUE: i16 = -272;
 }
 
 /// Field offsets inside a `ConnKey` (see [`crate::key`]).
@@ -48,6 +52,9 @@ pub(crate) mod conn {
     pub const LOCAL_PORT: i16 = 40;
     pub const REMOTE_PORT: i16 = 44;
 }
+
+/// Offset of the backlog count in a PEERS value.
+pub(crate) const BACKLOG: i16 = PEER_VALUE_BACKLOG as i16;
 
 /// Loopback bit in r9 for the local address.
 pub(crate) const LOCAL_LOOPBACK: i32 = 1;
@@ -335,11 +342,20 @@ impl Emitter {
     /// Writes the `TAINT` value of PEERS (48 zero bytes: a `ConnKey` with both ports 0, which
     /// no real key has) at `r10 + off`.
     pub fn taint(&mut self, off: i16) {
-        for i in 0..6 {
+        for i in 0..(PEER_VALUE_LEN as i16 / 8) {
             self.b.st(Size::DW, R10, off + 8 * i, 0);
             if i == 0 {
-                self.b.comment("TAINT: 48 zero bytes");
+                self.b.comment("TAINT: a PEERS value of zero bytes");
             }
         }
+    }
+
+    /// Builds the PEERS value naming the `ConnKey` at `r10 + key` at [`stack::VALUE`]: the
+    /// key, then a backlog count of 0.
+    pub fn peer_value(&mut self, key: i16) {
+        self.copy(Size::DW, R10, key, stack::VALUE, CONN_KEY_LEN as i16);
+        self.b
+            .st(Size::DW, R10, stack::VALUE + BACKLOG, 0)
+            .comment("backlog count 0");
     }
 }

@@ -5,14 +5,18 @@
 //! references by [`MapDef::name`]. Key layouts are described (and built) in [`crate::key`].
 
 use crate::counters::Counter;
-use crate::key::{CONN_KEY_LEN, ENDPOINT_LEN, PORT_KEY_LEN, PREFIX_KEY_LEN, WAITING_LEN};
+use crate::key::{
+    CONN_KEY_LEN, ENDPOINT_LEN, PEER_VALUE_LEN, PORT_KEY_LEN, PREFIX_KEY_LEN, WAITING_LEN,
+};
 use crate::uapi;
 
 /// Map names, at most 15 bytes each (the kernel's `BPF_OBJ_NAME_LEN` is 16 with the NUL).
 pub mod names {
     /// SOCKHASH: every bypassed socket under its own `ConnKey`.
     pub const SOCK_HASH: &str = "tb_socks";
-    /// HASH: own `ConnKey` → the peer socket's `ConnKey`.
+    /// HASH: own `ConnKey` → a PEERS value: the peer socket's `ConnKey` (or TAINT), and how
+    /// many of the owner's redirected messages the peer may not have read yet
+    /// ([`crate::key::peer_value`]).
     pub const PEERS: &str = "tb_peers";
     /// HASH: a client's local `Endpoint` → `Waiting` (the client's `ConnKey` and handshake
     /// sequence numbers), until its server pairs.
@@ -21,9 +25,6 @@ pub mod names {
     pub const PREFIXES: &str = "tb_prefixes";
     /// HASH: ports (host order u32) whose connections are never bypassed.
     pub const EXCLUDED_PORTS: &str = "tb_excl_ports";
-    /// LRU_HASH: a sending socket's `ConnKey` → how many of its redirected messages may
-    /// still be unread by its peer (an upper bound, reset when the peer's queue is empty).
-    pub const BACKLOG: &str = "tb_backlog";
     /// PERCPU_ARRAY: the [`Counter`](crate::Counter)s, one u64 per CPU each.
     pub const COUNTERS: &str = "tb_counters";
 }
@@ -131,7 +132,7 @@ pub const fn conns_for(entries: u32) -> u32 {
 /// Capacity of the configuration maps (PREFIXES, EXCLUDED_PORTS).
 pub const MAX_CONFIG_ENTRIES: u32 = 1024;
 
-const MAPS: [MapDef; 7] = [
+const MAPS: [MapDef; 6] = [
     MapDef {
         name: names::SOCK_HASH,
         kind: MapKind::SockHash,
@@ -146,7 +147,7 @@ const MAPS: [MapDef; 7] = [
         name: names::PEERS,
         kind: MapKind::Hash,
         key_size: CONN_KEY_LEN as u32,
-        value_size: CONN_KEY_LEN as u32,
+        value_size: PEER_VALUE_LEN as u32,
         max_entries: MAX_CONNS,
         flags: 0,
         per_socket: true,
@@ -177,15 +178,6 @@ const MAPS: [MapDef; 7] = [
         max_entries: MAX_CONFIG_ENTRIES,
         flags: 0,
         per_socket: false,
-    },
-    MapDef {
-        name: names::BACKLOG,
-        kind: MapKind::LruHash,
-        key_size: CONN_KEY_LEN as u32,
-        value_size: 8,
-        max_entries: MAX_CONNS,
-        flags: 0,
-        per_socket: true,
     },
     MapDef {
         name: names::COUNTERS,
@@ -255,15 +247,7 @@ mod tests {
             .filter(|m| m.per_socket)
             .map(|m| m.name)
             .collect();
-        assert_eq!(
-            per,
-            [
-                names::SOCK_HASH,
-                names::PEERS,
-                names::ACTIVE,
-                names::BACKLOG
-            ]
-        );
+        assert_eq!(per, [names::SOCK_HASH, names::PEERS, names::ACTIVE]);
         assert_eq!(maps_for(DEFAULT_MAX_CONNS), maps());
         assert_eq!(conns_for(sockets_for(MAX_MAX_CONNS)), MAX_MAX_CONNS);
         assert_eq!(sockets_for(u32::MAX), u32::MAX);
@@ -286,7 +270,7 @@ mod tests {
         assert_eq!(peers.key_size as usize, ConnKey::default().to_bytes().len());
         assert_eq!(
             peers.value_size as usize,
-            ConnKey::default().to_bytes().len()
+            crate::key::peer_value(&ConnKey::default()).len()
         );
 
         let active = map(names::ACTIVE).unwrap();

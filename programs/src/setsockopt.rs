@@ -44,8 +44,8 @@ const FIELDS: CtxFields = CtxFields {
     remote_port_upper: false,
 };
 
-/// Where the TAINT value is built (48 bytes below the counters' slot).
-const TAINT_VALUE: i16 = stack::CTR - 48;
+/// Where the TAINT value is built (a PEERS value, right below the counters' slot).
+const TAINT_VALUE: i16 = stack::CTR - crate::key::PEER_VALUE_LEN as i16;
 
 /// Assembles the guard (`BPF_PROG_TYPE_CGROUP_SOCKOPT`, attach type `BPF_CGROUP_SETSOCKOPT`).
 pub fn setsockopt(cfg: &Config) -> Result<Program, asm::AsmError> {

@@ -25,7 +25,7 @@
 use asm::{Helper, Program, Reg::*, Size};
 
 use crate::counters::Counter;
-use crate::emit::{conn, stack, CtxFields, Emitter, LOCAL_LOOPBACK};
+use crate::emit::{conn, stack, CtxFields, Emitter, BACKLOG, LOCAL_LOOPBACK};
 use crate::maps::names;
 use crate::uapi::{self, sk_msg as ctx};
 use crate::{Config, RcvqGuard};
@@ -56,8 +56,8 @@ pub fn sk_msg(cfg: &Config) -> Result<Program, asm::AsmError> {
         .jne(R0, 0, "found");
 
     // No entry: this message would be the socket's first through TCP. Taint it first.
-    e.taint(stack::PEER);
-    e.map_update(names::PEERS, stack::OWN, stack::PEER, uapi::BPF_NOEXIST)
+    e.taint(stack::VALUE);
+    e.map_update(names::PEERS, stack::OWN, stack::VALUE, uapi::BPF_NOEXIST)
         .comment("peers[own key] = TAINT, unless a server claimed us meanwhile")
         .jeq(R0, 0, "no_peer")
         .comment("tainted: never redirected from now on")
@@ -82,15 +82,17 @@ pub fn sk_msg(cfg: &Config) -> Result<Program, asm::AsmError> {
         .jeq(R0, 0, "no_peer");
 
     e.b.label("found")
-        .ldx(Size::DW, R1, R0, conn::LOCAL_PORT)
-        .comment("both ports of the value")
+        .mov64(R9, R0)
+        .comment("r9 = our PEERS value")
+        .ldx(Size::DW, R1, R9, conn::LOCAL_PORT)
+        .comment("both ports of the peer's key")
         .jeq(R1, 0, "no_peer")
-        .comment("TAINT: sent through TCP before, stay there");
-    e.copy(Size::DW, R0, 0, stack::PEER, 48);
-    e.b.comment("peer key");
-    e.b.mov64(R1, R6).ld_map(R2, names::SOCK_HASH);
-    e.stack_ptr(R3, stack::PEER);
-    e.b.mov64(R4, uapi::BPF_F_INGRESS)
+        .comment("TAINT: sent through TCP before, stay there")
+        .mov64(R1, R6)
+        .ld_map(R2, names::SOCK_HASH)
+        .mov64(R3, R9)
+        .comment("the peer's key, straight from the map value")
+        .mov64(R4, uapi::BPF_F_INGRESS)
         .call(Helper::MsgRedirectHash)
         .comment("into the peer's receive queue")
         .jne(R0, uapi::SK_PASS, "no_peer")
@@ -110,14 +112,9 @@ pub fn sk_msg(cfg: &Config) -> Result<Program, asm::AsmError> {
     e.b.build()
 }
 
-/// Where the guard keeps a pointer to the sender's BACKLOG value (0 when it has none).
-const SPILL: i16 = stack::CTR - 8;
-/// The new BACKLOG value, when it has to be inserted.
-const PENDING: i16 = stack::CTR - 16;
-
 /// The receive-queue bound (see [`RcvqGuard`]), right after a successful
-/// `bpf_msg_redirect_hash`; falls through (or jumps) to `redirected`.
-/// Uses r7 (the peer's unread bytes), r8 (the limit) and r9.
+/// `bpf_msg_redirect_hash` with r9 pointing at the sender's PEERS value; falls through (or
+/// jumps) to `redirected`. Uses r7 (the peer's unread bytes) and r8 (the limit).
 fn rcvq_guard(e: &mut Emitter, g: &RcvqGuard) {
     e.b.mov64(R1, R6)
         .mov64(R2, g.msg_id as i32)
@@ -139,45 +136,30 @@ fn rcvq_guard(e: &mut Emitter, g: &RcvqGuard) {
         .jge(R8, R2, "limit_set")
         .mov64(R8, R2)
         .comment("r8 = what TCP autotuning may grow the buffer to")
-        .label("limit_set");
-
-    e.b.ld_map(R1, names::BACKLOG);
-    e.stack_ptr(R2, stack::OWN);
-    e.b.call(Helper::MapLookupElem)
-        .comment("backlog[own key]: messages the peer may not have read")
-        .stx(Size::DW, R10, SPILL, R0)
-        .mov64(R9, 0)
-        .jeq(R0, 0, "backlog_read")
-        .ldx(Size::DW, R9, R0, 0)
-        .label("backlog_read")
+        .label("limit_set")
+        .ldx(Size::DW, R1, R9, BACKLOG)
+        .comment("our messages the peer may not have read")
         .jne(R7, 0, "backlog_counted")
-        .mov64(R9, 0)
+        .mov64(R1, 0)
         .comment("the peer's queue is empty: nothing of ours is unread")
         .label("backlog_counted")
-        .add64(R9, 1)
-        .comment("r9 = our messages possibly queued, this one included")
-        .mov64(R1, R9)
+        .add64(R1, 1)
+        .comment("this one too")
+        .stx(Size::DW, R9, BACKLOG, R1)
+        .comment("value.backlog = r1")
         .mul64(R1, g.msg_overhead as i32)
         .add64(R1, R7)
         .ldx(Size::W, R2, R6, ctx::SIZE)
         .add64(R1, R2)
         .comment("r1 = unread bytes + this message + per-message overhead")
-        .jgt(R1, R8, "over")
-        .ldx(Size::DW, R1, R10, SPILL)
-        .jeq(R1, 0, "backlog_insert")
-        .stx(Size::DW, R1, 0, R9)
-        .comment("backlog[own key] = r9")
-        .ja("redirected")
-        .label("backlog_insert")
-        .stx(Size::DW, R10, PENDING, R9);
-    e.map_update(names::BACKLOG, stack::OWN, PENDING, uapi::BPF_ANY)
-        .comment("backlog[own key] = r9 (a full LRU map evicts the oldest)")
-        .ja("redirected");
+        .jle(R1, R8, "redirected");
 
     // Over the bound: TCP for good, from the next message on.
-    e.b.label("over");
-    e.taint(stack::PEER);
-    e.map_update(names::PEERS, stack::OWN, stack::PEER, uapi::BPF_ANY)
-        .comment("peers[own key] = TAINT: TCP's flow control from now on");
+    for i in 0..(crate::key::PEER_VALUE_LEN as i16 / 8) {
+        e.b.st(Size::DW, R9, 8 * i, 0);
+        if i == 0 {
+            e.b.comment("our PEERS value = TAINT, in place: TCP's flow control from now on");
+        }
+    }
     e.count(Counter::RcvqFallback, None);
 }

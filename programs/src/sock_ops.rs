@@ -20,13 +20,11 @@
 //!   bytes through TCP): no pair, count `TcpFirst`. Otherwise link the other direction,
 //!   `PEERS[own] = client key`. Either way the client stops waiting in ACTIVE (if the entry
 //!   is still its own).
-//! - Both, once in the sockhash: delete any PEERS (and BACKLOG) entry under the socket's own
-//!   key, which only an earlier socket with the same key can have left behind
+//! - Both, once in the sockhash: delete any PEERS entry under the socket's own key, which only an earlier socket with the same key can have left behind
 //!   (`StaleEntries`).
 //! - `STATE_CB` to `TCP_CLOSE`: delete the socket's PEERS entry, its ACTIVE entry if it is
-//!   its own (the endpoint may be another client's by then), and its `tb_backlog` count when
-//!   built with the receive-queue bound; a delete that fails other than with `-ENOENT` counts
-//!   `Errors`.
+//!   its own (the endpoint may be another client's by then); a delete that fails other than
+//!   with `-ENOENT` counts `Errors`.
 //!
 //! It always returns 1.
 
@@ -72,24 +70,18 @@ fn ends_allowed(e: &mut Emitter, cfg: &Config) {
 }
 
 /// A socket that just got into the sockhash has no pairing state yet, so an entry under its
-/// own key in PEERS (or BACKLOG) is one an earlier socket with the same key left behind:
-/// delete it, and count `StaleEntries` when there was one. Without this, such an entry would
-/// pair or taint the new socket by mistake.
-fn forget_stale(e: &mut Emitter, cfg: &Config) {
-    let mut maps = vec![names::PEERS];
-    if cfg.rcvq_guard.is_some() {
-        maps.push(names::BACKLOG);
-    }
-    for m in maps {
-        let none = e.fresh("no_stale");
-        e.b.ld_map(R1, m);
-        e.stack_ptr(R2, stack::OWN);
-        e.b.call(Helper::MapDeleteElem)
-            .comment("an entry of an earlier socket with our key?")
-            .jne(R0, 0, &none);
-        e.count(Counter::StaleEntries, None);
-        e.b.label(&none);
-    }
+/// own key in PEERS is one an earlier socket with the same key left behind: delete it, and
+/// count `StaleEntries` when there was one. Without this, such an entry would pair or taint
+/// the new socket by mistake.
+fn forget_stale(e: &mut Emitter) {
+    let none = e.fresh("no_stale");
+    e.b.ld_map(R1, names::PEERS);
+    e.stack_ptr(R2, stack::OWN);
+    e.b.call(Helper::MapDeleteElem)
+        .comment("an entry of an earlier socket with our key?")
+        .jne(R0, 0, &none);
+    e.count(Counter::StaleEntries, None);
+    e.b.label(&none);
 }
 
 /// After a close-time `bpf_map_delete_elem`: anything but success or `-ENOENT` (the kernel's
@@ -168,7 +160,7 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
         .call(Helper::SockHashUpdate)
         .comment("sockhash[own key] = this socket");
     e.check_insert("out");
-    forget_stale(&mut e, cfg);
+    forget_stale(&mut e);
     e.endpoint(OWN_LOCAL, OWN_LOCAL_PORT, LOCAL_LOOPBACK);
     e.copy(Size::DW, R10, stack::OWN, stack::WAIT, 48);
     e.b.comment("waiting.client = own key")
@@ -211,10 +203,11 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
         .call(Helper::SockHashUpdate)
         .comment("sockhash[own key] = this socket");
     e.check_insert("out");
-    forget_stale(&mut e, cfg);
+    forget_stale(&mut e);
     // The claim: one atomic decision per client key. Either we create peers[peer key] here,
     // or the client's sk_msg already wrote TAINT there (it sent through TCP first).
-    e.map_update(names::PEERS, stack::PEER, stack::OWN, uapi::BPF_NOEXIST)
+    e.peer_value(stack::OWN);
+    e.map_update(names::PEERS, stack::PEER, stack::VALUE, uapi::BPF_NOEXIST)
         .comment("claim the client: peers[peer key] = own key, if it has no entry yet")
         .jeq(R0, 0, "claimed")
         .jne32(R0, -uapi::EEXIST, "claim_failed")
@@ -228,7 +221,8 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
     e.b.ja("inserted")
         .comment("in the sockhash, unpaired: its sk_msg taints it on its first send");
     e.b.label("claimed");
-    e.map_update(names::PEERS, stack::OWN, stack::PEER, uapi::BPF_ANY)
+    e.peer_value(stack::PEER);
+    e.map_update(names::PEERS, stack::OWN, stack::VALUE, uapi::BPF_ANY)
         .comment("peers[own key] = peer key")
         .jeq(R0, 0, "paired");
     e.b.comment("failed: client -> server only (order-safe)");
@@ -279,13 +273,6 @@ pub fn sock_ops(cfg: &Config) -> Result<Program, asm::AsmError> {
         .comment("delete active[own local endpoint]: our own");
     deleted_or_absent(&mut e);
     e.b.label("close_active_done");
-    if cfg.rcvq_guard.is_some() {
-        e.b.ld_map(R1, names::BACKLOG);
-        e.stack_ptr(R2, stack::OWN);
-        e.b.call(Helper::MapDeleteElem)
-            .comment("delete backlog[own key] (the receive-queue bound's count)");
-        deleted_or_absent(&mut e);
-    }
 
     e.b.label("out").mov64(R0, 1).exit();
     e.b.build()

@@ -83,26 +83,23 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
         _ => false,
     };
     let sockhash = inst.map(programs::names::SOCK_HASH);
-    // The sockhash's keys, walked once: their number, and which tb_peers/tb_backlog entries
-    // belong to sockets no longer in it (closed; their close callback removes them, or the
+    // The sockhash's keys, walked once: their number, and which tb_peers entries belong to
+    // sockets no longer in it (closed; their close callback removes them, or the
     // next socket with the same key does).
     let live: Option<std::collections::HashSet<Vec<u8>>> = sockhash
         .map(|m| bypass::distinct_keys(m).map(|v| v.into_iter().collect()))
         .transpose()?;
     let sockets = live.as_ref().map(|l| l.len());
     let closed_entries = match &live {
-        Some(live) => {
-            let mut n = 0usize;
-            for name in [programs::names::PEERS, programs::names::BACKLOG] {
-                if let Some(m) = inst.map(name) {
-                    n += bypass::distinct_keys(m)?
-                        .iter()
-                        .filter(|k| !live.contains(*k))
-                        .count();
-                }
-            }
-            Some(n)
-        }
+        Some(live) => match inst.map(programs::names::PEERS) {
+            Some(m) => Some(
+                bypass::distinct_keys(m)?
+                    .iter()
+                    .filter(|k| !live.contains(*k))
+                    .count(),
+            ),
+            None => Some(0),
+        },
         None => None,
     };
     // The connection capacity (--max-conns) the per-socket maps were created with.
@@ -187,7 +184,7 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     }
     if let Some(n) = closed_entries.filter(|n| *n > 0) {
         println!(
-            "  closed     {n} tb_peers/tb_backlog entries of sockets no longer in the sockhash \
+            "  closed     {n} tb_peers entries of sockets no longer in the sockhash \
              (their close callback removes them; one that stays was left behind and goes when \
              a socket with the same key is established: see stale_entries)"
         );

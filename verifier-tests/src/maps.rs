@@ -235,6 +235,12 @@ impl EmuMap {
         if flags > uapi::BPF_EXIST {
             return -errno::EINVAL;
         }
+        // The kernel's helpers read exactly key_size and value_size bytes; a caller in this
+        // harness with other sizes is a bug in the caller, reported as the syscall would.
+        if key.len() != self.spec.key_size as usize || value.len() != self.spec.value_size as usize
+        {
+            return -errno::EINVAL;
+        }
         let max = self.spec.max_entries as usize;
         match &mut self.store {
             Store::Hash(m) => {

@@ -439,7 +439,9 @@ impl World {
                 .map_mut(programs::names::PEERS)
                 .ok_or_else(|| sim_err("no PEERS map".into()))?;
             let rc = match fallback {
-                Fallback::TaintOwn => peers.update(&own, &programs::key::TAINT, uapi::BPF_ANY, cpu),
+                Fallback::TaintOwn => {
+                    peers.update(&own, &programs::key::TAINT_VALUE, uapi::BPF_ANY, cpu)
+                }
                 Fallback::TaintPeer => {
                     let peer = peers
                         .entries()
@@ -449,7 +451,12 @@ impl World {
                         .ok_or_else(|| {
                             sim_err(format!("socket {id} redirected without a PEERS entry"))
                         })?;
-                    peers.update(&peer, &programs::key::TAINT, uapi::BPF_ANY, cpu)
+                    peers.update(
+                        &peer[..programs::key::CONN_KEY_LEN],
+                        &programs::key::TAINT_VALUE,
+                        uapi::BPF_ANY,
+                        cpu,
+                    )
                 }
                 Fallback::UnlinkOwn => {
                     let h = k
@@ -541,7 +548,8 @@ impl World {
     }
 
     /// The PEERS entry of a socket in the sockhash: `None` when it has none (or is not in the
-    /// sockhash), else the value (a peer's key, or `programs::key::TAINT`).
+    /// sockhash), else the key its value names (a peer's key, or `programs::key::TAINT`),
+    /// without the backlog count that follows it.
     pub fn peers_entry(&self, id: SockId) -> Option<Vec<u8>> {
         let key = self.sock_key(id)?;
         kernel::with_kernel(|k| {
@@ -549,7 +557,10 @@ impl World {
                 .entries()
                 .into_iter()
                 .find(|(kk, _)| *kk == key)
-                .map(|(_, v)| v)
+                .map(|(_, mut v)| {
+                    v.truncate(programs::key::CONN_KEY_LEN);
+                    v
+                })
         })
     }
 

@@ -336,7 +336,7 @@ fn a_taint_write_on_a_full_peers_map_unregisters_the_client() {
     verifier_tests::kernel::with_kernel(|k| {
         let peers = k.map_mut(names::PEERS).unwrap();
         for n in 1..=3u8 {
-            assert_eq!(peers.update(&[n; 48], &[n; 48], 0, 0), 0);
+            assert_eq!(peers.update(&[n; 48], &[n; 56], 0, 0), 0);
         }
     });
     assert_eq!(w.send(i, Side::Client, 5).unwrap(), Delivery::Tcp);
@@ -742,7 +742,7 @@ fn a_closing_client_leaves_another_clients_entry_alone() {
 /// key when they enter the sockhash, count `stale_entries`, and pair as usual.
 #[test]
 fn entries_left_by_an_earlier_socket_with_the_same_key_are_forgotten() {
-    use programs::key::{ConnKey, TAINT};
+    use programs::key::{peer_value, ConnKey, TAINT_VALUE};
     let s = setup(&[("10.0.0.0", 8)], &[]);
     let mut w = world(Config::default(), &s);
     let c = spec(
@@ -755,10 +755,10 @@ fn entries_left_by_an_earlier_socket_with_the_same_key_are_forgotten() {
     // Stale entries: the client's key tainted, the server's key naming some old socket.
     let ck = ConnKey::new(1, sa("10.0.1.1:40001"), sa("10.0.2.1:80")).to_bytes();
     let sk = ConnKey::new(2, sa("10.0.2.1:80"), sa("10.0.1.1:40001")).to_bytes();
-    let old = ConnKey::new(9, sa("10.0.9.9:1"), sa("10.0.9.9:2")).to_bytes();
+    let old = peer_value(&ConnKey::new(9, sa("10.0.9.9:1"), sa("10.0.9.9:2")));
     verifier_tests::kernel::with_kernel(|k| {
         let peers = k.map_mut(names::PEERS).unwrap();
-        assert_eq!(peers.update(&ck, &TAINT, 0, 0), 0);
+        assert_eq!(peers.update(&ck, &TAINT_VALUE, 0, 0), 0);
         assert_eq!(peers.update(&sk, &old, 0, 0), 0);
     });
     let (a, b, i) = exchange(&mut w, &c);
