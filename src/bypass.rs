@@ -315,6 +315,7 @@ pub fn rcvq_guard(floor: Option<u32>) -> Result<programs::RcvqGuard, String> {
         userlocks: off("sk_userlocks")?,
         rcvbuf_floor: floor,
         msg_overhead: msg.max(1).next_power_of_two().min(1 << 20),
+        small_writes: Some(programs::SmallWrites::default()),
     })
 }
 

@@ -147,6 +147,7 @@ fn counter_help(c: Counter) -> &'static str {
         Counter::RcvqFallback => "Senders moved to TCP by the receive-queue bound (their peer held too much unread).",
         Counter::CompatFallback => "Connections moved to TCP in both directions by the setsockopt guard.",
         Counter::StaleEntries => "Entries an earlier socket left behind under a new socket's key, found and deleted when it was established (should stay 0).",
+        Counter::StreamFallback => "Senders moved to TCP by the small-write policy (their peer held many of their small messages unread: a stream TCP carries faster).",
         Counter::SharedEndpoint => "Clients that took the place of another client waiting for its server with the same local address and port; that connection stays on TCP.",
     }
 }

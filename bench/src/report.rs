@@ -46,6 +46,9 @@ pub struct Cell {
     pub inserted: u64,
     /// Sockhash-only runs in which sock_ops inserted no socket.
     pub runs_not_inserted: u32,
+    /// Bypass runs in which the product moved a sender to TCP (the receive-queue bound or
+    /// the small-write policy): by design, so not held to [`CARRIED_THRESHOLD`].
+    pub runs_fallen_back: u32,
     /// Program run time and runs summed over the runs (kernel BPF statistics).
     pub prog: Option<ProgStats>,
 }
@@ -136,7 +139,11 @@ impl Results {
         }
         // A churn connection's first request may go through TCP before the pair is made:
         // its share is reported, not held to the threshold.
-        if j.mode == Mode::Bypass && j.test != BenchTest::Churn {
+        let fell_back = m.counters.is_some_and(|k| k.fallbacks > 0);
+        if j.mode == Mode::Bypass && fell_back {
+            c.runs_fallen_back += 1;
+        }
+        if j.mode == Mode::Bypass && j.test != BenchTest::Churn && !fell_back {
             if let Some(share) = m.carried() {
                 c.min_carried = Some(c.min_carried.map_or(share, |v: f64| v.min(share)));
             }
@@ -547,6 +554,7 @@ impl Results {
                         .with("app_bytes", c.app_bytes)
                         .with("redirected_bytes", c.redirected_bytes)
                         .with("redirected_msgs", c.redirected_msgs)
+                        .with("runs_fallen_back", c.runs_fallen_back)
                         .with("no_peer_msgs", c.no_peer)
                         .with("inserted_sockets", c.inserted)
                         .with(
@@ -682,6 +690,9 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 fn check_mark(bypass: Option<&Cell>) -> &'static str {
     match bypass.and_then(|c| c.min_carried) {
         Some(s) if s < CARRIED_THRESHOLD => "  (!) bypass not fully used",
+        _ if bypass.is_some_and(|c| c.runs_fallen_back > 0) => {
+            "  (moved to TCP by the small-write policy or the receive-queue bound)"
+        }
         _ => "",
     }
 }
@@ -901,6 +912,7 @@ mod tests {
                 no_peer: 0,
                 paired: 1,
                 inserted: 2,
+                fallbacks: 0,
             }),
             prog_stats: mode.loaded().then_some(ProgStats {
                 sock_ops: ProgRun {

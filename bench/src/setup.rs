@@ -241,6 +241,9 @@ pub struct Counters {
     pub paired: u64,
     /// Sockets sock_ops put in the sockhash.
     pub inserted: u64,
+    /// Senders the product itself moved to TCP: the receive-queue bound and the small-write
+    /// policy (`rcvq_fallback` + `stream_fallback`).
+    pub fallbacks: u64,
 }
 
 impl Counters {
@@ -254,6 +257,7 @@ impl Counters {
             no_peer: self.no_peer.saturating_sub(before.no_peer),
             paired: self.paired.saturating_sub(before.paired),
             inserted: self.inserted.saturating_sub(before.inserted),
+            fallbacks: self.fallbacks.saturating_sub(before.fallbacks),
         }
     }
 }
@@ -318,6 +322,7 @@ impl LoadedBypass {
             no_peer: read(Counter::NoPeer)?,
             paired: read(Counter::Paired)?,
             inserted: read(Counter::Inserted)?,
+            fallbacks: read(Counter::RcvqFallback)? + read(Counter::StreamFallback)?,
         })
     }
 

@@ -46,11 +46,15 @@ pub enum Counter {
     /// key, left by an earlier socket with the same key whose close did not remove it, and
     /// deleted it (one count per entry). Should stay 0; a count means entries leaked.
     StaleEntries = 11,
+    /// `sk_msg`: the small-write policy ([`crate::SmallWrites`]) moved a sender to TCP for
+    /// good: its peer held many of its small messages unread (a one-way stream of small
+    /// writes, which TCP carries faster).
+    StreamFallback = 12,
 }
 
 impl Counter {
     /// Every counter, in index order.
-    pub const ALL: [Counter; 12] = [
+    pub const ALL: [Counter; 13] = [
         Counter::Inserted,
         Counter::Redirected,
         Counter::RedirectedBytes,
@@ -63,6 +67,7 @@ impl Counter {
         Counter::CompatFallback,
         Counter::SharedEndpoint,
         Counter::StaleEntries,
+        Counter::StreamFallback,
     ];
 
     /// The index in the counters map.
@@ -90,6 +95,7 @@ impl Counter {
             Counter::CompatFallback => "compat_fallback",
             Counter::SharedEndpoint => "shared_endpoint",
             Counter::StaleEntries => "stale_entries",
+            Counter::StreamFallback => "stream_fallback",
         }
     }
 

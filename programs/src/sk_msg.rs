@@ -146,8 +146,21 @@ fn rcvq_guard(e: &mut Emitter, g: &RcvqGuard) {
         .add64(R1, 1)
         .comment("this one too")
         .stx(Size::DW, R9, BACKLOG, R1)
-        .comment("value.backlog = r1")
-        .mul64(R1, g.msg_overhead as i32)
+        .comment("value.backlog = r1");
+    if let Some(sw) = g.small_writes {
+        e.b.jlt(R1, sw.queued as i32, "bound")
+            .comment("fewer of our messages unread: not a stream")
+            .ldx(Size::W, R2, R6, ctx::SIZE)
+            .jge(R2, sw.below as i32, "bound")
+            .comment("not a small write");
+        taint_in_place(
+            e,
+            "a stream of small writes: our PEERS value = TAINT, TCP from now on",
+        );
+        e.count(Counter::StreamFallback, None);
+        e.b.ja("redirected").label("bound");
+    }
+    e.b.mul64(R1, g.msg_overhead as i32)
         .add64(R1, R7)
         .ldx(Size::W, R2, R6, ctx::SIZE)
         .add64(R1, R2)
@@ -155,11 +168,19 @@ fn rcvq_guard(e: &mut Emitter, g: &RcvqGuard) {
         .jle(R1, R8, "redirected");
 
     // Over the bound: TCP for good, from the next message on.
+    taint_in_place(
+        e,
+        "our PEERS value = TAINT, in place: TCP's flow control from now on",
+    );
+    e.count(Counter::RcvqFallback, None);
+}
+
+/// Zeroes the PEERS value r9 points at (TAINT): the sender's next message goes through TCP.
+fn taint_in_place(e: &mut Emitter, why: &str) {
     for i in 0..(crate::key::PEER_VALUE_LEN as i16 / 8) {
         e.b.st(Size::DW, R9, 8 * i, 0);
         if i == 0 {
-            e.b.comment("our PEERS value = TAINT, in place: TCP's flow control from now on");
+            e.b.comment(why);
         }
     }
-    e.count(Counter::RcvqFallback, None);
 }
