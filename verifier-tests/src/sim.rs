@@ -417,6 +417,17 @@ impl World {
     /// redirected, or its guard already acted on it), else the return code of its PEERS
     /// write (the guard ignores it; 0 for `UnlinkOwn`/`CountOnly`).
     pub fn rcvq_fallback(&mut self, conn: usize, side: Side) -> Result<Option<i64>, HarnessError> {
+        self.guard_fallback(conn, side, false)
+    }
+
+    /// [`World::rcvq_fallback`], or with `stream` the small-write policy's fallback
+    /// (`programs::SmallWrites`): the same `over` path, counted in `StreamFallback`.
+    pub fn guard_fallback(
+        &mut self,
+        conn: usize,
+        side: Side,
+        stream: bool,
+    ) -> Result<Option<i64>, HarnessError> {
         let id = self
             .socket(conn, side)
             .ok_or_else(|| sim_err(format!("rcvq fallback on conn {conn} before accept")))?;
@@ -466,11 +477,16 @@ impl World {
                 }
                 Fallback::CountOnly => 0,
             };
+            let why = if stream {
+                programs::Counter::StreamFallback
+            } else {
+                programs::Counter::RcvqFallback
+            };
             let counted = k
                 .map_mut(programs::names::COUNTERS)
-                .is_some_and(|m| m.percpu_add_u64(programs::Counter::RcvqFallback.index(), cpu, 1));
+                .is_some_and(|m| m.percpu_add_u64(why.index(), cpu, 1));
             if !counted {
-                return Err(sim_err("could not count RcvqFallback".into()));
+                return Err(sim_err(format!("could not count {why}")));
             }
             for m in &mut k.maps {
                 m.end_of_run();

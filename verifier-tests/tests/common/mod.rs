@@ -128,7 +128,9 @@ pub enum Ev {
     /// not redirected). The generator puts it right after one of the side's sends, sometimes
     /// moved past the peer's next events (its sends, reads, its close): the guard running on
     /// one CPU while the peer acts on another. Never past an event of the side itself.
-    Fallback(usize, Side),
+    /// `true`: the small-write policy's fallback (`StreamFallback`), else the bound's
+    /// (`RcvqFallback`); both write the same TAINT.
+    Fallback(usize, Side, bool),
     /// The application on this side reads everything queued for it: its redirect queue
     /// first, then the bytes that came through TCP (as `tcp_bpf_recvmsg` does).
     Read(usize, Side),
@@ -149,7 +151,10 @@ impl fmt::Debug for Ev {
             Ev::Accept(i) => write!(f, "accept{i}"),
             Ev::Send(i, side, n) => write!(f, "send{i}{}({n})", s(side)),
             Ev::SendStale(i, n) => write!(f, "send{i}c~({n})"),
-            Ev::Fallback(i, side) => write!(f, "fallback{i}{}", s(side)),
+            Ev::Fallback(i, side, stream) => {
+                let why = if *stream { "stream" } else { "" };
+                write!(f, "fallback{why}{i}{}", s(side))
+            }
             Ev::Read(i, side) => write!(f, "read{i}{}", s(side)),
             Ev::Close(i, side) => write!(f, "close{i}{}", s(side)),
             Ev::Setsockopt(i, side, k) => write!(f, "opt{i}{}({})", s(side), SOCKOPTS[*k].2),
@@ -577,6 +582,7 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
         conns: n,
         ..Stats::default()
     };
+    let mut exp_stream = 0u64;
     let (mut exp_inserted, mut exp_bytes, mut exp_nopeer, mut exp_tcp_first, mut exp_fallback) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
     for ev in &sc.events {
@@ -780,14 +786,14 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
                     ));
                 }
             }
-            Ev::Fallback(i, side) => {
+            Ev::Fallback(i, side, stream) => {
                 let (me_i, peer_i, dir) = if side == Side::Client {
                     (0, 1, C2S)
                 } else {
                     (1, 0, S2C)
                 };
                 let r = w
-                    .rcvq_fallback(idx[i], side)
+                    .guard_fallback(idx[i], side, stream)
                     .map_err(|e| format!("{ev:?}: {e}"))?;
                 // The guard runs after a redirect, once per message.
                 let runs = std::mem::take(&mut last_redirected[i][me_i]);
@@ -805,7 +811,11 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
                             return Err(format!("{ev:?}: the fallback's write failed: {rc}"));
                         }
                         fell_back[i][dir] = true;
-                        exp_fallback += 1;
+                        if stream {
+                            exp_stream += 1;
+                        } else {
+                            exp_fallback += 1;
+                        }
                         st.fallbacks += 1;
                         st.fallbacks_peer_closed += !open[i][peer_i] as usize;
                     }
@@ -952,6 +962,7 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
         c(Counter::NoPeer),
         c(Counter::TcpFirst),
         c(Counter::RcvqFallback),
+        c(Counter::StreamFallback),
         c(Counter::CompatFallback),
     ];
     let want = [
@@ -962,11 +973,12 @@ fn run(progs: &Programs, sc: &Scenario, model: bool, peers_diff: bool) -> Result
         exp_nopeer,
         exp_tcp_first,
         exp_fallback,
+        exp_stream,
         exp_compat,
     ];
     if got != want {
         return Err(format!(
-            "counters [inserted, paired, redirected, bytes, no_peer, tcp_first, rcvq_fallback, compat_fallback] = {got:?}, expected {want:?}"
+            "counters [inserted, paired, redirected, bytes, no_peer, tcp_first, rcvq_fallback, stream_fallback, compat_fallback] = {got:?}, expected {want:?}"
         ));
     }
     if c(Counter::StaleEntries) != 0 {
@@ -1013,6 +1025,8 @@ struct Step {
     stale: bool,
     /// The receive-queue guard finds the peer over its limit after this message.
     over: bool,
+    /// ...by the small-write policy's test (`StreamFallback`) rather than the bound's.
+    stream: bool,
     /// How many of the peer's following events the fallback may be moved past.
     delay: usize,
     /// The receiver reads everything queued after this message.
@@ -1033,19 +1047,23 @@ fn step() -> impl Strategy<Value = Step> {
         1..5000u32,
         proptest::bool::weighted(0.25),
         proptest::bool::weighted(0.2),
+        any::<bool>(),
         0..3usize,
         proptest::bool::weighted(0.2),
         proptest::option::weighted(0.15, (any::<bool>(), sockopt(), 0..4usize)),
     )
-        .prop_map(|(client, size, stale, over, delay, read, opt)| Step {
-            client,
-            size,
-            stale,
-            over,
-            delay,
-            read,
-            opt,
-        })
+        .prop_map(
+            |(client, size, stale, over, stream, delay, read, opt)| Step {
+                client,
+                size,
+                stale,
+                over,
+                stream,
+                delay,
+                read,
+                opt,
+            },
+        )
 }
 
 /// Per connection: client sends before the server's `PASSIVE_ESTABLISHED` (the race),
@@ -1096,7 +1114,7 @@ fn life(race: u32) -> impl Strategy<Value = Life> {
 fn own_event(ev: &Ev, i: usize, side: Side) -> bool {
     match *ev {
         Ev::Send(j, s, _)
-        | Ev::Fallback(j, s)
+        | Ev::Fallback(j, s, _)
         | Ev::Read(j, s)
         | Ev::Close(j, s)
         | Ev::Setsockopt(j, s, _) => j == i && s == side,
@@ -1137,7 +1155,7 @@ fn life_events(i: usize, l: &Life) -> Vec<Ev> {
             0,
         ));
         if st.over {
-            q.push((Ev::Fallback(i, side), st.delay));
+            q.push((Ev::Fallback(i, side, st.stream), st.delay));
         }
         if st.read {
             q.push((Ev::Read(i, other(side)), 0));
@@ -1156,7 +1174,7 @@ fn life_events(i: usize, l: &Life) -> Vec<Ev> {
     for (n, over, opt) in &l.after {
         q.push((Ev::Send(i, second, *n), 0));
         if *over {
-            q.push((Ev::Fallback(i, second), 0));
+            q.push((Ev::Fallback(i, second, false), 0));
         }
         if let Some(k) = opt {
             q.push((Ev::Setsockopt(i, second, *k), 0));
@@ -1166,7 +1184,7 @@ fn life_events(i: usize, l: &Life) -> Vec<Ev> {
     // Fallbacks and setsockopt calls racing the peer: moved past up to `delay` of the peer's
     // events (from the end, so a moved event is not moved again).
     for p in (0..q.len()).rev() {
-        let (Ev::Fallback(_, side) | Ev::Setsockopt(_, side, _), delay) = q[p] else {
+        let (Ev::Fallback(_, side, _) | Ev::Setsockopt(_, side, _), delay) = q[p] else {
             continue;
         };
         let mut at = p;
