@@ -125,10 +125,13 @@ fn assert_bypassed(
     // arrived (the children compare them), and each later message of that sender is counted in
     // no_peer and sent as TCP segments. It is named here; without it every byte is redirected
     // and nothing may go via TCP.
-    let fell_back = d["rcvq_fallback"];
+    // The small-write policy counts the same way (stream_fallback); the writes here are
+    // large, so it should not act, but a reader that lags behind is the product's business.
+    let fell_back = d["rcvq_fallback"] + d["stream_fallback"];
     if fell_back > 0 {
         eprintln!(
-            "{what}: NOTE {fell_back} sender(s) hit the receive-queue bound and moved to TCP \
+            "{what}: NOTE {fell_back} sender(s) hit the receive-queue bound or the small-write \
+             policy and moved to TCP \
              ({} messages through TCP afterwards, {segs} segments, {} of {} bytes redirected)",
             d["no_peer"],
             d["redirected_bytes"],
@@ -210,6 +213,50 @@ fn loopback_ipv4_ipv6_and_dual_stack() {
     }
     // All connections closed: the sockhash is empty again.
     assert_eq!(bp.status().sockets, 0);
+    ns.close();
+    bp.finish(&[s.so_id, s.sm_id]);
+}
+
+/// The small-write policy (programs::SmallWrites): a client streaming writes of at most 512
+/// bytes to a server that reads only after 300 ms piles up far more than 16 unread messages,
+/// so it moves to TCP for good; every byte still arrives in order (the children compare
+/// them), the first part of the stream through the bypass and the rest through TCP. The
+/// server's replies are large writes: they stay bypassed.
+#[test]
+fn a_stream_of_small_writes_moves_to_tcp() {
+    let Some(_g) = start("a_stream_of_small_writes_moves_to_tcp") else {
+        return;
+    };
+    let mut bp = Bypass::new();
+    bp.load(&[]);
+    let s = bp.status();
+    let ns = Netns::new();
+    let run = run_id();
+    let st0 = bp.status();
+    let t = transfer(
+        &bp,
+        &ns,
+        &ns,
+        &format!("role=server;run={run};addr=127.0.0.1:7010;conns=1;greet=1;late_read_ms=300"),
+        &format!(
+            "role=client;run={run};addr=127.0.0.1:7010;conns=1;max_bytes=1048576;fixed=1;max_write=512;greet=1"
+        ),
+        1,
+    );
+    let d = bp.status().delta(&st0);
+    eprintln!("small writes: {} bytes, counters {d:?}", t.bytes);
+    assert_eq!(d["paired"], 1, "the connection pairs");
+    assert_eq!(
+        d["stream_fallback"], 1,
+        "the client's direction moves to TCP"
+    );
+    assert_eq!(d["rcvq_fallback"], 0, "far below the receive-queue bound");
+    assert!(d["redirected"] >= 16, "the stream started bypassed");
+    assert!(d["no_peer"] > 0, "and went on through TCP");
+    assert!(
+        d["redirected_bytes"] < t.bytes + GREETING_LEN as u64,
+        "not everything was redirected"
+    );
     ns.close();
     bp.finish(&[s.so_id, s.sm_id]);
 }
