@@ -16,7 +16,7 @@
 use asm::{Builder, Helper, Reg, Reg::*, Size};
 
 use crate::counters::Counter;
-use crate::key::{CONN_KEY_LEN, PEER_VALUE_BACKLOG, PEER_VALUE_LEN};
+use crate::key::{CONN_KEY_LEN, PEER_VALUE_BACKLOG, PEER_VALUE_LEN, PEER_VALUE_SMALL_RUN};
 use crate::maps::names;
 use crate::uapi;
 
@@ -55,6 +55,8 @@ pub(crate) mod conn {
 
 /// Offset of the backlog count in a PEERS value.
 pub(crate) const BACKLOG: i16 = PEER_VALUE_BACKLOG as i16;
+/// Offset of the small-message run in a PEERS value.
+pub(crate) const SMALL_RUN: i16 = PEER_VALUE_SMALL_RUN as i16;
 
 /// Loopback bit in r9 for the local address.
 pub(crate) const LOCAL_LOOPBACK: i32 = 1;
@@ -356,6 +358,6 @@ impl Emitter {
         self.copy(Size::DW, R10, key, stack::VALUE, CONN_KEY_LEN as i16);
         self.b
             .st(Size::DW, R10, stack::VALUE + BACKLOG, 0)
-            .comment("backlog count 0");
+            .comment("backlog count and small-message run 0");
     }
 }

@@ -11,7 +11,7 @@
 //! | [`ConnKey`]  | 48    | 0: u64 netns cookie, 8: local addr\[16\], 24: remote addr\[16\], 40: u32 local port, 44: u32 remote port |
 //! | [`Endpoint`] | 32    | 0: u64 netns cookie (loopback only, else 0), 8: addr\[16\], 24: u32 port, 28: u32 zero |
 //! | [`Waiting`]  | 56    | 0: the client's `ConnKey`, 48: u32 client `snd_nxt`, 52: u32 client `rcv_nxt` |
-//! | PEERS value  | 56    | 0: the peer's `ConnKey` (or [`TAINT`]), 48: u64 backlog count ([`peer_value`]) |
+//! | PEERS value  | 56    | 0: the peer's `ConnKey` (or [`TAINT`]), 48: u32 backlog count, 52: u32 small-message run ([`peer_value`]) |
 //! | [`PrefixKey`]| 20    | 0: u32 prefix length, 4: addr\[16\]                                  |
 //! | port key     | 4     | 0: u32 port ([`port_key`])                                          |
 
@@ -25,13 +25,17 @@ pub const CONN_KEY_LEN: usize = 48;
 pub const ENDPOINT_LEN: usize = 32;
 /// Size of a [`Waiting`] value in bytes.
 pub const WAITING_LEN: usize = 56;
-/// Size of a PEERS value in bytes: the peer's [`ConnKey`], then a u64 backlog count (see
-/// [`peer_value`]).
+/// Size of a PEERS value in bytes: the peer's [`ConnKey`], then two u32s the `sk_msg`
+/// receive-queue bound keeps about the owner's sends (see [`peer_value`]).
 pub const PEER_VALUE_LEN: usize = 56;
-/// Offset of the backlog count in a PEERS value: how many of the owner's redirected messages
-/// its peer may not have read yet (an upper bound the `sk_msg` receive-queue bound keeps,
-/// reset when the peer's queue is empty).
+/// Offset of the backlog count (u32) in a PEERS value: how many of the owner's redirected
+/// messages its peer may not have read yet (an upper bound, reset when the peer's queue is
+/// empty).
 pub const PEER_VALUE_BACKLOG: usize = CONN_KEY_LEN;
+/// Offset of the small-message run (u32) in a PEERS value: how many of the owner's last
+/// redirected messages in a row were small (see `SmallWrites`). The small-write policy keeps
+/// it.
+pub const PEER_VALUE_SMALL_RUN: usize = CONN_KEY_LEN + 4;
 /// Size of a [`PrefixKey`] in bytes.
 pub const PREFIX_KEY_LEN: usize = 20;
 /// Size of a port key ([`port_key`]) in bytes.
@@ -43,10 +47,10 @@ pub const PRESENT: [u8; 4] = 1u32.to_ne_bytes();
 /// paired, so it must never be redirected (48 zero bytes; no real [`ConnKey`] has both ports
 /// 0, which is what the programs test). See [`ConnKey::is_taint`].
 pub const TAINT: [u8; CONN_KEY_LEN] = [0; CONN_KEY_LEN];
-/// The whole PEERS value of a tainted socket: [`TAINT`] and a backlog count of 0.
+/// The whole PEERS value of a tainted socket: [`TAINT`] and zero counts.
 pub const TAINT_VALUE: [u8; PEER_VALUE_LEN] = [0; PEER_VALUE_LEN];
 
-/// The PEERS value that pairs a socket with `peer`: the peer's key and a backlog count of 0.
+/// The PEERS value that pairs a socket with `peer`: the peer's key and zero counts.
 pub fn peer_value(peer: &ConnKey) -> [u8; PEER_VALUE_LEN] {
     let mut v = [0u8; PEER_VALUE_LEN];
     v[..CONN_KEY_LEN].copy_from_slice(&peer.to_bytes());

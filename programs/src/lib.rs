@@ -105,34 +105,40 @@ pub struct RcvqGuard {
     pub small_writes: Option<SmallWrites>,
 }
 
-/// The small-write policy, part of the receive-queue bound: a sender whose peer holds at least
-/// `queued` of its messages unread (the bound's backlog count, this message included) while
-/// it sends one of fewer than `below` bytes goes to TCP for good from its next message
-/// (counted in `StreamFallback`), the way the bound sends it there.
+/// The small-write policy, part of the receive-queue bound: a sender whose last `queued`
+/// redirected messages (at least) were all under `below` bytes, while its peer holds at least
+/// `queued` of its messages unread (the bound's backlog count, this message included), goes
+/// to TCP for good from its next message (counted in `StreamFallback`), the way the bound
+/// sends it there.
 ///
 /// Why: the redirect path coalesces nothing. Each small `send()` becomes one queued message
 /// and one wakeup of the reader, where TCP merges a stream of small writes into few segments,
 /// so a one-way stream of small writes is several times slower through the bypass than over
 /// TCP (docs/benchmarks.md). Request/response traffic is not affected: each side reads what
 /// the other sent before the next message, so the peer's queue is empty when it sends and
-/// the count starts again at one. Going to TCP keeps the order for the same reason the bound
-/// does: the reader drains its redirect queue before its TCP bytes.
+/// the count starts again at one. A stream with large writes among the small ones is not
+/// affected either (each large one starts the run again): there the bypass is faster. Going
+/// to TCP keeps the order for the same reason the bound does: the reader drains its redirect
+/// queue before its TCP bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SmallWrites {
-    /// How many of the sender's messages, this one included, the peer must hold unread.
+    /// How many of the sender's messages, this one included, must be small in a row and
+    /// unread by the peer.
     pub queued: u32,
     /// A message of fewer bytes than this is small.
     pub below: u32,
 }
 
 impl Default for SmallWrites {
-    /// 16 unread messages, below 4 KiB. A sender moved to TCP this way is still in the
+    /// 64 messages, below 4 KiB. 64 small ones in a row are a stream: with write sizes
+    /// log-uniform up to 256 KiB (as the end-to-end tests write), 64 under 4 KiB in a row
+    /// come about once in 10^12 messages. A sender moved to TCP this way is still in the
     /// sockhash, so each `send()` still runs `sk_msg` and the kernel's sockmap send path,
     /// which streams at about 0.6× of plain TCP: that beats the redirect below 4 KiB (0.2–0.5×)
     /// and loses to it from 4 KiB up on one CPU (0.8×); docs/benchmarks.md has the numbers.
     fn default() -> Self {
         SmallWrites {
-            queued: 16,
+            queued: 64,
             below: 4096,
         }
     }

@@ -25,7 +25,7 @@
 use asm::{Helper, Program, Reg::*, Size};
 
 use crate::counters::Counter;
-use crate::emit::{conn, stack, CtxFields, Emitter, BACKLOG, LOCAL_LOOPBACK};
+use crate::emit::{conn, stack, CtxFields, Emitter, BACKLOG, LOCAL_LOOPBACK, SMALL_RUN};
 use crate::maps::names;
 use crate::uapi::{self, sk_msg as ctx};
 use crate::{Config, RcvqGuard};
@@ -137,7 +137,7 @@ fn rcvq_guard(e: &mut Emitter, g: &RcvqGuard) {
         .mov64(R8, R2)
         .comment("r8 = what TCP autotuning may grow the buffer to")
         .label("limit_set")
-        .ldx(Size::DW, R1, R9, BACKLOG)
+        .ldx(Size::W, R1, R9, BACKLOG)
         .comment("our messages the peer may not have read")
         .jne(R7, 0, "backlog_counted")
         .mov64(R1, 0)
@@ -145,14 +145,22 @@ fn rcvq_guard(e: &mut Emitter, g: &RcvqGuard) {
         .label("backlog_counted")
         .add64(R1, 1)
         .comment("this one too")
-        .stx(Size::DW, R9, BACKLOG, R1)
+        .stx(Size::W, R9, BACKLOG, R1)
         .comment("value.backlog = r1");
     if let Some(sw) = g.small_writes {
-        e.b.jlt(R1, sw.queued as i32, "bound")
-            .comment("fewer of our messages unread: not a stream")
+        e.b.ldx(Size::W, R3, R9, SMALL_RUN)
+            .add64(R3, 1)
+            .comment("r3 = our small messages in a row, this one included...")
             .ldx(Size::W, R2, R6, ctx::SIZE)
-            .jge(R2, sw.below as i32, "bound")
-            .comment("not a small write");
+            .jlt(R2, sw.below as i32, "small")
+            .mov64(R3, 0)
+            .comment("...or 0: this one is not small")
+            .label("small")
+            .stx(Size::W, R9, SMALL_RUN, R3)
+            .jlt(R1, sw.queued as i32, "bound")
+            .comment("fewer of our messages unread: not a stream")
+            .jlt(R3, sw.queued as i32, "bound")
+            .comment("not only small messages lately");
         taint_in_place(
             e,
             "a stream of small writes: our PEERS value = TAINT, TCP from now on",
