@@ -217,9 +217,9 @@ fn loopback_ipv4_ipv6_and_dual_stack() {
     bp.finish(&[s.so_id, s.sm_id]);
 }
 
-/// The small-write policy (programs::SmallWrites): a client streaming writes of at most 512
-/// bytes to a server that reads only after 300 ms piles up far more than 16 unread messages,
-/// so it moves to TCP for good; every byte still arrives in order (the children compare
+/// The small-write policy (programs::SmallWrites): on loopback, a client streaming writes of
+/// at most 512 bytes to a server that reads only after 300 ms piles up far more than 64
+/// unread messages, all small, so it moves to TCP for good; every byte still arrives in order (the children compare
 /// them), the first part of the stream through the bypass and the rest through TCP. The
 /// server's replies are large writes: they stay bypassed.
 #[test]
@@ -251,13 +251,45 @@ fn a_stream_of_small_writes_moves_to_tcp() {
         "the client's direction moves to TCP"
     );
     assert_eq!(d["rcvq_fallback"], 0, "far below the receive-queue bound");
-    assert!(d["redirected"] >= 16, "the stream started bypassed");
+    assert!(d["redirected"] >= 64, "the stream started bypassed");
     assert!(d["no_peer"] > 0, "and went on through TCP");
     assert!(
         d["redirected_bytes"] < t.bytes + GREETING_LEN as u64,
         "not everything was redirected"
     );
     ns.close();
+    bp.finish(&[s.so_id, s.sm_id]);
+
+    // Between two namespaces the same writes (1..=512 bytes) are not small: over a veth pair
+    // the redirect beats TCP from 64 bytes up, so they stay bypassed to the end.
+    let mut bp = Bypass::new();
+    let a = Netns::new();
+    let b = Netns::new();
+    veth(&a, &b, "10.214.0.1/24", "10.214.0.2/24");
+    bp.load(&["--local-prefix", "10.214.0.0/24"]);
+    let s = bp.status();
+    let st0 = bp.status();
+    let run = run_id();
+    let t = transfer(
+        &bp,
+        &b,
+        &a,
+        &format!("role=server;run={run};addr=10.214.0.2:7012;conns=1;greet=1;late_read_ms=300"),
+        &format!(
+            "role=client;run={run};addr=10.214.0.2:7012;conns=1;max_bytes=1048576;fixed=1;max_write=512;greet=1"
+        ),
+        1,
+    );
+    let d = bp.status().delta(&st0);
+    eprintln!("small writes over veth: {} bytes, counters {d:?}", t.bytes);
+    assert_eq!(d["paired"], 1, "the connection pairs");
+    assert_eq!(
+        d["stream_fallback"], 0,
+        "512-byte writes are not small here"
+    );
+    assert_eq!(d["no_peer"], 0, "nothing went through TCP");
+    a.close();
+    b.close();
     bp.finish(&[s.so_id, s.sm_id]);
 }
 

@@ -216,31 +216,39 @@ impl Emitter {
     /// Sets `bit` in r9 if the 16-byte address at `r10 + addr` (called `what` in comments) is
     /// loopback (`::ffff:127.x` or `::1`).
     pub fn loopback_bit(&mut self, what: &str, addr: i16, bit: i32) {
-        let v4 = self.fresh("lo_v4");
-        let yes = self.fresh("lo_yes");
         let no = self.fresh("lo_no");
+        self.unless_loopback(what, addr, R1, &no);
         self.b
-            .ldx(Size::W, R1, R10, addr)
-            .comment(&format!("is {what} loopback?"))
-            .jne32(R1, 0, &no)
-            .ldx(Size::W, R1, R10, addr + 4)
-            .jne32(R1, 0, &no)
-            .ldx(Size::W, R1, R10, addr + 8)
-            .jeq32(R1, MAPPED_WORD, &v4)
-            .comment("::ffff:a.b.c.d")
-            .jne32(R1, 0, &no)
-            .ldx(Size::W, R1, R10, addr + 12)
-            .jne32(R1, ONE_WORD, &no)
-            .comment("::1")
-            .ja(&yes)
-            .label(&v4)
-            .ldx(Size::B, R1, R10, addr + 12)
-            .jne32(R1, 127, &no)
-            .comment("127.0.0.0/8")
-            .label(&yes)
             .or64(R9, bit)
             .comment(&format!("{what} is loopback"))
             .label(&no);
+    }
+
+    /// Falls through if the 16-byte address at `r10 + addr` (called `what` in comments) is
+    /// loopback (`::ffff:127.x` or `::1`), else jumps to `no`. Uses `scratch`.
+    pub fn unless_loopback(&mut self, what: &str, addr: i16, scratch: Reg, no: &str) {
+        let v4 = self.fresh("lo_v4");
+        let yes = self.fresh("lo_yes");
+        let r = scratch;
+        self.b
+            .ldx(Size::W, r, R10, addr)
+            .comment(&format!("is {what} loopback?"))
+            .jne32(r, 0, no)
+            .ldx(Size::W, r, R10, addr + 4)
+            .jne32(r, 0, no)
+            .ldx(Size::W, r, R10, addr + 8)
+            .jeq32(r, MAPPED_WORD, &v4)
+            .comment("::ffff:a.b.c.d")
+            .jne32(r, 0, no)
+            .ldx(Size::W, r, R10, addr + 12)
+            .jne32(r, ONE_WORD, no)
+            .comment("::1")
+            .ja(&yes)
+            .label(&v4)
+            .ldx(Size::B, r, R10, addr + 12)
+            .jne32(r, 127, no)
+            .comment("127.0.0.0/8")
+            .label(&yes);
     }
 
     /// Builds an `Endpoint` at `r10 + stack::EP` from the address at `r10 + addr` and the

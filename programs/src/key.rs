@@ -11,7 +11,7 @@
 //! | [`ConnKey`]  | 48    | 0: u64 netns cookie, 8: local addr\[16\], 24: remote addr\[16\], 40: u32 local port, 44: u32 remote port |
 //! | [`Endpoint`] | 32    | 0: u64 netns cookie (loopback only, else 0), 8: addr\[16\], 24: u32 port, 28: u32 zero |
 //! | [`Waiting`]  | 56    | 0: the client's `ConnKey`, 48: u32 client `snd_nxt`, 52: u32 client `rcv_nxt` |
-//! | PEERS value  | 56    | 0: the peer's `ConnKey` (or [`TAINT`]), 48: u32 backlog count, 52: u32 small-message run ([`peer_value`]) |
+//! | PEERS value  | 56    | 0: the peer's `ConnKey` (or [`TAINT`]), 48: u32 backlog count, 52: u16 small-message run on loopback, 54: u16 small-message run elsewhere ([`peer_value`]) |
 //! | [`PrefixKey`]| 20    | 0: u32 prefix length, 4: addr\[16\]                                  |
 //! | port key     | 4     | 0: u32 port ([`port_key`])                                          |
 
@@ -32,9 +32,9 @@ pub const PEER_VALUE_LEN: usize = 56;
 /// messages its peer may not have read yet (an upper bound, reset when the peer's queue is
 /// empty).
 pub const PEER_VALUE_BACKLOG: usize = CONN_KEY_LEN;
-/// Offset of the small-message run (u32) in a PEERS value: how many of the owner's last
-/// redirected messages in a row were small (see `SmallWrites`). The small-write policy keeps
-/// it.
+/// Offset of the small-message runs in a PEERS value: how many of the owner's last redirected
+/// messages in a row were small by the loopback threshold (u16), then by the other one (u16,
+/// at +2); see `SmallWrites`. They wrap at 65,536, which only delays the policy.
 pub const PEER_VALUE_SMALL_RUN: usize = CONN_KEY_LEN + 4;
 /// Size of a [`PrefixKey`] in bytes.
 pub const PREFIX_KEY_LEN: usize = 20;

@@ -125,21 +125,29 @@ pub struct SmallWrites {
     /// How many of the sender's messages, this one included, must be small in a row and
     /// unread by the peer.
     pub queued: u32,
-    /// A message of fewer bytes than this is small.
+    /// A message of fewer bytes than this is small on a loopback connection.
     pub below: u32,
+    /// A message of fewer bytes than this is small on any other connection (between network
+    /// namespaces, over a veth pair), where TCP's own per-segment cost is higher and the
+    /// redirect wins from much smaller writes on.
+    pub below_routed: u32,
 }
 
 impl Default for SmallWrites {
-    /// 64 messages, below 4 KiB. 64 small ones in a row are a stream: with write sizes
-    /// log-uniform up to 256 KiB (as the end-to-end tests write), 64 under 4 KiB in a row
-    /// come about once in 10^12 messages. A sender moved to TCP this way is still in the
-    /// sockhash, so each `send()` still runs `sk_msg` and the kernel's sockmap send path,
-    /// which streams at about 0.6× of plain TCP: that beats the redirect below 4 KiB (0.2–0.5×)
-    /// and loses to it from 4 KiB up on one CPU (0.8×); docs/benchmarks.md has the numbers.
+    /// 64 messages; below 4 KiB on loopback, below 64 bytes otherwise. 64 small ones in a row
+    /// are a stream: with write sizes log-uniform up to 256 KiB (as the end-to-end tests
+    /// write), 64 under 4 KiB in a row come about once in 10^12 messages. A sender moved to
+    /// TCP this way is still in the sockhash, so each `send()` still runs `sk_msg` and the
+    /// kernel's sockmap send path, which streams at about 0.6× of plain TCP. On loopback that
+    /// beats the redirect below 4 KiB (0.2–0.5× of TCP) and loses to it from 4 KiB up; over a
+    /// veth pair TCP itself is slower per segment and the redirect beats it from 64 bytes up
+    /// (1.8–5× at 64 B–1 KiB), so only smaller writes count there. docs/benchmarks.md has the
+    /// numbers.
     fn default() -> Self {
         SmallWrites {
             queued: 64,
             below: 4096,
+            below_routed: 64,
         }
     }
 }

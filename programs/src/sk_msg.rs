@@ -148,18 +148,28 @@ fn rcvq_guard(e: &mut Emitter, g: &RcvqGuard) {
         .stx(Size::W, R9, BACKLOG, R1)
         .comment("value.backlog = r1");
     if let Some(sw) = g.small_writes {
-        e.b.ldx(Size::W, R3, R9, SMALL_RUN)
+        e.b.ldx(Size::W, R2, R6, ctx::SIZE)
+            .ldx(Size::H, R3, R9, SMALL_RUN)
+            .comment("r3 = our messages under `below` in a row (u16, wraps)")
+            .ldx(Size::H, R4, R9, SMALL_RUN + 2)
+            .comment("r4 = our messages under `below_routed` in a row")
             .add64(R3, 1)
-            .comment("r3 = our small messages in a row, this one included...")
-            .ldx(Size::W, R2, R6, ctx::SIZE)
+            .add64(R4, 1)
             .jlt(R2, sw.below as i32, "small")
             .mov64(R3, 0)
-            .comment("...or 0: this one is not small")
             .label("small")
-            .stx(Size::W, R9, SMALL_RUN, R3)
+            .jlt(R2, sw.below_routed as i32, "small_routed")
+            .mov64(R4, 0)
+            .label("small_routed")
+            .stx(Size::H, R9, SMALL_RUN, R3)
+            .stx(Size::H, R9, SMALL_RUN + 2, R4)
             .jlt(R1, sw.queued as i32, "bound")
-            .comment("fewer of our messages unread: not a stream")
-            .jlt(R3, sw.queued as i32, "bound")
+            .comment("fewer of our messages unread: not a stream");
+        e.unless_loopback("key.local", OWN_LOCAL, R5, "routed");
+        e.b.mov64(R4, R3)
+            .comment("loopback: its threshold is `below`")
+            .label("routed")
+            .jlt(R4, sw.queued as i32, "bound")
             .comment("not only small messages lately");
         taint_in_place(
             e,

@@ -191,7 +191,7 @@ pub struct Status {
     pub loaded: bool,
     pub attached: bool,
     pub sockets: u64,
-    /// `closed_entries`: tb_peers/tb_backlog entries of sockets no longer in the sockhash.
+    /// `closed_entries`: tb_peers entries of sockets no longer in the sockhash.
     pub closed_entries: u64,
     /// The connection capacity the maps were created with (`--max-conns`).
     pub max_conns: u64,
