@@ -217,11 +217,36 @@ fn loopback_ipv4_ipv6_and_dual_stack() {
     bp.finish(&[s.so_id, s.sm_id]);
 }
 
+/// One connection from `cns` to `addr` in `sns` for the small-write policy: the client
+/// writes 1 MiB in writes of at most 512 bytes to a server that reads only after 300 ms.
+/// Returns the totals (every byte checked by the children) and the counter deltas.
+fn small_write_stream(
+    bp: &Bypass,
+    sns: &Netns,
+    cns: &Netns,
+    addr: &str,
+) -> (Totals, std::collections::HashMap<String, u64>) {
+    let run = run_id();
+    let st0 = bp.status();
+    let t = transfer(
+        bp,
+        sns,
+        cns,
+        &format!("role=server;run={run};addr={addr};conns=1;greet=1;late_read_ms=300"),
+        &format!(
+            "role=client;run={run};addr={addr};conns=1;max_bytes=1048576;fixed=1;max_write=512;greet=1"
+        ),
+        1,
+    );
+    (t, bp.status().delta(&st0))
+}
+
 /// The small-write policy (programs::SmallWrites): on loopback, a client streaming writes of
-/// at most 512 bytes to a server that reads only after 300 ms piles up far more than 64
-/// unread messages, all small, so it moves to TCP for good; every byte still arrives in order (the children compare
-/// them), the first part of the stream through the bypass and the rest through TCP. The
-/// server's replies are large writes: they stay bypassed.
+/// at most 512 bytes to a late reader piles up far more than 64 unread messages, all small,
+/// so it moves to TCP for good; every byte still arrives in order, the first part of the
+/// stream through the bypass and the rest through TCP. The server's replies are large writes:
+/// they stay bypassed. Between two namespaces the same writes are not small (over a veth pair
+/// the redirect beats TCP from 64 bytes up): they stay bypassed to the end.
 #[test]
 fn a_stream_of_small_writes_moves_to_tcp() {
     let Some(_g) = start("a_stream_of_small_writes_moves_to_tcp") else {
@@ -231,19 +256,7 @@ fn a_stream_of_small_writes_moves_to_tcp() {
     bp.load(&[]);
     let s = bp.status();
     let ns = Netns::new();
-    let run = run_id();
-    let st0 = bp.status();
-    let t = transfer(
-        &bp,
-        &ns,
-        &ns,
-        &format!("role=server;run={run};addr=127.0.0.1:7010;conns=1;greet=1;late_read_ms=300"),
-        &format!(
-            "role=client;run={run};addr=127.0.0.1:7010;conns=1;max_bytes=1048576;fixed=1;max_write=512;greet=1"
-        ),
-        1,
-    );
-    let d = bp.status().delta(&st0);
+    let (t, d) = small_write_stream(&bp, &ns, &ns, "127.0.0.1:7010");
     eprintln!("small writes: {} bytes, counters {d:?}", t.bytes);
     assert_eq!(d["paired"], 1, "the connection pairs");
     assert_eq!(
@@ -260,27 +273,13 @@ fn a_stream_of_small_writes_moves_to_tcp() {
     ns.close();
     bp.finish(&[s.so_id, s.sm_id]);
 
-    // Between two namespaces the same writes (1..=512 bytes) are not small: over a veth pair
-    // the redirect beats TCP from 64 bytes up, so they stay bypassed to the end.
     let mut bp = Bypass::new();
     let a = Netns::new();
     let b = Netns::new();
     veth(&a, &b, "10.214.0.1/24", "10.214.0.2/24");
     bp.load(&["--local-prefix", "10.214.0.0/24"]);
     let s = bp.status();
-    let st0 = bp.status();
-    let run = run_id();
-    let t = transfer(
-        &bp,
-        &b,
-        &a,
-        &format!("role=server;run={run};addr=10.214.0.2:7012;conns=1;greet=1;late_read_ms=300"),
-        &format!(
-            "role=client;run={run};addr=10.214.0.2:7012;conns=1;max_bytes=1048576;fixed=1;max_write=512;greet=1"
-        ),
-        1,
-    );
-    let d = bp.status().delta(&st0);
+    let (t, d) = small_write_stream(&bp, &b, &a, "10.214.0.2:7012");
     eprintln!("small writes over veth: {} bytes, counters {d:?}", t.bytes);
     assert_eq!(d["paired"], 1, "the connection pairs");
     assert_eq!(

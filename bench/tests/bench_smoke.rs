@@ -124,12 +124,22 @@ fn tiny_bench_run_measures_every_mode_and_cleans_up() {
     assert_eq!(rates.len(), 3, "{j}");
     assert!(rates.iter().all(|v| v.parse::<u64>().unwrap() > 0), "{j}");
     // Bypass runs were carried by the bypass (>= 99% of bytes; churn is reported, not held
-    // to it); TCP cells have no share.
+    // to it); TCP cells have no share. The 512-byte stream may instead have been moved to TCP
+    // by the small-write policy (loopback, writes under 4 KiB, a reader behind): such a run
+    // is reported in runs_fallen_back and has no share, never a problem. The latency cell is
+    // always carried: the policy never acts on ping-pong.
     let carried: Vec<u64> = values(&j, "min_carried_permille")
         .iter()
         .filter_map(|v| v.parse().ok())
         .collect();
-    assert_eq!(carried.len(), 2, "{j}");
+    let fallen: u64 = values(&j, "runs_fallen_back")
+        .iter()
+        .map(|v| v.parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        !carried.is_empty() && carried.len() as u64 + fallen == 2,
+        "{j}"
+    );
     assert!(carried.iter().all(|&c| c >= 990), "{carried:?}");
     // Sockhash-only: sockets went into the sockhash (its cells come after the bypass's in
     // each test), nothing was redirected; the problems list would say otherwise.
