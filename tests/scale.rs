@@ -435,14 +435,15 @@ fn assert_counters(what: &str, d: &HashMap<String, u64>, n: u64) {
     assert_eq!(d["compat_fallback"], 0, "{what}: {d:?}");
 }
 
-/// Nothing went through TCP, except what the receive-queue bound moved there (named, as in
-/// the e2e tests: the product guarding memory; every byte is still checked by the pods).
+/// Nothing went through TCP, except what the receive-queue bound or the small-write policy
+/// moved there (named, as in the e2e tests: the product's own decisions; every byte is still
+/// checked by the pods).
 fn assert_no_tcp(what: &str, d: &HashMap<String, u64>, n: u64) {
-    let fell_back = d["rcvq_fallback"];
+    let fell_back = d["rcvq_fallback"] + d["stream_fallback"];
     if fell_back > 0 {
         eprintln!(
-            "{what}: NOTE {fell_back} sender(s) hit the receive-queue bound and moved to TCP \
-             ({} messages through TCP afterwards)",
+            "{what}: NOTE {fell_back} sender(s) hit the receive-queue bound or the small-write \
+             policy and moved to TCP ({} messages through TCP afterwards)",
             d["no_peer"]
         );
         assert!(
@@ -559,11 +560,11 @@ fn hold(t: &Topo, bp: &Bypass, cg: &Path, m: &Mode, port: u16, bypassed: bool) -
         assert_counters(&format!("{what}, transferred"), &d, n);
         assert_no_tcp(what, &d, n);
         let greetings = 16 * n;
-        // As in assert_no_tcp: a sender the receive-queue bound moved to TCP sends the rest
-        // through TCP, and so does an unpaired connection (shared ephemeral port), so only
-        // without either must every byte be redirected.
+        // As in assert_no_tcp: a sender the receive-queue bound or the small-write policy
+        // moved to TCP sends the rest through TCP, and so does an unpaired connection (shared
+        // ephemeral port), so only without any of them must every byte be redirected.
         assert!(
-            d["rcvq_fallback"] > 0
+            d["rcvq_fallback"] + d["stream_fallback"] > 0
                 || d["shared_endpoint"] > 0
                 || d["redirected_bytes"] >= want + 16 * n + greetings,
             "{what}: redirected {} bytes < {want} + headers + greetings",
