@@ -74,10 +74,10 @@ impl Default for Config {
 /// programs cannot call `bpf_sk_release`). A redirect cannot be taken back, so the message
 /// that crosses the limit is still redirected and the sender goes to TCP from the next one:
 /// the queue is bounded by the limit plus one message (at most a send buffer). The cost of the
-/// peer's
-/// queue is its unread bytes (`sk_rmem_alloc`, which the redirect path charges) plus
+/// peer's queue is its unread bytes (`sk_rmem_alloc`, which the redirect path charges) plus
 /// `msg_overhead` for each message that may still be queued (an upper bound kept in the
-/// `tb_backlog` map), so a stream of one-byte messages is bounded too. The limit is the peer's
+/// sender's own PEERS value, see [`key::PEER_VALUE_BACKLOG`]), so a stream of one-byte
+/// messages is bounded too. The limit is the peer's
 /// `sk_rcvbuf` when the application set `SO_RCVBUF`, else the larger of `sk_rcvbuf` and
 /// `rcvbuf_floor` (what TCP's receive-buffer autotuning may grow to: `net.ipv4.tcp_rmem[2]`).
 ///

@@ -159,10 +159,9 @@ impl EmuMap {
             uapi::MAP_TYPE_LPM_TRIE => (Store::Lpm(HashMap::new()), n),
             uapi::MAP_TYPE_PERCPU_ARRAY => (Store::PerCpuArray { ncpus }, n * ncpus),
             uapi::MAP_TYPE_SOCKHASH => (Store::SockHash(HashMap::new()), 0),
-            // An LRU hash (`tb_backlog`) is emulated as a plain hash: same return codes, but
-            // a full one answers `-E2BIG` where the kernel would evict its least recently used
-            // entry. No program run here fills one (`tb_backlog` has 65535 entries and only
-            // the receive-queue guard, which rbpf cannot run, writes it).
+            // An LRU hash is emulated as a plain hash: same return codes, but a full one
+            // answers `-E2BIG` where the kernel would evict its least recently used entry.
+            // The bypass has none since `tb_backlog` was folded into `tb_peers`.
             uapi::MAP_TYPE_HASH | uapi::MAP_TYPE_LRU_HASH => (Store::Hash(HashMap::new()), n),
             _ => (Store::Hash(HashMap::new()), n),
         };
