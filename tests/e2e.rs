@@ -259,17 +259,25 @@ fn a_stream_of_small_writes_moves_to_tcp() {
     let (t, d) = small_write_stream(&bp, &ns, &ns, "127.0.0.1:7010");
     eprintln!("small writes: {} bytes, counters {d:?}", t.bytes);
     assert_eq!(d["paired"], 1, "the connection pairs");
-    assert_eq!(
-        d["stream_fallback"], 1,
-        "the client's direction moves to TCP"
-    );
-    assert_eq!(d["rcvq_fallback"], 0, "far below the receive-queue bound");
-    assert!(d["redirected"] >= 64, "the stream started bypassed");
-    assert!(d["no_peer"] > 0, "and went on through TCP");
-    assert!(
-        d["redirected_bytes"] < t.bytes + GREETING_LEN as u64,
-        "not everything was redirected"
-    );
+    // The policy is part of the receive-queue bound, which needs the kernel's BTF and
+    // bpf_rdonly_cast (Linux 6.2+): without it, every byte is redirected.
+    if let Err(why) = tcpbypass::bypass::rcvq_guard(None) {
+        eprintln!("NOTE no receive-queue bound here ({why}): no small-write policy either");
+        assert_eq!(d["stream_fallback"], 0, "no policy without the bound");
+        assert_eq!(d["no_peer"], 0, "nothing went through TCP");
+    } else {
+        assert_eq!(
+            d["stream_fallback"], 1,
+            "the client's direction moves to TCP"
+        );
+        assert_eq!(d["rcvq_fallback"], 0, "far below the receive-queue bound");
+        assert!(d["redirected"] >= 64, "the stream started bypassed");
+        assert!(d["no_peer"] > 0, "and went on through TCP");
+        assert!(
+            d["redirected_bytes"] < t.bytes + GREETING_LEN as u64,
+            "not everything was redirected"
+        );
+    }
     ns.close();
     bp.finish(&[s.so_id, s.sm_id]);
 
