@@ -39,8 +39,8 @@ pub(crate) mod stack {
     /// `sock_ops` only: the `Waiting` value a client registers in ACTIVE (56 bytes: its
     /// `ConnKey`, then its `snd_nxt` and `rcv_nxt`).
     pub const WAIT: i16 = -216;
-    /// A PEERS value being written (56 bytes: the peer's `ConnKey`, then the backlog count;
-    /// all zero for TAINT).
+    /// A PEERS value being written (56 bytes: the peer's `ConnKey`, then the backlog count and
+    /// the small-message runs; all zero for TAINT).
     pub const VALUE: i16 = -272;
 }
 
@@ -349,19 +349,25 @@ impl Emitter {
         self.b.label(&done);
     }
 
-    /// Writes the `TAINT` value of PEERS (48 zero bytes: a `ConnKey` with both ports 0, which
-    /// no real key has) at `r10 + off`.
+    /// Writes the `TAINT` value of PEERS (56 zero bytes: a `ConnKey` with both ports 0, which
+    /// no real key has, and zero counts) at `r10 + off`.
     pub fn taint(&mut self, off: i16) {
+        self.taint_at(R10, off, "TAINT: a PEERS value of zero bytes");
+    }
+
+    /// [`Emitter::taint`] at `base + off` (the stack, or a map value in place), the first
+    /// store commented `why`.
+    pub fn taint_at(&mut self, base: Reg, off: i16, why: &str) {
         for i in 0..(PEER_VALUE_LEN as i16 / 8) {
-            self.b.st(Size::DW, R10, off + 8 * i, 0);
+            self.b.st(Size::DW, base, off + 8 * i, 0);
             if i == 0 {
-                self.b.comment("TAINT: a PEERS value of zero bytes");
+                self.b.comment(why);
             }
         }
     }
 
     /// Builds the PEERS value naming the `ConnKey` at `r10 + key` at [`stack::VALUE`]: the
-    /// key, then a backlog count of 0.
+    /// key, then zero counts.
     pub fn peer_value(&mut self, key: i16) {
         self.copy(Size::DW, R10, key, stack::VALUE, CONN_KEY_LEN as i16);
         self.b

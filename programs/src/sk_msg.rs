@@ -171,8 +171,9 @@ fn rcvq_guard(e: &mut Emitter, g: &RcvqGuard) {
             .label("routed")
             .jlt(R4, sw.queued as i32, "bound")
             .comment("not only small messages lately");
-        taint_in_place(
-            e,
+        e.taint_at(
+            R9,
+            0,
             "a stream of small writes: our PEERS value = TAINT, TCP from now on",
         );
         e.count(Counter::StreamFallback, None);
@@ -186,19 +187,10 @@ fn rcvq_guard(e: &mut Emitter, g: &RcvqGuard) {
         .jle(R1, R8, "redirected");
 
     // Over the bound: TCP for good, from the next message on.
-    taint_in_place(
-        e,
+    e.taint_at(
+        R9,
+        0,
         "our PEERS value = TAINT, in place: TCP's flow control from now on",
     );
     e.count(Counter::RcvqFallback, None);
-}
-
-/// Zeroes the PEERS value r9 points at (TAINT): the sender's next message goes through TCP.
-fn taint_in_place(e: &mut Emitter, why: &str) {
-    for i in 0..(crate::key::PEER_VALUE_LEN as i16 / 8) {
-        e.b.st(Size::DW, R9, 8 * i, 0);
-        if i == 0 {
-            e.b.comment(why);
-        }
-    }
 }
